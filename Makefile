@@ -1,0 +1,120 @@
+# dlockd — one GNU Makefile. `make help` lists the targets.
+# Dependencies come from pkg-config; sanitizer and bench builds live in their own directories.
+
+PKGS      := libmicrohttpd hiredis jansson
+TEST_PKGS := libcurl jansson
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+WERROR    ?= 1
+V         ?= 0
+
+CSTD      := -std=c11 -D_GNU_SOURCE
+WARN      := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(WERROR),1)
+WARN      += -Werror
+endif
+OPT       ?= -O2 -g
+BASE_CFLAGS = $(CSTD) $(WARN) $(OPT) -MMD -MP -DSPEC_PATH='"openapi.yaml"' \
+              -DDLOCKD_VERSION='"$(VERSION)"'
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(V),0)
+Q := @
+E := @printf '  %-6s %s\n'
+else
+Q :=
+E := @true
+endif
+
+BUILD     ?= build
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+BB_SRCS   := $(wildcard tests/blackbox/*.c)
+
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEPS_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null) -lpthread
+
+OBJS      = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+.PHONY: all help deps run test unit blackbox check bench format format-check clean
+all: $(BUILD)/dlockd
+
+help:
+	@echo 'make          build build/dlockd (-Werror; WERROR=0 to relax)'
+	@echo 'make run      start a private redis-server and dlockd on 127.0.0.1:8080'
+	@echo 'make test     build and run unit + black-box tests (prints "N passed, N failed")'
+	@echo 'make check    the same suite built with AddressSanitizer + UBSan'
+	@echo 'make valgrind the black-box suite with dlockd under valgrind'
+	@echo 'make bench    benchmarks (not part of test)'
+	@echo 'make deps     install missing Debian packages (as root)'
+
+$(BUILD)/dlockd: $(OBJS)
+	$(E) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(DEPS_LIBS)
+
+$(BUILD)/obj/%.o: src/%.c | deps-check
+	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -c -o $@ $<
+
+# The spec is embedded with .incbin: rebuild when it changes.
+$(BUILD)/obj/spec.o: openapi.yaml
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(DEPS_LIBS)
+
+$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h)
+	@mkdir -p $(dir $@)
+	$(E) CC $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $(BB_SRCS) $(TEST_LIBS)
+
+# Fails early with the exact install line when a dependency is missing.
+.PHONY: deps-check
+deps-check:
+	@./tools/deps.sh check
+
+deps:
+	@./tools/deps.sh install
+
+unit: $(UNIT_BINS)
+	$(Q)./tools/run-unit.sh $(UNIT_BINS)
+
+blackbox: $(BUILD)/dlockd $(BUILD)/test_blackbox
+	$(Q)DLOCKD_BIN=$(BUILD)/dlockd $(BUILD)/test_blackbox
+
+# `make test`: unit tests, then the black-box suite against the real binary and real redis-server.
+test: all $(UNIT_BINS) $(BUILD)/test_blackbox
+	$(Q)./tools/run-tests.sh $(BUILD)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g' \
+	  CFLAGS='$(SAN_FLAGS)' LDFLAGS='$(SAN_FLAGS)' test
+
+valgrind: all $(BUILD)/test_blackbox
+	$(Q)DLOCKD_WRAPPER='valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite' \
+	  DLOCKD_START_TIMEOUT_S=30 DLOCKD_BIN=$(BUILD)/dlockd $(BUILD)/test_blackbox
+
+run: all
+	$(Q)./tools/run-local.sh $(BUILD)/dlockd
+
+bench:
+	$(Q)./bench/run.sh
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/blackbox/*.c tests/blackbox/*.h
+
+format-check:
+	clang-format --dry-run -Werror src/*.c src/*.h
+
+clean:
+	rm -rf build build-asan build-bench
+
+-include $(wildcard $(BUILD)/obj/*.d)

@@ -1,0 +1,72 @@
+/* api: dlockd's HTTP API — routes a request to a lock operation on the
+ * backend and turns the outcome into a status, headers and a JSON or
+ * problem+json body. It owns the one table from errors to HTTP statuses.
+ * It knows HTTP semantics and JSON, but neither libmicrohttpd nor Redis. */
+#ifndef DLOCKD_API_H
+#define DLOCKD_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
+#include "config.h"
+#include "errors.h"
+#include "metrics.h"
+
+struct api;
+
+struct api_request {
+	const char *method;
+	const char *path;        /* raw (still percent-encoded), without the query */
+	size_t path_len;
+	const char *query;       /* raw, without '?', or NULL */
+	size_t query_len;
+	const char *body;
+	size_t body_len;
+	const char *content_type; /* or NULL */
+	const char *lock_token;   /* the Lock-Token header, or NULL */
+	unsigned lock_token_count; /* how many Lock-Token headers came */
+};
+
+enum { API_MAX_HEADERS = 4, API_HEADER_VALUE_MAX = 320 };
+
+struct api_header {
+	const char *name;
+	char value[API_HEADER_VALUE_MAX];
+};
+
+struct api_reply {
+	int status;
+	const char *content_type; /* NULL when there is no body */
+	char *body;               /* malloc'd unless body_static */
+	size_t body_len;
+	bool body_static;
+	struct api_header headers[API_MAX_HEADERS];
+	unsigned nheaders;
+	enum metrics_route route;
+};
+
+/* Called once when a pending reply has been written. */
+typedef void api_done_fn(void *arg);
+
+/* Returns a new API over backend (not owned), or NULL. spec is the OpenAPI
+ * document served at /openapi.yaml (static, not copied). */
+struct api *api_new(const struct config *cfg, struct backend *backend, const char *spec, size_t spec_len);
+void api_free(struct api *api);
+
+/* Answers req. Returns true if *reply is complete now. Returns false if the
+ * answer needs the backend: *reply (which must stay valid) is filled later and
+ * done(arg) is called once, from the loop, never from inside this call. */
+bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
+                void *arg);
+
+/* Fills reply with a problem+json error. detail may be NULL. */
+void api_error(struct api_reply *reply, enum dl_error e, const char *detail);
+
+/* Frees what reply owns and zeroes it. */
+void api_reply_release(struct api_reply *reply);
+
+/* The HTTP status for an error (the one table). */
+int api_error_status(enum dl_error e);
+
+#endif

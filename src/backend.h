@@ -1,0 +1,78 @@
+/* backend: the one interface to lock storage. A single Redis node (store.c)
+ * implements it today; a quorum of nodes (Redlock) implements the same calls.
+ * Callers speak in lock terms (lock.h); nothing here knows HTTP or JSON.
+ *
+ * Every call is asynchronous and runs on the caller's loop thread. A call that
+ * returns BACKEND_STARTED invokes its callback exactly once, later, from the
+ * loop — never from inside the call. Any other return means the callback will
+ * not be invoked. Request strings are copied: they need not outlive the call. */
+#ifndef DLOCKD_BACKEND_H
+#define DLOCKD_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+enum backend_start {
+	BACKEND_STARTED = 0,
+	BACKEND_UNAVAILABLE, /* not connected: answer 503 now */
+	BACKEND_BAD_CURSOR,  /* list: the cursor is not one we issued */
+	BACKEND_NO_MEMORY,
+};
+
+struct lock_request {
+	const char *name;     /* a valid lock name */
+	const char *token;    /* acquire: the new token; renew/release: the caller's */
+	const char *reacquire_token; /* acquire: the caller's token for an idempotent re-acquire, or NULL */
+	const char *owner;    /* acquire: NULL for none */
+	int64_t ttl_ms;       /* acquire: the lease; renew: the new lease, or 0 for the lock's own */
+};
+
+struct lock_reply {
+	enum lock_outcome outcome;
+	struct lock_view view; /* filled for every outcome that concerns a held lock */
+};
+
+struct list_request {
+	const char *prefix; /* name prefix, may be "" */
+	unsigned limit;     /* 1..1000 */
+	const char *cursor; /* NULL or "" for the first page */
+};
+
+struct list_reply {
+	enum lock_outcome outcome; /* LOCK_FOUND, LOCK_UNAVAILABLE or LOCK_BACKEND_ERROR */
+	size_t count;
+	struct lock_view *locks;   /* owned by the backend; valid during the callback */
+	char next_cursor[LOCK_CURSOR_MAX + 1]; /* "" on the last page */
+};
+
+typedef void backend_lock_fn(void *arg, const struct lock_reply *reply);
+typedef void backend_list_fn(void *arg, const struct list_reply *reply);
+/* ok: the backend answered a health probe. */
+typedef void backend_ping_fn(void *arg, bool ok);
+
+struct backend;
+
+struct backend_ops {
+	enum backend_start (*acquire)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
+	enum backend_start (*renew)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
+	enum backend_start (*release)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
+	enum backend_start (*inspect)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
+	enum backend_start (*list)(struct backend *b, const struct list_request *req, backend_list_fn *cb, void *arg);
+	enum backend_start (*ping)(struct backend *b, backend_ping_fn *cb, void *arg);
+	/* Stops all I/O; pending callbacks are invoked with LOCK_UNAVAILABLE first. */
+	void (*free)(struct backend *b);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+};
+
+static inline void backend_free(struct backend *b)
+{
+	if (b)
+		b->ops->free(b);
+}
+
+#endif

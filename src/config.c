@@ -1,0 +1,356 @@
+/* config: flags and environment. See config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DLOCKD_VERSION
+#define DLOCKD_VERSION "0.0.0"
+#endif
+
+enum opt_kind { OPT_STR, OPT_U32, OPT_I64, OPT_FLAG };
+
+enum opt_id {
+	O_LISTEN, O_REDIS, O_PREFIX, O_DEFAULT_TTL, O_MIN_TTL, O_MAX_TTL, O_REDIS_TIMEOUT, O_THREADS,
+	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_HELP, O_VERSION,
+	O_COUNT
+};
+
+static const struct opt {
+	const char *flag, *env, *arg, *help;
+	enum opt_kind kind;
+	int64_t min, max;
+} OPTS[O_COUNT] = {
+	[O_LISTEN] = { "listen", "DLOCKD_LISTEN", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; :PORT for all interfaces)", OPT_STR, 0, 0 },
+	[O_REDIS] = { "redis", "DLOCKD_REDIS", "URL", "redis://[:password@]host[:port][/db] or unix:///path (default redis://127.0.0.1:6379)", OPT_STR, 0, 0 },
+	[O_PREFIX] = { "prefix", "DLOCKD_PREFIX", "STR", "prefix of every Redis key (default dlock:)", OPT_STR, 0, 0 },
+	[O_DEFAULT_TTL] = { "default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", "MS", "lease when a request gives no ttl_ms (default 30000)", OPT_I64, 1, 86400000LL * 365 },
+	[O_MIN_TTL] = { "min-ttl-ms", "DLOCKD_MIN_TTL_MS", "MS", "shortest lease a request may ask for (default 100)", OPT_I64, 1, 86400000LL * 365 },
+	[O_MAX_TTL] = { "max-ttl-ms", "DLOCKD_MAX_TTL_MS", "MS", "longest lease a request may ask for (default 86400000)", OPT_I64, 1, 86400000LL * 365 },
+	[O_REDIS_TIMEOUT] = { "redis-timeout-ms", "DLOCKD_REDIS_TIMEOUT_MS", "MS", "Redis connect and command timeout (default 1000)", OPT_U32, 10, 600000 },
+	[O_THREADS] = { "threads", "DLOCKD_THREADS", "N", "event-loop threads, each with its own Redis connection (default 1)", OPT_U32, 1, 64 },
+	[O_LOG_FORMAT] = { "log-format", "DLOCKD_LOG_FORMAT", "text|json", "log line format (default text)", OPT_STR, 0, 0 },
+	[O_LOG_LEVEL] = { "log-level", "DLOCKD_LOG_LEVEL", "LEVEL", "debug, info (access log), warn or error (default info)", OPT_STR, 0, 0 },
+	[O_MAX_CONN] = { "max-connections", "DLOCKD_MAX_CONNECTIONS", "N", "open HTTP connections at most, per thread (default 10000)", OPT_U32, 1, 1000000 },
+	[O_MAX_CONN_IP] = { "max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N", "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000 },
+	[O_CONN_TIMEOUT] = { "connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S", "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400 },
+	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for headers and I/O (default 16384)", OPT_U32, 4096, 1048576 },
+	[O_HELP] = { "help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0 },
+	[O_VERSION] = { "version", NULL, NULL, "print the version and exit", OPT_FLAG, 0, 0 },
+};
+
+static void usage(void)
+{
+	printf("usage: dlockd [OPTION]...\n"
+	       "A distributed lock service over HTTP, backed by Redis.\n\n");
+	for (int i = 0; i < O_COUNT; i++) {
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", OPTS[i].flag, OPTS[i].arg ? " " : "", OPTS[i].arg ? OPTS[i].arg : "");
+		printf("  %-32s %s%s%s\n", left, OPTS[i].help, OPTS[i].env ? "; env " : "", OPTS[i].env ? OPTS[i].env : "");
+	}
+}
+
+static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool copy_str(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (len >= cap)
+		return false;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return true;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port" into host and port. */
+static bool parse_hostport(const char *s, char host[CONFIG_STR_MAX + 1], int *port, bool port_required)
+{
+	const char *colon;
+	int64_t p;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close == s + 1 || !copy_str(host, CONFIG_STR_MAX + 1, s + 1, (size_t)(close - s - 1)))
+			return false;
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (!colon && close[1] != '\0')
+			return false;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon && strchr(s, ':') != colon)
+			return false; /* a bare IPv6 address needs brackets */
+		if (!copy_str(host, CONFIG_STR_MAX + 1, s, colon ? (size_t)(colon - s) : strlen(s)))
+			return false;
+	}
+	if (!colon)
+		return !port_required;
+	if (!parse_int(colon + 1, 1, 65535, &p))
+		return false;
+	*port = (int)p;
+	return true;
+}
+
+static int percent_decode(char *s)
+{
+	size_t o = 0;
+	for (size_t i = 0; s[i]; i++) {
+		if (s[i] == '%') {
+			unsigned v;
+			if (!s[i + 1] || !s[i + 2] || sscanf(s + i + 1, "%2x", &v) != 1 || v == 0)
+				return -1;
+			s[o++] = (char)v;
+			i += 2;
+		} else {
+			s[o++] = s[i];
+		}
+	}
+	s[o] = '\0';
+	return 0;
+}
+
+bool config_parse_redis(const char *url, struct redis_target *t, char *err, size_t errlen)
+{
+	const char *rest, *at, *slash;
+	char hostport[CONFIG_STR_MAX + 1];
+
+	memset(t, 0, sizeof *t);
+	if (strncmp(url, "unix://", 7) == 0) {
+		if (url[7] != '/' || !copy_str(t->unix_path, sizeof t->unix_path, url + 7, strlen(url + 7))) {
+			snprintf(err, errlen, "bad Redis address '%s': expected unix:///absolute/path", url);
+			return false;
+		}
+		snprintf(t->label, sizeof t->label, "%s", t->unix_path);
+		return true;
+	}
+	if (strncmp(url, "redis://", 8) != 0) {
+		snprintf(err, errlen, "bad Redis address '%s': expected redis://host:port or unix:///path", url);
+		return false;
+	}
+	rest = url + 8;
+	at = strrchr(rest, '@');
+	if (at) {
+		const char *colon = memchr(rest, ':', (size_t)(at - rest));
+		const char *pw = colon ? colon + 1 : rest;
+		if (!copy_str(t->password, sizeof t->password, pw, (size_t)(at - pw)) || percent_decode(t->password) < 0) {
+			snprintf(err, errlen, "bad Redis address: the password is too long or badly encoded");
+			return false;
+		}
+		rest = at + 1;
+	}
+	slash = strchr(rest, '/');
+	if (!copy_str(hostport, sizeof hostport, rest, slash ? (size_t)(slash - rest) : strlen(rest)) ||
+	    !parse_hostport(hostport, t->host, &t->port, false) || !t->host[0]) {
+		snprintf(err, errlen, "bad Redis address: expected redis://host[:port][/db]");
+		return false;
+	}
+	if (!t->port)
+		t->port = 6379;
+	if (slash && slash[1]) {
+		int64_t db;
+		if (!parse_int(slash + 1, 0, 100000, &db)) {
+			snprintf(err, errlen, "bad Redis address: the database must be a number");
+			return false;
+		}
+		t->db = (int)db;
+	}
+	snprintf(t->label, sizeof t->label, strchr(t->host, ':') ? "[%s]:%d" : "%s:%d", t->host, t->port);
+	return true;
+}
+
+static bool parse_redis_list(struct config *c, const char *list, char *err, size_t errlen)
+{
+	char buf[4096];
+	char *save = NULL;
+
+	if (!copy_str(buf, sizeof buf, list, strlen(list))) {
+		snprintf(err, errlen, "--redis: the list is too long");
+		return false;
+	}
+	c->nredis = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (c->nredis == CONFIG_REDIS_MAX) {
+			snprintf(err, errlen, "--redis: at most %d Redis nodes", CONFIG_REDIS_MAX);
+			return false;
+		}
+		if (!config_parse_redis(tok, &c->redis[c->nredis], err, errlen))
+			return false;
+		c->nredis++;
+	}
+	if (c->nredis == 0) {
+		snprintf(err, errlen, "--redis: no address given");
+		return false;
+	}
+	return true;
+}
+
+static bool apply(struct config *c, enum opt_id id, const char *v, bool from_flag, char *err, size_t errlen)
+{
+	const struct opt *o = &OPTS[id];
+	int64_t n = 0;
+	const char *src = from_flag ? "--" : "";
+	const char *name = from_flag ? o->flag : o->env;
+
+	if ((o->kind == OPT_U32 || o->kind == OPT_I64) && !parse_int(v, o->min, o->max, &n)) {
+		snprintf(err, errlen, "%s%s: '%s' is not a whole number in %lld..%lld", src, name, v, (long long)o->min,
+		         (long long)o->max);
+		return false;
+	}
+	switch (id) {
+	case O_LISTEN:
+		if (!parse_hostport(v, c->listen_host, &c->listen_port, true)) {
+			snprintf(err, errlen, "%s%s: '%s' is not HOST:PORT, [IPv6]:PORT or :PORT", src, name, v);
+			return false;
+		}
+		return true;
+	case O_REDIS:
+		/* Repeated flags add nodes; the variable is a comma-separated list. */
+		if (from_flag) {
+			if (c->nredis == CONFIG_REDIS_MAX) {
+				snprintf(err, errlen, "--redis: at most %d Redis nodes", CONFIG_REDIS_MAX);
+				return false;
+			}
+			return config_parse_redis(v, &c->redis[c->nredis++], err, errlen);
+		}
+		return parse_redis_list(c, v, err, errlen);
+	case O_PREFIX:
+		if (strlen(v) > 64) {
+			snprintf(err, errlen, "%s%s: at most 64 bytes", src, name);
+			return false;
+		}
+		for (const char *p = v; *p; p++)
+			if (*p < 0x21 || *p > 0x7e || *p == '{' || *p == '}') {
+				snprintf(err, errlen, "%s%s: printable ASCII without spaces or braces only", src, name);
+				return false;
+			}
+		snprintf(c->prefix, sizeof c->prefix, "%s", v);
+		return true;
+	case O_DEFAULT_TTL: c->default_ttl_ms = n; return true;
+	case O_MIN_TTL: c->min_ttl_ms = n; return true;
+	case O_MAX_TTL: c->max_ttl_ms = n; return true;
+	case O_REDIS_TIMEOUT: c->redis_timeout_ms = (unsigned)n; return true;
+	case O_THREADS: c->threads = (unsigned)n; return true;
+	case O_MAX_CONN: c->max_connections = (unsigned)n; return true;
+	case O_MAX_CONN_IP: c->max_connections_per_ip = (unsigned)n; return true;
+	case O_CONN_TIMEOUT: c->connection_timeout_s = (unsigned)n; return true;
+	case O_CONN_MEMORY: c->connection_memory = (unsigned)n; return true;
+	case O_LOG_FORMAT:
+		if (strcmp(v, "text") == 0)
+			c->log_format = LOG_TEXT;
+		else if (strcmp(v, "json") == 0)
+			c->log_format = LOG_JSON;
+		else {
+			snprintf(err, errlen, "%s%s: '%s' is not text or json", src, name, v);
+			return false;
+		}
+		return true;
+	case O_LOG_LEVEL:
+		if (!log_level_parse(v, &c->log_level)) {
+			snprintf(err, errlen, "%s%s: '%s' is not debug, info, warn or error", src, name, v);
+			return false;
+		}
+		return true;
+	default:
+		return true;
+	}
+}
+
+enum config_result config_parse(struct config *c, int argc, char *const argv[], config_getenv_fn *env, char *err,
+                                size_t errlen)
+{
+	bool redis_flag_seen = false;
+
+	memset(c, 0, sizeof *c);
+	snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+	c->listen_port = 8080;
+	snprintf(c->prefix, sizeof c->prefix, "dlock:");
+	c->default_ttl_ms = 30000;
+	c->min_ttl_ms = 100;
+	c->max_ttl_ms = 86400000;
+	c->redis_timeout_ms = 1000;
+	c->threads = 1;
+	c->log_format = LOG_TEXT;
+	c->log_level = LOG_INFO;
+	c->max_connections = 10000;
+	c->connection_timeout_s = 30;
+	c->connection_memory = 16384;
+
+	for (int i = 0; i < O_COUNT; i++) {
+		const char *v = OPTS[i].env ? env(OPTS[i].env) : NULL;
+		if (v && !apply(c, (enum opt_id)i, v, false, err, errlen))
+			return CONFIG_ERROR;
+	}
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a], *val = NULL, *eq;
+		size_t nlen;
+		int id = -1;
+
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument '%s' (see --help)", arg);
+			return CONFIG_ERROR;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (int i = 0; i < O_COUNT; i++)
+			if (strlen(OPTS[i].flag) == nlen && strncmp(OPTS[i].flag, arg, nlen) == 0)
+				id = i;
+		if (id < 0) {
+			snprintf(err, errlen, "unknown option '--%.*s' (see --help)", (int)nlen, arg);
+			return CONFIG_ERROR;
+		}
+		if (OPTS[id].kind == OPT_FLAG) {
+			if (eq) {
+				snprintf(err, errlen, "--%s takes no value", OPTS[id].flag);
+				return CONFIG_ERROR;
+			}
+			if (id == O_HELP)
+				usage();
+			else
+				printf("dlockd %s\n", DLOCKD_VERSION);
+			return CONFIG_DONE;
+		}
+		if (eq) {
+			val = eq + 1;
+		} else if (a + 1 < argc) {
+			val = argv[++a];
+		} else {
+			snprintf(err, errlen, "--%s needs a value", OPTS[id].flag);
+			return CONFIG_ERROR;
+		}
+		if (id == O_REDIS && !redis_flag_seen) {
+			redis_flag_seen = true;
+			c->nredis = 0; /* flags replace the environment's list */
+		}
+		if (!apply(c, (enum opt_id)id, val, true, err, errlen))
+			return CONFIG_ERROR;
+	}
+	if (c->nredis == 0) {
+		config_parse_redis("redis://127.0.0.1:6379", &c->redis[0], err, errlen);
+		c->nredis = 1;
+	}
+	if (c->min_ttl_ms > c->max_ttl_ms) {
+		snprintf(err, errlen, "--min-ttl-ms (%lld) is above --max-ttl-ms (%lld)", (long long)c->min_ttl_ms,
+		         (long long)c->max_ttl_ms);
+		return CONFIG_ERROR;
+	}
+	if (c->default_ttl_ms < c->min_ttl_ms || c->default_ttl_ms > c->max_ttl_ms) {
+		snprintf(err, errlen, "--default-ttl-ms (%lld) must be within --min-ttl-ms..--max-ttl-ms (%lld..%lld)",
+		         (long long)c->default_ttl_ms, (long long)c->min_ttl_ms, (long long)c->max_ttl_ms);
+		return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}

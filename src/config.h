@@ -1,0 +1,59 @@
+/* config: dlockd's settings, from command-line flags and DLOCKD_* environment
+ * variables (a flag wins over its variable). Read once at start-up and passed
+ * down as const. Pure parsing: no I/O but the lookup of variables. */
+#ifndef DLOCKD_CONFIG_H
+#define DLOCKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255 };
+
+struct redis_target {
+	char host[CONFIG_STR_MAX + 1]; /* "" for a unix socket */
+	int port;
+	char unix_path[CONFIG_STR_MAX + 1];
+	char password[CONFIG_STR_MAX + 1]; /* "" for none */
+	int db;
+	char label[CONFIG_STR_MAX + 16]; /* host:port or the socket path, never the password */
+};
+
+struct config {
+	char listen_host[CONFIG_STR_MAX + 1]; /* "" = every interface */
+	int listen_port;
+	struct redis_target redis[CONFIG_REDIS_MAX];
+	unsigned nredis;
+	char prefix[65];
+	int64_t default_ttl_ms, min_ttl_ms, max_ttl_ms;
+	unsigned redis_timeout_ms;
+	unsigned threads;
+	enum log_format log_format;
+	enum log_level log_level;
+	unsigned max_connections;
+	unsigned max_connections_per_ip; /* 0 = unlimited */
+	unsigned connection_timeout_s;
+	unsigned connection_memory;      /* libmicrohttpd per-connection pool, bytes */
+};
+
+enum config_result {
+	CONFIG_OK,
+	CONFIG_DONE,  /* --help or --version was printed: exit 0 */
+	CONFIG_ERROR, /* err holds a one-line reason: exit 2 */
+};
+
+/* Variable lookup, getenv() in production. */
+typedef const char *config_getenv_fn(const char *name);
+
+/* Fills c from defaults, then the environment, then argv. Prints --help and
+ * --version text to stdout. On CONFIG_ERROR, err (errlen bytes) says why. */
+enum config_result config_parse(struct config *c, int argc, char *const argv[], config_getenv_fn *env, char *err,
+                                size_t errlen);
+
+/* Parses one Redis address (redis://[:password@]host[:port][/db] or
+ * unix:///path) into t. Returns false with a reason in err. */
+bool config_parse_redis(const char *url, struct redis_target *t, char *err, size_t errlen);
+
+#endif

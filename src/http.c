@@ -1,0 +1,466 @@
+/* http: libmicrohttpd in external-epoll mode on our loop. See http.h.
+ *
+ * libmicrohttpd calls the handler several times per request: once with the
+ * headers, once per body chunk, and once more when the body is complete. We
+ * answer on that last call (queueing in the first call would cost the
+ * connection its keep-alive). If api needs the backend, the connection is
+ * suspended and resumed from the backend's callback; libmicrohttpd then calls
+ * the handler again and the stored reply is queued. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "params.h"
+
+/* Bodies over PARAMS_BODY_MAX are read and dropped up to DRAIN_MAX, so the
+ * 413 reaches the client: closing with unread input would make the kernel
+ * reset the connection and the answer would be lost. Beyond it we answer at
+ * once and close. */
+enum { DRAIN_MAX = 1024 * 1024 };
+static const char TOO_LARGE[] = "the request body is limited to 16384 bytes";
+
+enum req_state { REQ_HEADERS, REQ_BODY, REQ_WAITING, REQ_READY, REQ_QUEUED };
+
+struct http_req {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	enum req_state state;
+	char *uri; /* raw request target, as received */
+	char method[16];
+	uint64_t start_us;
+	char *body;
+	size_t body_len;
+	size_t received; /* body bytes seen, kept or not */
+	bool close;      /* the answer comes before the body was read: close after it */
+	enum dl_error early; /* a framing problem found before the body ended */
+	struct api_reply reply;
+	struct http_req *prev, *next; /* in srv->waiting while suspended */
+};
+
+struct http_server {
+	struct loop *loop;
+	const struct config *cfg;
+	struct api *api;
+	struct MHD_Daemon *daemon;
+	struct loop_watch watch;
+	bool run_pending; /* a connection was resumed: run the daemon before sleeping */
+	bool quiescing;
+	unsigned active;
+	void (*on_drained)(void *arg);
+	void *drained_arg;
+	struct http_req waiting; /* sentinel */
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int http_listen(const struct config *cfg, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL, *ai;
+	char port[8];
+	int fd = -1, rc, one = 1, zero = 0;
+
+	snprintf(port, sizeof port, "%d", cfg->listen_port);
+	rc = getaddrinfo(cfg->listen_host[0] ? cfg->listen_host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve listen address '%s': %s", cfg->listen_host, gai_strerror(rc));
+		return -1;
+	}
+	/* For every interface prefer one dual-stack IPv6 socket. */
+	for (ai = res; ai; ai = ai->ai_next)
+		if (!cfg->listen_host[0] && ai->ai_family == AF_INET6)
+			break;
+	if (!ai)
+		ai = res;
+	for (; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+		if (ai->ai_family == AF_INET6 && !cfg->listen_host[0])
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host[0] ? cfg->listen_host : "*",
+		         cfg->listen_port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0 && !err[0])
+		snprintf(err, errlen, "cannot listen on %s:%d", cfg->listen_host, cfg->listen_port);
+	return fd;
+}
+
+/* ---- per-request state ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *srv = cls;
+	struct http_req *r = calloc(1, sizeof *r);
+
+	(void)conn;
+	if (!r)
+		return NULL;
+	r->srv = srv;
+	r->uri = strdup(uri ? uri : "");
+	r->start_us = now_us();
+	r->prev = r->next = r;
+	srv->active++;
+	metrics_inflight(1);
+	return r;
+}
+
+static void req_free(struct http_req *r)
+{
+	api_reply_release(&r->reply);
+	free(r->body);
+	free(r->uri);
+	free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_req *r = *req_cls;
+	uint64_t took;
+	char path[128];
+	size_t plen;
+	const char *q;
+
+	(void)conn;
+	if (!r)
+		return;
+	*req_cls = NULL;
+	took = now_us() - r->start_us;
+	if (r->state == REQ_QUEUED) {
+		metrics_request(r->reply.route, r->reply.status, took);
+		/* The path only: a query string may carry a token. */
+		q = strchr(r->uri, '?');
+		plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
+		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->uri, plen > 100 ? "..." : "");
+		log_access(r->method[0] ? r->method : "-", path, r->reply.status, took);
+	} else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && log_enabled(LOG_DEBUG)) {
+		log_msg(LOG_DEBUG, "request ended before an answer (libmicrohttpd code %d)", (int)toe);
+	}
+	req_free(r);
+	srv->active--;
+	metrics_inflight(-1);
+	if (srv->quiescing && srv->active == 0 && srv->on_drained)
+		srv->on_drained(srv->drained_arg);
+}
+
+/* ---- answering ---- */
+
+static enum MHD_Result queue_reply(struct http_req *r)
+{
+	struct api_reply *a = &r->reply;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(a->body_len, a->body,
+	                                       a->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	if (!a->body_static)
+		a->body = NULL; /* libmicrohttpd frees it now */
+	if (a->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+	for (unsigned i = 0; i < a->nheaders; i++)
+		MHD_add_response_header(resp, a->headers[i].name, a->headers[i].value);
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(r->conn, (unsigned)a->status, resp);
+	MHD_destroy_response(resp);
+	r->state = REQ_QUEUED;
+	return ret;
+}
+
+static void on_api_done(void *arg)
+{
+	struct http_req *r = arg;
+	struct http_server *srv = r->srv;
+
+	r->prev->next = r->next;
+	r->next->prev = r->prev;
+	r->prev = r->next = r;
+	r->state = REQ_READY;
+	MHD_resume_connection(r->conn);
+	srv->run_pending = true;
+}
+
+struct header_scan {
+	unsigned lock_tokens;
+	const char *lock_token;
+	bool content_length, transfer_encoding;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_scan *h = cls;
+
+	(void)kind;
+	if (strcasecmp(key, "Lock-Token") == 0) {
+		h->lock_tokens++;
+		h->lock_token = value;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		h->content_length = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		h->transfer_encoding = true;
+	}
+	return MHD_YES;
+}
+
+/* Answers now with an error (used for framing problems); close when the
+ * request's body has not been read to its end. */
+static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const char *detail, bool close)
+{
+	r->early = e;
+	r->close = close;
+	api_error(&r->reply, e, detail);
+	r->reply.route = ROUTE_OTHER;
+	return queue_reply(r);
+}
+
+static enum MHD_Result dispatch(struct http_req *r)
+{
+	struct http_server *srv = r->srv;
+	struct header_scan h = { 0 };
+	struct api_request req = { 0 };
+	const char *q;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
+	if (srv->quiescing) {
+		api_error(&r->reply, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance");
+		return queue_reply(r);
+	}
+	q = strchr(r->uri, '?');
+	req.method = r->method;
+	req.path = r->uri;
+	req.path_len = q ? (size_t)(q - r->uri) : strlen(r->uri);
+	req.query = q ? q + 1 : NULL;
+	req.query_len = q ? strlen(q + 1) : 0;
+	req.body = r->body ? r->body : "";
+	req.body_len = r->body_len;
+	req.content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.lock_token = h.lock_token;
+	req.lock_token_count = h.lock_tokens;
+	if (api_handle(srv->api, &req, &r->reply, on_api_done, r))
+		return queue_reply(r);
+	r->state = REQ_WAITING;
+	r->next = &srv->waiting;
+	r->prev = srv->waiting.prev;
+	srv->waiting.prev->next = r;
+	srv->waiting.prev = r;
+	MHD_suspend_connection(r->conn);
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **req_cls)
+{
+	struct http_req *r = *req_cls;
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	if (!r)
+		return MHD_NO; /* out of memory when the request began */
+	switch (r->state) {
+	case REQ_HEADERS: {
+		struct header_scan h = { 0 };
+		const char *cl;
+		r->conn = conn;
+		snprintf(r->method, sizeof r->method, "%s", method);
+		r->state = REQ_BODY;
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, &h);
+		if (h.content_length && h.transfer_encoding)
+			return answer_error(r, DL_BAD_REQUEST,
+			                    "Content-Length and Transfer-Encoding must not both be sent", true);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > DRAIN_MAX))
+			return answer_error(r, DL_BODY_TOO_LARGE, TOO_LARGE, true);
+		return MHD_YES;
+	}
+	case REQ_BODY:
+		if (*upload_size > 0) {
+			size_t n = *upload_size;
+			char *grown;
+			*upload_size = 0;
+			r->received += n;
+			if (r->received > DRAIN_MAX)
+				return answer_error(r, DL_BODY_TOO_LARGE, TOO_LARGE, true);
+			if (r->received > PARAMS_BODY_MAX) {
+				/* Too large: read the rest and drop it, then answer 413. */
+				r->early = DL_BODY_TOO_LARGE;
+				return MHD_YES;
+			}
+			grown = realloc(r->body, r->body_len + n + 1);
+			if (!grown)
+				return MHD_NO;
+			r->body = grown;
+			memcpy(r->body + r->body_len, upload, n);
+			r->body_len += n;
+			r->body[r->body_len] = '\0';
+			return MHD_YES;
+		}
+		if (r->early == DL_BODY_TOO_LARGE)
+			return answer_error(r, DL_BODY_TOO_LARGE, TOO_LARGE, false);
+		return dispatch(r);
+	case REQ_READY:
+		return queue_reply(r);
+	case REQ_WAITING:
+	case REQ_QUEUED:
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return MHD_NO;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_msg(LOG_DEBUG, "libmicrohttpd: %s", msg);
+}
+
+/* ---- the daemon on our loop ---- */
+
+static void run_daemon(struct http_server *srv)
+{
+	srv->run_pending = false;
+	MHD_run(srv->daemon);
+}
+
+static void on_daemon_ready(void *arg, unsigned events)
+{
+	(void)events;
+	run_daemon(arg);
+}
+
+static int before_wait(void *arg)
+{
+	struct http_server *srv = arg;
+	MHD_UNSIGNED_LONG_LONG timeout;
+
+	if (!srv->daemon)
+		return -1;
+	if (srv->run_pending)
+		run_daemon(srv);
+	/* A zero timeout means libmicrohttpd has connections ready that no new
+	 * epoll event will report (edge-triggered): run it now, a few rounds at most. */
+	for (int round = 0; round < 4; round++) {
+		if (MHD_get_timeout(srv->daemon, &timeout) != MHD_YES)
+			return -1;
+		if (timeout > 0)
+			return timeout > 60000 ? 60000 : (int)timeout;
+		run_daemon(srv);
+	}
+	return 0;
+}
+
+struct http_server *http_start(struct loop *loop, const struct config *cfg, struct api *api, int listen_fd)
+{
+	struct http_server *srv = calloc(1, sizeof *srv);
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (!srv) {
+		close(listen_fd);
+		return NULL;
+	}
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->api = api;
+	srv->waiting.prev = srv->waiting.next = &srv->waiting;
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		close(listen_fd);
+		free(srv);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	loop_watch_init(&srv->watch, info ? info->epoll_fd : -1, on_daemon_ready, srv);
+	if (!info || loop_watch_set(loop, &srv->watch, LOOP_READ) < 0 || loop_add_prepare(loop, before_wait, srv) < 0) {
+		MHD_stop_daemon(srv->daemon);
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void http_quiesce(struct http_server *srv, void (*on_drained)(void *arg), void *arg)
+{
+	MHD_socket fd;
+
+	if (srv->quiescing)
+		return;
+	srv->quiescing = true;
+	srv->on_drained = on_drained;
+	srv->drained_arg = arg;
+	fd = MHD_quiesce_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	if (srv->active == 0 && on_drained)
+		on_drained(arg);
+}
+
+unsigned http_active(const struct http_server *srv)
+{
+	return srv->active;
+}
+
+void http_flush(struct http_server *srv)
+{
+	if (srv && srv->daemon)
+		run_daemon(srv);
+}
+
+void http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	srv->on_drained = NULL;
+	loop_watch_set(srv->loop, &srv->watch, 0);
+	MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	free(srv);
+}

@@ -1,0 +1,133 @@
+/* log: text or JSON lines on stderr. See log.h. */
+#include "log.h"
+
+#include "lock.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static enum log_level min_level = LOG_INFO;
+static enum log_format out_format = LOG_TEXT;
+
+static const char *const LEVELS[] = { "debug", "info", "warn", "error" };
+
+void log_setup(enum log_level min, enum log_format format)
+{
+	min_level = min;
+	out_format = format;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level >= min_level;
+}
+
+bool log_level_parse(const char *s, enum log_level *out)
+{
+	for (int i = LOG_DEBUG; i <= LOG_ERROR; i++)
+		if (strcmp(s, LEVELS[i]) == 0) {
+			*out = (enum log_level)i;
+			return true;
+		}
+	return false;
+}
+
+static void timestamp(char out[32])
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	lock_format_time((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, out);
+}
+
+/* A line under construction; one write(2) per line keeps lines whole. */
+struct line {
+	char buf[2048];
+	size_t len;
+};
+
+static void put(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->len >= sizeof l->buf - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l->len += (size_t)n < sizeof l->buf - l->len ? (size_t)n : sizeof l->buf - l->len - 1;
+}
+
+/* Appends s; JSON-escaped when json, else with non-printable bytes as '?'. */
+static void put_str(struct line *l, const char *s, bool json)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p && l->len < sizeof l->buf - 8; p++) {
+		if (json && (*p == '"' || *p == '\\'))
+			put(l, "\\%c", *p);
+		else if ((*p < 0x20 || *p == 0x7f) && json)
+			put(l, "\\u%04x", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			l->buf[l->len++] = '?';
+		else
+			l->buf[l->len++] = (char)*p;
+	}
+}
+
+static void emit(struct line *l)
+{
+	if (l->len >= sizeof l->buf - 1)
+		l->len = sizeof l->buf - 2;
+	l->buf[l->len++] = '\n';
+	fwrite(l->buf, 1, l->len, stderr);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char ts[32], msg[1024];
+	struct line l = { .len = 0 };
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	timestamp(ts);
+	if (out_format == LOG_JSON) {
+		put(&l, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, LEVELS[level]);
+		put_str(&l, msg, true);
+		put(&l, "\"}");
+	} else {
+		put(&l, "%s %-5s ", ts, LEVELS[level]);
+		put_str(&l, msg, false);
+	}
+	emit(&l);
+}
+
+void log_access(const char *method, const char *path, int status, uint64_t duration_us)
+{
+	char ts[32];
+	struct line l = { .len = 0 };
+	bool json = out_format == LOG_JSON;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	timestamp(ts);
+	if (json)
+		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"", ts);
+	else
+		put(&l, "%s info  ", ts);
+	put_str(&l, method, json);
+	put(&l, json ? "\",\"path\":\"" : " ");
+	put_str(&l, path, json);
+	if (json)
+		put(&l, "\",\"status\":%d,\"duration_ms\":%.3f}", status, (double)duration_us / 1000.0);
+	else
+		put(&l, " %d %.3fms", status, (double)duration_us / 1000.0);
+	emit(&l);
+}

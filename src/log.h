@@ -1,0 +1,22 @@
+/* log: diagnostic messages and the access log, as text or JSON lines on
+ * stderr. Configured once at start-up; safe to call from any thread. Callers
+ * never pass secrets (tokens, passwords, query strings) to it. */
+#ifndef DLOCKD_LOG_H
+#define DLOCKD_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_TEXT, LOG_JSON };
+
+void log_setup(enum log_level min, enum log_format format);
+bool log_enabled(enum log_level level);
+/* Parses "debug", "info", "warn" or "error". */
+bool log_level_parse(const char *s, enum log_level *out);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One access-log line; path is the request path without its query string. */
+void log_access(const char *method, const char *path, int status, uint64_t duration_us);
+
+#endif

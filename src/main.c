@@ -1,0 +1,210 @@
+/* main: wiring only. Parses the configuration, opens the listening sockets,
+ * starts one worker per --threads (each an event loop with its own HTTP
+ * daemon and Redis connection), and on SIGTERM/SIGINT drains them and exits 0. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "config.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "loop.h"
+#include "spec.h"
+#include "store.h"
+
+struct worker {
+	pthread_t thread;
+	const struct config *cfg;
+	const struct keys *keys;
+	int listen_fd;
+	struct loop *loop;
+	struct backend *backend;
+	struct api *api;
+	struct http_server *http;
+	struct loop_timer deadline;
+	atomic_bool stop_requested;
+	bool stopping;
+	int status;
+};
+
+/* Ends the worker: answers whatever still waits (the backend fails its
+ * pending calls), writes those answers, closes connections, stops the loop. */
+static void worker_finish(void *arg)
+{
+	struct worker *w = arg;
+
+	loop_timer_stop(w->loop, &w->deadline);
+	backend_free(w->backend);
+	w->backend = NULL;
+	http_flush(w->http);
+	http_stop(w->http);
+	w->http = NULL;
+	loop_stop(w->loop);
+}
+
+static void on_drained(void *arg)
+{
+	struct worker *w = arg;
+	/* Not from inside libmicrohttpd's completion callback: after this turn. */
+	if (loop_defer(w->loop, worker_finish, w) < 0)
+		worker_finish(w);
+}
+
+static void on_deadline(void *arg)
+{
+	struct worker *w = arg;
+	log_msg(LOG_WARN, "shutdown: %u request(s) still in progress at the deadline; answering 503",
+	        http_active(w->http));
+	worker_finish(w);
+}
+
+static void on_wake(void *arg)
+{
+	struct worker *w = arg;
+
+	if (!atomic_load(&w->stop_requested) || w->stopping)
+		return;
+	w->stopping = true;
+	loop_timer_start(w->loop, &w->deadline, loop_now_ms(w->loop) + w->cfg->redis_timeout_ms + 2000);
+	http_quiesce(w->http, on_drained, w);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct redis_target *t = &w->cfg->redis[0];
+	struct store_config sc = {
+		.host = t->unix_path[0] ? NULL : t->host,
+		.port = t->port,
+		.unix_path = t->unix_path[0] ? t->unix_path : NULL,
+		.password = t->password[0] ? t->password : NULL,
+		.db = t->db,
+		.keys = w->keys,
+		.timeout_ms = w->cfg->redis_timeout_ms,
+		.label = t->label,
+	};
+	size_t spec_len;
+	const char *spec = spec_text(&spec_len);
+
+	w->status = 1;
+	w->backend = store_new(w->loop, &sc);
+	w->api = w->backend ? api_new(w->cfg, w->backend, spec, spec_len) : NULL;
+	w->http = w->api ? http_start(w->loop, w->cfg, w->api, w->listen_fd) : NULL;
+	w->listen_fd = -1; /* owned by the daemon now, or closed */
+	if (!w->http) {
+		log_msg(LOG_ERROR, "cannot start the HTTP server");
+		backend_free(w->backend);
+		api_free(w->api);
+		return NULL;
+	}
+	loop_timer_init(&w->deadline, on_deadline, w);
+	loop_set_wake_handler(w->loop, on_wake, w);
+	if (atomic_load(&w->stop_requested))
+		on_wake(w);
+	if (loop_run(w->loop) == 0)
+		w->status = 0;
+	else
+		log_msg(LOG_ERROR, "event loop failed: %s", strerror(errno));
+	if (w->http) { /* the loop failed: tear down what is left */
+		backend_free(w->backend);
+		http_stop(w->http);
+	}
+	api_free(w->api);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	struct keys keys;
+	struct worker *workers;
+	char err[512] = "";
+	sigset_t sigs;
+	int sig = 0, status = 0;
+	unsigned started = 0;
+
+	switch (config_parse(&cfg, argc, argv, (config_getenv_fn *)getenv, err, sizeof err)) {
+	case CONFIG_DONE:
+		return 0;
+	case CONFIG_ERROR:
+		fprintf(stderr, "dlockd: %s\n", err);
+		return 2;
+	case CONFIG_OK:
+		break;
+	}
+	if (cfg.nredis > 1) {
+		fprintf(stderr, "dlockd: several --redis nodes (Redlock mode) are not supported by this build yet\n");
+		return 2;
+	}
+	if (!keys_init(&keys, cfg.prefix)) {
+		fprintf(stderr, "dlockd: --prefix: invalid\n");
+		return 2;
+	}
+	log_setup(cfg.log_level, cfg.log_format);
+	json_object_seed(0); /* seed jansson's hashing now, not in the first request */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
+
+	workers = calloc(cfg.threads, sizeof *workers);
+	if (!workers) {
+		fprintf(stderr, "dlockd: out of memory\n");
+		return 1;
+	}
+	for (unsigned i = 0; i < cfg.threads; i++) {
+		struct worker *w = &workers[i];
+		w->cfg = &cfg;
+		w->keys = &keys;
+		w->listen_fd = http_listen(&cfg, err, sizeof err);
+		w->loop = w->listen_fd >= 0 ? loop_new() : NULL;
+		if (!w->loop) {
+			fprintf(stderr, "dlockd: %s\n", err[0] ? err : "cannot create an event loop");
+			if (w->listen_fd >= 0)
+				close(w->listen_fd);
+			status = 1;
+			break;
+		}
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			fprintf(stderr, "dlockd: cannot start a thread\n");
+			close(w->listen_fd);
+			loop_free(w->loop);
+			w->loop = NULL;
+			status = 1;
+			break;
+		}
+		started++;
+	}
+	if (status == 0) {
+		log_msg(LOG_INFO, "dlockd %s listening on %s:%d with %u thread(s), Redis %s, key prefix '%s'",
+		        DLOCKD_VERSION, cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port, cfg.threads,
+		        cfg.redis[0].label, cfg.prefix);
+		while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+			;
+		log_msg(LOG_INFO, "received %s: finishing requests in progress", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
+	for (unsigned i = 0; i < started; i++) {
+		atomic_store(&workers[i].stop_requested, true);
+		loop_wake(workers[i].loop);
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(workers[i].thread, NULL);
+		if (workers[i].status != 0)
+			status = 1;
+		loop_free(workers[i].loop);
+	}
+	free(workers);
+	if (status == 0)
+		log_msg(LOG_INFO, "stopped");
+	return status;
+}

@@ -1,0 +1,137 @@
+/* metrics: counters and histograms. See metrics.h. */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const ROUTE_NAMES[ROUTE_COUNT] = {
+	[ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew",   [ROUTE_RELEASE] = "release",
+	[ROUTE_INSPECT] = "inspect", [ROUTE_LIST] = "list",     [ROUTE_HEALTH] = "healthz",
+	[ROUTE_READY] = "readyz",    [ROUTE_METRICS] = "metrics", [ROUTE_SPEC] = "openapi",
+	[ROUTE_OTHER] = "other",
+};
+
+static const int STATUSES[] = { 200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0 };
+enum { NSTATUS = sizeof STATUSES / sizeof STATUSES[0] };
+
+/* Upper bounds in microseconds; the last bucket is +Inf. */
+static const uint64_t BUCKETS_US[] = { 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	                               250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000 };
+enum { NBUCKET = sizeof BUCKETS_US / sizeof BUCKETS_US[0] };
+
+static const struct {
+	const char *name, *help;
+} COUNTERS[METRIC_COUNTER_COUNT] = {
+	[METRIC_ACQUISITIONS] = { "dlockd_lock_acquisitions_total", "Locks granted to a new holder." },
+	[METRIC_REACQUISITIONS] = { "dlockd_lock_reacquisitions_total", "Idempotent re-acquires by the holder." },
+	[METRIC_CONFLICTS] = { "dlockd_lock_conflicts_total", "Acquires refused because the lock was held." },
+	[METRIC_RENEWALS] = { "dlockd_lock_renewals_total", "Leases renewed." },
+	[METRIC_RELEASES] = { "dlockd_lock_releases_total", "Locks released by their holder." },
+	[METRIC_EXPIRATIONS_SEEN] = { "dlockd_lock_expirations_seen_total",
+		                      "Renews or releases that found the lease already expired." },
+	[METRIC_TOKEN_MISMATCHES] = { "dlockd_lock_token_mismatches_total",
+		                      "Renews or releases with a token that does not hold the lock." },
+	[METRIC_REDIS_ERRORS] = { "dlockd_redis_errors_total",
+		                  "Redis connection failures, timeouts and error replies." },
+};
+
+static struct {
+	atomic_uint_fast64_t requests[ROUTE_COUNT][NSTATUS];
+	atomic_uint_fast64_t buckets[ROUTE_COUNT][NBUCKET + 1];
+	atomic_uint_fast64_t sum_us[ROUTE_COUNT];
+	atomic_uint_fast64_t counters[METRIC_COUNTER_COUNT];
+	atomic_int_fast64_t inflight;
+} m;
+
+const char *metrics_route_name(enum metrics_route r)
+{
+	return r < ROUTE_COUNT ? ROUTE_NAMES[r] : "other";
+}
+
+void metrics_request(enum metrics_route route, int status, uint64_t duration_us)
+{
+	size_t s = 0, b = 0;
+
+	if (route >= ROUTE_COUNT)
+		route = ROUTE_OTHER;
+	while (STATUSES[s] != 0 && STATUSES[s] != status)
+		s++;
+	while (b < NBUCKET && duration_us > BUCKETS_US[b])
+		b++;
+	atomic_fetch_add_explicit(&m.requests[route][s], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m.buckets[route][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m.sum_us[route], duration_us, memory_order_relaxed);
+}
+
+void metrics_inc(enum metrics_counter c)
+{
+	atomic_fetch_add_explicit(&m.counters[c], 1, memory_order_relaxed);
+}
+
+void metrics_inflight(int delta)
+{
+	atomic_fetch_add_explicit(&m.inflight, delta, memory_order_relaxed);
+}
+
+static uint64_t load(atomic_uint_fast64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+char *metrics_render(size_t *len)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fputs("# HELP dlockd_http_requests_total HTTP requests answered, by route and status.\n"
+	      "# TYPE dlockd_http_requests_total counter\n",
+	      f);
+	for (int r = 0; r < ROUTE_COUNT; r++)
+		for (int s = 0; s < NSTATUS; s++) {
+			uint64_t v = load(&m.requests[r][s]);
+			if (v == 0)
+				continue;
+			if (STATUSES[s])
+				fprintf(f, "dlockd_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				        ROUTE_NAMES[r], STATUSES[s], (unsigned long long)v);
+			else
+				fprintf(f, "dlockd_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+				        ROUTE_NAMES[r], (unsigned long long)v);
+		}
+	fputs("# HELP dlockd_http_request_duration_seconds Time from request headers to response, by route.\n"
+	      "# TYPE dlockd_http_request_duration_seconds histogram\n",
+	      f);
+	for (int r = 0; r < ROUTE_COUNT; r++) {
+		uint64_t cum = 0;
+		for (int b = 0; b <= NBUCKET; b++) {
+			cum += load(&m.buckets[r][b]);
+			if (b < NBUCKET)
+				fprintf(f, "dlockd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+				        ROUTE_NAMES[r], (double)BUCKETS_US[b] / 1e6, (unsigned long long)cum);
+			else
+				fprintf(f, "dlockd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+				        ROUTE_NAMES[r], (unsigned long long)cum);
+		}
+		fprintf(f, "dlockd_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", ROUTE_NAMES[r],
+		        (double)load(&m.sum_us[r]) / 1e6);
+		fprintf(f, "dlockd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", ROUTE_NAMES[r],
+		        (unsigned long long)cum);
+	}
+	for (int c = 0; c < METRIC_COUNTER_COUNT; c++)
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", COUNTERS[c].name, COUNTERS[c].help,
+		        COUNTERS[c].name, COUNTERS[c].name, (unsigned long long)load(&m.counters[c]));
+	fprintf(f, "# HELP dlockd_http_requests_in_flight Requests received and not yet answered.\n"
+	           "# TYPE dlockd_http_requests_in_flight gauge\ndlockd_http_requests_in_flight %lld\n",
+	        (long long)atomic_load_explicit(&m.inflight, memory_order_relaxed));
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = size;
+	return buf;
+}

@@ -1,0 +1,45 @@
+/* metrics: process-wide counters and latency histograms, rendered as
+ * Prometheus text. Lock-free (relaxed atomics) so every worker thread may
+ * record; the only global state besides configuration. */
+#ifndef DLOCKD_METRICS_H
+#define DLOCKD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum metrics_route {
+	ROUTE_ACQUIRE,
+	ROUTE_RENEW,
+	ROUTE_RELEASE,
+	ROUTE_INSPECT,
+	ROUTE_LIST,
+	ROUTE_HEALTH,
+	ROUTE_READY,
+	ROUTE_METRICS,
+	ROUTE_SPEC,
+	ROUTE_OTHER,
+	ROUTE_COUNT
+};
+
+enum metrics_counter {
+	METRIC_ACQUISITIONS,      /* new holders (201) */
+	METRIC_REACQUISITIONS,    /* idempotent re-acquires (200) */
+	METRIC_CONFLICTS,         /* acquire found the lock held (409) */
+	METRIC_RENEWALS,
+	METRIC_RELEASES,
+	METRIC_EXPIRATIONS_SEEN,  /* renew/release found the holder's lease already over */
+	METRIC_TOKEN_MISMATCHES,
+	METRIC_REDIS_ERRORS,      /* failed connects, timeouts, error replies */
+	METRIC_COUNTER_COUNT
+};
+
+/* Label used for a route in metrics and logs. */
+const char *metrics_route_name(enum metrics_route r);
+void metrics_request(enum metrics_route route, int status, uint64_t duration_us);
+void metrics_inc(enum metrics_counter c);
+/* Adds delta (may be negative) to the in-flight request gauge. */
+void metrics_inflight(int delta);
+/* Returns the exposition text (malloc'd, caller frees) and its length, or NULL. */
+char *metrics_render(size_t *len);
+
+#endif

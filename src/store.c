@@ -1,0 +1,797 @@
+/* store: one Redis node over a hiredis async context on our loop. See store.h.
+ *
+ * Commands from all in-flight requests go out pipelined on one connection.
+ * Sent commands wait in a FIFO (`pending`), oldest first; one timer watches
+ * the oldest, and when it overstays the command timeout the connection is
+ * dropped: hiredis then fails every pending command (503 for the caller) and
+ * we reconnect with backoff. Scripts are loaded on connect and called by
+ * EVALSHA (their SHA1s come from the SCRIPT LOAD replies; no request is
+ * sent before those arrive); a NOSCRIPT reply (a SCRIPT FLUSH behind our back) re-sends as EVAL. */
+#include "store.h"
+
+#include <errno.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "store_scripts.h"
+
+enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
+
+static const char *const SCRIPTS[SCRIPT_COUNT] = {
+	[SCRIPT_ACQ] = SCRIPT_ACQUIRE, [SCRIPT_REN] = SCRIPT_RENEW, [SCRIPT_REL] = SCRIPT_RELEASE,
+	[SCRIPT_INS] = SCRIPT_INSPECT, [SCRIPT_LST] = SCRIPT_LIST,
+};
+
+enum op_kind { OP_ACQUIRE, OP_RENEW, OP_RELEASE, OP_INSPECT, OP_LIST, OP_PING, OP_SETUP };
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
+enum { MAX_ARGS = 12, BACKOFF_MIN_MS = 50, BACKOFF_MAX_MS = 2000 };
+
+struct store;
+
+struct op {
+	struct op *prev, *next;
+	struct store *s;
+	enum op_kind kind;
+	int script;       /* for EVALSHA ops, else -1 */
+	bool evalsha;     /* argv[0] is EVALSHA (may become EVAL on NOSCRIPT) */
+	uint64_t sent_ms;
+	union {
+		backend_lock_fn *lock;
+		backend_list_fn *list;
+		backend_ping_fn *ping;
+	} cb;
+	void *arg;
+	char name[LOCK_NAME_MAX + 1];
+	char token[LOCK_TOKEN_MAX + 1];    /* the token a grant or renewal answers with */
+	char retoken[LOCK_TOKEN_MAX + 1];  /* acquire: the caller's token for a re-acquire */
+	int argc;
+	const char *argv[MAX_ARGS];
+	size_t argvlen[MAX_ARGS];
+	char buf[]; /* argument bytes */
+};
+
+/* The adapter between hiredis's event hooks and our loop. Freed deferred. */
+struct redis_ev {
+	struct loop *loop;
+	struct loop_watch w;
+	redisAsyncContext *ac;
+	unsigned want;
+};
+
+struct store {
+	struct backend base;
+	struct loop *loop;
+	struct store_config cfg;
+	redisAsyncContext *ac;
+	enum conn_state state;
+	unsigned setup_left;
+	bool was_ready;   /* for logging transitions once */
+	bool closing;
+	uint64_t backoff_ms;
+	struct op pending; /* sentinel of the FIFO of sent commands */
+	struct loop_timer cmd_timer, connect_timer, retry_timer;
+	char sha[SCRIPT_COUNT][41];
+};
+
+static void connect_now(struct store *s);
+
+/* ---- hiredis ↔ loop adapter ---- */
+
+static void ev_io(void *arg, unsigned events)
+{
+	struct redis_ev *ev = arg;
+
+	if ((events & LOOP_READ) && ev->ac)
+		redisAsyncHandleRead(ev->ac);
+	if ((events & LOOP_WRITE) && ev->ac)
+		redisAsyncHandleWrite(ev->ac);
+}
+
+static void ev_update(struct redis_ev *ev, unsigned want)
+{
+	ev->want = want;
+	if (loop_watch_set(ev->loop, &ev->w, want) < 0)
+		log_msg(LOG_ERROR, "redis: epoll_ctl failed: %s", strerror(errno));
+}
+
+static void ev_add_read(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want | LOOP_READ); }
+static void ev_del_read(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want & ~(unsigned)LOOP_READ); }
+static void ev_add_write(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want | LOOP_WRITE); }
+static void ev_del_write(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want & ~(unsigned)LOOP_WRITE); }
+
+static void ev_cleanup(void *p)
+{
+	struct redis_ev *ev = p;
+	ev_update(ev, 0);
+	ev->ac = NULL;
+	if (loop_defer(ev->loop, free, ev) < 0)
+		free(ev); /* no memory to defer: the turn is not dispatching this fd */
+}
+
+static int ev_attach(struct loop *loop, redisAsyncContext *ac)
+{
+	struct redis_ev *ev = calloc(1, sizeof *ev);
+	if (!ev)
+		return -1;
+	ev->loop = loop;
+	ev->ac = ac;
+	loop_watch_init(&ev->w, ac->c.fd, ev_io, ev);
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	ac->ev.cleanup = ev_cleanup;
+	ac->ev.data = ev;
+	return 0;
+}
+
+/* ---- the FIFO of sent commands and the command timeout ---- */
+
+static void pending_push(struct store *s, struct op *op)
+{
+	op->sent_ms = loop_now_ms(s->loop);
+	op->prev = s->pending.prev;
+	op->next = &s->pending;
+	s->pending.prev->next = op;
+	s->pending.prev = op;
+	if (!loop_timer_armed(&s->cmd_timer))
+		loop_timer_start(s->loop, &s->cmd_timer, op->sent_ms + s->cfg.timeout_ms);
+}
+
+static void pending_remove(struct op *op)
+{
+	op->prev->next = op->next;
+	op->next->prev = op->prev;
+	op->prev = op->next = op;
+}
+
+/* Drops the connection: hiredis fails every pending command with a NULL reply. */
+static void drop_connection(struct store *s, const char *why)
+{
+	redisAsyncContext *ac = s->ac;
+
+	if (!ac)
+		return;
+	metrics_inc(METRIC_REDIS_ERRORS);
+	log_msg(LOG_WARN, "redis %s: %s; reconnecting", s->cfg.label, why);
+	s->ac = NULL;
+	s->state = CONN_DOWN;
+	s->was_ready = false;
+	loop_timer_stop(s->loop, &s->connect_timer);
+	redisAsyncFree(ac);
+	if (!s->closing && !loop_timer_armed(&s->retry_timer))
+		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+}
+
+static void cmd_timer_fired(void *arg)
+{
+	struct store *s = arg;
+	struct op *oldest = s->pending.next;
+	uint64_t now = loop_now_ms(s->loop);
+
+	if (oldest == &s->pending)
+		return;
+	if (oldest->sent_ms + s->cfg.timeout_ms <= now) {
+		drop_connection(s, "command timed out");
+		return;
+	}
+	loop_timer_start(s->loop, &s->cmd_timer, oldest->sent_ms + s->cfg.timeout_ms);
+}
+
+/* ---- replies → lock outcomes ---- */
+
+static bool reply_int(const redisReply *r, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*out = r->integer;
+		return true;
+	}
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+		return false;
+	errno = 0;
+	v = strtoll(r->str, &end, 10);
+	if (errno || end != r->str + r->len)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool reply_str(const redisReply *r, char *out, size_t cap)
+{
+	if (r->type != REDIS_REPLY_STRING || r->len >= cap)
+		return false;
+	memcpy(out, r->str, r->len);
+	out[r->len] = '\0';
+	return true;
+}
+
+/* Parses {_, fence, ttl, now, acquired, has_owner, owner, expires}. */
+static bool parse_view(const redisReply *r, struct lock_view *v)
+{
+	char ho[4];
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 8)
+		return false;
+	if (!reply_int(r->element[1], &v->fence) || !reply_int(r->element[2], &v->ttl_ms) ||
+	    !reply_int(r->element[3], &v->now_ms) || !reply_int(r->element[4], &v->acquired_ms) ||
+	    !reply_str(r->element[5], ho, sizeof ho) || !reply_str(r->element[6], v->owner, sizeof v->owner) ||
+	    !reply_int(r->element[7], &v->expires_ms))
+		return false;
+	v->has_owner = strcmp(ho, "1") == 0;
+	if (v->ttl_ms < 0)
+		v->ttl_ms = 0;
+	return true;
+}
+
+static enum lock_outcome lock_outcome_of(const struct op *op, const redisReply *r, struct lock_view *v)
+{
+	int64_t status;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !reply_int(r->element[0], &status))
+		return LOCK_BACKEND_ERROR;
+	switch (op->kind) {
+	case OP_ACQUIRE:
+		if (!parse_view(r, v))
+			return LOCK_BACKEND_ERROR;
+		if (status == 1)
+			memcpy(v->token, op->token, sizeof v->token);
+		else if (status == 2)
+			memcpy(v->token, op->retoken, sizeof v->token);
+		return status == 1 ? LOCK_GRANTED : status == 2 ? LOCK_REACQUIRED : LOCK_HELD;
+	case OP_RENEW:
+	case OP_RELEASE:
+		if (status == 0)
+			return LOCK_NOT_HELD;
+		if (status == 1 && op->kind == OP_RELEASE)
+			return LOCK_RELEASED;
+		if (!parse_view(r, v))
+			return LOCK_BACKEND_ERROR;
+		if (status == 1)
+			memcpy(v->token, op->token, sizeof v->token);
+		return status == 1 ? LOCK_RENEWED : LOCK_TOKEN_MISMATCH;
+	case OP_INSPECT:
+		if (status == 0)
+			return LOCK_NOT_HELD;
+		return parse_view(r, v) ? LOCK_FOUND : LOCK_BACKEND_ERROR;
+	default:
+		return LOCK_BACKEND_ERROR;
+	}
+}
+
+static void encode_cursor(const char *scan_cursor, const char *after_name, char out[LOCK_CURSOR_MAX + 1])
+{
+	char raw[32 + LOCK_NAME_MAX];
+	int n = snprintf(raw, sizeof raw, "%s/%s", scan_cursor, after_name);
+	lock_b64url_encode((const unsigned char *)raw, (size_t)n, out);
+}
+
+/* Splits a cursor we issued into a SCAN cursor and a resume-after name. */
+static bool decode_cursor(const char *cursor, char scan[24], char after[LOCK_NAME_MAX + 1])
+{
+	unsigned char raw[32 + LOCK_NAME_MAX];
+	long n = lock_b64url_decode(cursor, strlen(cursor), raw, sizeof raw);
+	unsigned char *slash;
+	size_t digits, name_len;
+
+	if (n < 2)
+		return false;
+	slash = memchr(raw, '/', (size_t)n);
+	if (!slash)
+		return false;
+	digits = (size_t)(slash - raw);
+	if (digits < 1 || digits > 20)
+		return false;
+	for (size_t i = 0; i < digits; i++)
+		if (raw[i] < '0' || raw[i] > '9')
+			return false;
+	name_len = (size_t)n - digits - 1;
+	if (name_len > 0 && !lock_name_valid((char *)slash + 1, name_len))
+		return false;
+	memcpy(scan, raw, digits);
+	scan[digits] = '\0';
+	memcpy(after, slash + 1, name_len);
+	after[name_len] = '\0';
+	return true;
+}
+
+static void finish_list(struct op *op, const redisReply *r)
+{
+	struct list_reply out = { .outcome = LOCK_BACKEND_ERROR };
+	struct lock_view *views = NULL;
+	char scan[32], after_key[KEYS_KEY_MAX + 1], after[LOCK_NAME_MAX + 1];
+	int64_t now;
+	size_t n;
+
+	if (!r) {
+		out.outcome = LOCK_UNAVAILABLE;
+		goto answer;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 7 != 0 ||
+	    !reply_int(r->element[0], &now) || !reply_str(r->element[1], scan, sizeof scan) ||
+	    !reply_str(r->element[2], after_key, sizeof after_key))
+		goto answer;
+	n = (r->elements - 3) / 7;
+	views = calloc(n ? n : 1, sizeof *views);
+	if (!views)
+		goto answer;
+	for (size_t i = 0; i < n; i++) {
+		redisReply **e = r->element + 3 + i * 7;
+		struct lock_view *v = &views[i];
+		char ho[4];
+		if (e[0]->type != REDIS_REPLY_STRING ||
+		    !keys_lock_name(op->s->cfg.keys, e[0]->str, e[0]->len, v->name) ||
+		    !reply_str(e[1], v->owner, sizeof v->owner) || !reply_str(e[2], ho, sizeof ho) ||
+		    !reply_int(e[3], &v->fence) || !reply_int(e[4], &v->acquired_ms) || !reply_int(e[5], &v->ttl_ms) ||
+		    !reply_int(e[6], &v->expires_ms))
+			goto answer;
+		v->has_owner = strcmp(ho, "1") == 0;
+		v->now_ms = now;
+	}
+	if (strcmp(scan, "0") != 0 || after_key[0] != '\0') {
+		after[0] = '\0';
+		if (after_key[0] && !keys_lock_name(op->s->cfg.keys, after_key, strlen(after_key), after))
+			goto answer;
+		encode_cursor(scan, after, out.next_cursor);
+	}
+	out.outcome = LOCK_FOUND;
+	out.count = n;
+	out.locks = views;
+answer:
+	if (out.outcome == LOCK_BACKEND_ERROR)
+		metrics_inc(METRIC_REDIS_ERRORS);
+	op->cb.list(op->arg, &out);
+	free(views);
+}
+
+static void finish_op(struct op *op, const redisReply *r)
+{
+	switch (op->kind) {
+	case OP_LIST:
+		finish_list(op, r);
+		break;
+	case OP_PING:
+		if (!r)
+			op->cb.ping(op->arg, false);
+		else
+			op->cb.ping(op->arg, r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
+		break;
+	case OP_SETUP:
+		break;
+	default: {
+		struct lock_reply out;
+		memset(&out, 0, sizeof out);
+		memcpy(out.view.name, op->name, sizeof out.view.name);
+		out.outcome = r ? lock_outcome_of(op, r, &out.view) : LOCK_UNAVAILABLE;
+		if (out.outcome == LOCK_BACKEND_ERROR) {
+			metrics_inc(METRIC_REDIS_ERRORS);
+			log_msg(LOG_ERROR, "redis %s: unexpected reply to %s (type %d%s%s)", op->s->cfg.label,
+			        op->script >= 0 ? "a lock script" : "a command", r->type,
+			        r->type == REDIS_REPLY_ERROR ? ": " : "", r->type == REDIS_REPLY_ERROR ? r->str : "");
+		}
+		op->cb.lock(op->arg, &out);
+		explicit_bzero(out.view.token, sizeof out.view.token);
+		break;
+	}
+	}
+	explicit_bzero(op->token, sizeof op->token);
+	explicit_bzero(op->retoken, sizeof op->retoken);
+	free(op);
+}
+
+static int send_op(struct store *s, struct op *op);
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct op *op = privdata;
+	struct store *s = op->s;
+	redisReply *r = reply;
+
+	(void)ac;
+	pending_remove(op);
+	if (r && r->type == REDIS_REPLY_ERROR && op->evalsha && strncmp(r->str, "NOSCRIPT", 8) == 0 && s->ac) {
+		/* The script cache was flushed: send the script itself this once. */
+		op->evalsha = false;
+		op->argv[0] = "EVAL";
+		op->argvlen[0] = 4;
+		op->argv[1] = SCRIPTS[op->script];
+		op->argvlen[1] = strlen(SCRIPTS[op->script]);
+		if (send_op(s, op) == 0)
+			return;
+		r = NULL;
+	}
+	finish_op(op, r);
+}
+
+/* Queues op on the connection. Returns 0, or -1 (op untouched, not queued). */
+static int send_op(struct store *s, struct op *op)
+{
+	if (!s->ac || redisAsyncCommandArgv(s->ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
+		return -1;
+	pending_push(s, op);
+	return 0;
+}
+
+/* ---- connection lifecycle ---- */
+
+static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct op *op = privdata;
+	struct store *s = op->s;
+	redisReply *r = reply;
+
+	int script = op->script;
+
+	pending_remove(op);
+	free(op);
+	if (!r || ac != s->ac)
+		return; /* the connection went away; its loss is handled elsewhere */
+	if (script >= 0 && r->type == REDIS_REPLY_STRING && r->len == 40)
+		memcpy(s->sha[script], r->str, 41);
+	if (r->type == REDIS_REPLY_ERROR) {
+		char why[160];
+		snprintf(why, sizeof why, "setup failed: %s", r->str);
+		drop_connection(s, why);
+		return;
+	}
+	if (--s->setup_left == 0) {
+		s->state = CONN_READY;
+		s->backoff_ms = BACKOFF_MIN_MS;
+		if (!s->was_ready)
+			log_msg(LOG_INFO, "redis %s: connected", s->cfg.label);
+		s->was_ready = true;
+	}
+}
+
+/* Sends a connection-setup command; for SCRIPT LOAD, script names the script
+ * whose SHA1 the reply carries (else -1). */
+static int send_setup(struct store *s, int script, int argc, const char **argv, const size_t *lens)
+{
+	struct op *op = calloc(1, sizeof *op);
+
+	if (!op)
+		return -1;
+	op->s = s;
+	op->kind = OP_SETUP;
+	op->script = script;
+	op->prev = op->next = op;
+	if (redisAsyncCommandArgv(s->ac, on_setup_reply, op, argc, argv, lens) != REDIS_OK) {
+		free(op);
+		return -1;
+	}
+	pending_push(s, op);
+	s->setup_left++;
+	return 0;
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct store *s = ac->data;
+	char db[16];
+
+	if (ac != s->ac)
+		return;
+	loop_timer_stop(s->loop, &s->connect_timer);
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		metrics_inc(METRIC_REDIS_ERRORS);
+		if (s->was_ready || s->backoff_ms == BACKOFF_MIN_MS)
+			log_msg(LOG_WARN, "redis %s: connect failed: %s", s->cfg.label, ac->errstr);
+		s->was_ready = false;
+		s->ac = NULL;
+		s->state = CONN_DOWN;
+		if (!s->closing)
+			loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+		return;
+	}
+	s->state = CONN_SETUP;
+	s->setup_left = 0;
+	if (s->cfg.password) {
+		const char *argv[] = { "AUTH", s->cfg.password };
+		size_t lens[] = { 4, strlen(s->cfg.password) };
+		if (send_setup(s, -1, 2, argv, lens) < 0)
+			goto fail;
+	}
+	if (s->cfg.db > 0) {
+		const char *argv[] = { "SELECT", db };
+		size_t lens[] = { 6, (size_t)snprintf(db, sizeof db, "%d", s->cfg.db) };
+		if (send_setup(s, -1, 2, argv, lens) < 0)
+			goto fail;
+	}
+	for (int i = 0; i < SCRIPT_COUNT; i++) {
+		const char *argv[] = { "SCRIPT", "LOAD", SCRIPTS[i] };
+		size_t lens[] = { 6, 4, strlen(SCRIPTS[i]) };
+		if (send_setup(s, i, 3, argv, lens) < 0)
+			goto fail;
+	}
+	return;
+fail:
+	drop_connection(s, "out of memory during setup");
+}
+
+static void on_disconnect(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct store *s = ac->data;
+
+	(void)status;
+	if (ac != s->ac)
+		return; /* we dropped it ourselves */
+	metrics_inc(METRIC_REDIS_ERRORS);
+	log_msg(LOG_WARN, "redis %s: connection lost: %s", s->cfg.label, ac->errstr[0] ? ac->errstr : "closed");
+	s->ac = NULL;
+	s->state = CONN_DOWN;
+	s->was_ready = false;
+	if (!s->closing && !loop_timer_armed(&s->retry_timer))
+		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + BACKOFF_MIN_MS);
+}
+
+static void connect_timer_fired(void *arg)
+{
+	struct store *s = arg;
+	if (s->state == CONN_CONNECTING)
+		drop_connection(s, "connect timed out");
+}
+
+static void retry_timer_fired(void *arg)
+{
+	struct store *s = arg;
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+	connect_now(s);
+}
+
+static void connect_now(struct store *s)
+{
+	redisAsyncContext *ac;
+
+	if (s->ac || s->closing)
+		return;
+	ac = s->cfg.unix_path ? redisAsyncConnectUnix(s->cfg.unix_path) : redisAsyncConnect(s->cfg.host, s->cfg.port);
+	if (!ac || ac->err) {
+		metrics_inc(METRIC_REDIS_ERRORS);
+		if (s->was_ready || s->backoff_ms == BACKOFF_MIN_MS)
+			log_msg(LOG_WARN, "redis %s: connect failed: %s", s->cfg.label, ac ? ac->errstr : "out of memory");
+		s->was_ready = false;
+		if (ac)
+			redisAsyncFree(ac);
+		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+		return;
+	}
+	if (ev_attach(s->loop, ac) < 0) {
+		redisAsyncFree(ac);
+		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+		return;
+	}
+	ac->data = s;
+	s->ac = ac;
+	s->state = CONN_CONNECTING;
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	loop_timer_start(s->loop, &s->connect_timer, loop_now_ms(s->loop) + s->cfg.timeout_ms);
+}
+
+/* ---- the backend operations ---- */
+
+static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes)
+{
+	struct op *op = calloc(1, sizeof *op + bytes);
+	if (!op)
+		return NULL;
+	op->s = s;
+	op->kind = kind;
+	op->script = -1;
+	op->prev = op->next = op;
+	return op;
+}
+
+/* Appends an argument, copying its bytes into op->buf at *used. */
+static void op_arg(struct op *op, size_t *used, const char *p, size_t len)
+{
+	char *dst = op->buf + *used;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	*used += len + 1;
+	op->argv[op->argc] = dst;
+	op->argvlen[op->argc] = len;
+	op->argc++;
+}
+
+static void op_evalsha(struct store *s, struct op *op, int script, const char *numkeys)
+{
+	op->script = script;
+	op->evalsha = true;
+	op->argv[0] = "EVALSHA";
+	op->argvlen[0] = 7;
+	op->argv[1] = s->sha[script];
+	op->argvlen[1] = 40;
+	op->argv[2] = numkeys;
+	op->argvlen[2] = strlen(numkeys);
+	op->argc = 3;
+}
+
+static enum backend_start start(struct store *s, struct op *op)
+{
+	if (s->state != CONN_READY || send_op(s, op) < 0) {
+		explicit_bzero(op->token, sizeof op->token);
+		free(op);
+		return BACKEND_UNAVAILABLE;
+	}
+	return BACKEND_STARTED;
+}
+
+static enum backend_start lock_op(struct backend *b, enum op_kind kind, const struct lock_request *req,
+                                  backend_lock_fn *cb, void *arg)
+{
+	struct store *s = (struct store *)b;
+	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], ttl[24] = "";
+	size_t lk = keys_make(s->cfg.keys, KEYS_LOCK, req->name, lock_key);
+	size_t fk = keys_make(s->cfg.keys, KEYS_FENCE, req->name, fence_key);
+	const char *owner = req->owner ? req->owner : "";
+	const char *retoken = req->reacquire_token ? req->reacquire_token : "";
+	size_t tl = req->token ? strlen(req->token) : 0, ol = strlen(owner), rl = strlen(retoken);
+	size_t used = 0;
+	struct op *op;
+
+	if (req->ttl_ms > 0)
+		snprintf(ttl, sizeof ttl, "%lld", (long long)req->ttl_ms);
+	op = op_new(s, kind, lk + fk + tl + ol + rl + strlen(ttl) + 16);
+	if (!op)
+		return BACKEND_NO_MEMORY;
+	op->cb.lock = cb;
+	op->arg = arg;
+	snprintf(op->name, sizeof op->name, "%s", req->name);
+	if (req->token)
+		snprintf(op->token, sizeof op->token, "%s", req->token);
+	snprintf(op->retoken, sizeof op->retoken, "%s", retoken);
+	switch (kind) {
+	case OP_ACQUIRE:
+		op_evalsha(s, op, SCRIPT_ACQ, "2");
+		op_arg(op, &used, lock_key, lk);
+		op_arg(op, &used, fence_key, fk);
+		op_arg(op, &used, req->token, tl);
+		op_arg(op, &used, ttl, strlen(ttl));
+		op_arg(op, &used, req->owner ? "1" : "0", 1);
+		op_arg(op, &used, owner, ol);
+		op_arg(op, &used, retoken, rl);
+		break;
+	case OP_RENEW:
+		op_evalsha(s, op, SCRIPT_REN, "1");
+		op_arg(op, &used, lock_key, lk);
+		op_arg(op, &used, req->token, tl);
+		op_arg(op, &used, ttl, strlen(ttl));
+		break;
+	case OP_RELEASE:
+		op_evalsha(s, op, SCRIPT_REL, "1");
+		op_arg(op, &used, lock_key, lk);
+		op_arg(op, &used, req->token, tl);
+		break;
+	default:
+		op_evalsha(s, op, SCRIPT_INS, "1");
+		op_arg(op, &used, lock_key, lk);
+		break;
+	}
+	return start(s, op);
+}
+
+static enum backend_start store_acquire(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                        void *arg)
+{
+	return lock_op(b, OP_ACQUIRE, req, cb, arg);
+}
+
+static enum backend_start store_renew(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                      void *arg)
+{
+	return lock_op(b, OP_RENEW, req, cb, arg);
+}
+
+static enum backend_start store_release(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                        void *arg)
+{
+	return lock_op(b, OP_RELEASE, req, cb, arg);
+}
+
+static enum backend_start store_inspect(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                        void *arg)
+{
+	return lock_op(b, OP_INSPECT, req, cb, arg);
+}
+
+static enum backend_start store_list(struct backend *b, const struct list_request *req, backend_list_fn *cb,
+                                     void *arg)
+{
+	struct store *s = (struct store *)b;
+	char pattern[2 * KEYS_KEY_MAX + 1], scan[24] = "0", after[LOCK_NAME_MAX + 1] = "";
+	char after_key[KEYS_KEY_MAX + 1] = "", limit[16], count[16];
+	size_t pl, used = 0;
+	struct op *op;
+
+	if (req->cursor && req->cursor[0] && !decode_cursor(req->cursor, scan, after))
+		return BACKEND_BAD_CURSOR;
+	if (after[0])
+		keys_make(s->cfg.keys, KEYS_LOCK, after, after_key);
+	pl = keys_lock_pattern(s->cfg.keys, req->prefix, pattern);
+	snprintf(limit, sizeof limit, "%u", req->limit);
+	snprintf(count, sizeof count, "%u", req->limit < 100 ? 100 : req->limit);
+	op = op_new(s, OP_LIST, pl + strlen(scan) + strlen(after_key) + 2 * sizeof limit + 8);
+	if (!op)
+		return BACKEND_NO_MEMORY;
+	op->cb.list = cb;
+	op->arg = arg;
+	op_evalsha(s, op, SCRIPT_LST, "0");
+	op_arg(op, &used, pattern, pl);
+	op_arg(op, &used, scan, strlen(scan));
+	op_arg(op, &used, after_key, strlen(after_key));
+	op_arg(op, &used, limit, strlen(limit));
+	op_arg(op, &used, count, strlen(count));
+	return start(s, op);
+}
+
+static enum backend_start store_ping(struct backend *b, backend_ping_fn *cb, void *arg)
+{
+	struct store *s = (struct store *)b;
+	struct op *op = op_new(s, OP_PING, 0);
+
+	if (!op)
+		return BACKEND_NO_MEMORY;
+	op->cb.ping = cb;
+	op->arg = arg;
+	op->argv[0] = "PING";
+	op->argvlen[0] = 4;
+	op->argc = 1;
+	return start(s, op);
+}
+
+static void store_free(struct backend *b)
+{
+	struct store *s = (struct store *)b;
+	redisAsyncContext *ac;
+
+	if (!s)
+		return;
+	s->closing = true;
+	loop_timer_stop(s->loop, &s->cmd_timer);
+	loop_timer_stop(s->loop, &s->connect_timer);
+	loop_timer_stop(s->loop, &s->retry_timer);
+	ac = s->ac;
+	s->ac = NULL;
+	if (ac)
+		redisAsyncFree(ac); /* fails pending commands: their callbacks run now */
+	free(s);
+}
+
+static const struct backend_ops STORE_OPS = {
+	.acquire = store_acquire,
+	.renew = store_renew,
+	.release = store_release,
+	.inspect = store_inspect,
+	.list = store_list,
+	.ping = store_ping,
+	.free = store_free,
+};
+
+struct backend *store_new(struct loop *loop, const struct store_config *cfg)
+{
+	struct store *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return NULL;
+	s->base.ops = &STORE_OPS;
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->pending.prev = s->pending.next = &s->pending;
+	loop_timer_init(&s->cmd_timer, cmd_timer_fired, s);
+	loop_timer_init(&s->connect_timer, connect_timer_fired, s);
+	loop_timer_init(&s->retry_timer, retry_timer_fired, s);
+	connect_now(s);
+	return &s->base;
+}

@@ -1,0 +1,27 @@
+/* store: one Redis node behind the backend interface (backend.h). The only
+ * module that includes hiredis: it owns the async connection, its reconnects
+ * with backoff, the connect and command timeouts, and the Lua scripts that
+ * make every lock operation one atomic step. It knows nothing of HTTP or JSON. */
+#ifndef DLOCKD_STORE_H
+#define DLOCKD_STORE_H
+
+#include "backend.h"
+#include "keys.h"
+#include "loop.h"
+
+struct store_config {
+	const char *host;      /* TCP host, or NULL when unix_path is set */
+	int port;
+	const char *unix_path; /* unix socket path, or NULL */
+	const char *password;  /* AUTH password, or NULL */
+	int db;                /* SELECT db when > 0 */
+	const struct keys *keys;
+	unsigned timeout_ms;   /* connect and command timeout */
+	const char *label;     /* for logs, e.g. "127.0.0.1:6379" */
+};
+
+/* Returns a backend for one Redis node, already connecting on loop, or NULL on
+ * allocation failure. cfg's strings must outlive the store. */
+struct backend *store_new(struct loop *loop, const struct store_config *cfg);
+
+#endif

@@ -1,0 +1,230 @@
+/* Black-box test harness for dlockd.
+ *
+ * The harness starts a private redis-server and, for every test, a fresh
+ * dlockd process (DLOCKD_BIN, optionally prefixed by DLOCKD_WRAPPER), talks
+ * to it over HTTP (libcurl) or raw sockets, and checks the answers against
+ * notes/api-spec.md.
+ *
+ * Assertions (CHECK, EXPECT_*) record the first failure with file:line and
+ * abort the current test (longjmp back to the runner); the runner then stops
+ * dlockd (which must exit 0 on SIGTERM) and continues with the next test.
+ * Assertions must only be used from the test's main thread.
+ *
+ * Memory returned by http()/raw_http()/tfmt()/tstrdup() belongs to the
+ * current test and is freed automatically when the test ends.
+ */
+#ifndef DLOCKD_BLACKBOX_HARNESS_H
+#define DLOCKD_BLACKBOX_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+/* ---------------------------------------------------------------- tests */
+
+enum {
+	T_NO_DLOCKD = 1u << 0, /* the runner does not start dlockd for this test */
+};
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+	const char *args[12]; /* extra dlockd arguments, NULL-terminated */
+	unsigned flags;
+};
+
+/* Every test_*.c file exports one NULL-name-terminated table. */
+extern const struct test tests_locks[];
+extern const struct test tests_renew_release[];
+extern const struct test tests_inspect_list[];
+extern const struct test tests_fence_expiry[];
+extern const struct test tests_validation[];
+extern const struct test tests_ops[];
+extern const struct test tests_backend[];
+extern const struct test tests_concurrency[];
+
+int harness_main(const struct test *const *suites);
+
+/* ----------------------------------------------------------- assertions */
+
+_Noreturn void fail_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define FAIL(...) fail_at(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECKF(cond, ...)                                   \
+	do {                                                \
+		if (!(cond))                                \
+			fail_at(__FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
+#define CHECK(cond) CHECKF(cond, "check failed: %s", #cond)
+
+/* ----------------------------------------------------------- utilities */
+
+double mono_ms(void);         /* CLOCK_MONOTONIC in ms */
+int64_t wall_ms(void);        /* CLOCK_REALTIME in ms since epoch */
+void sleep_ms(long ms);
+extern int g_slow;            /* 1 normally, larger under DLOCKD_WRAPPER */
+
+char *tfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *tstrdup(const char *s);
+void *talloc(size_t n);       /* zeroed, freed at end of test */
+char *trepeat(char c, size_t n);
+
+/* percent-encode a string for use in a query (test-owned) */
+char *tesc(const char *s);
+
+/* Parse "YYYY-MM-DDTHH:MM:SS.mmmZ" strictly; returns false if malformed. */
+bool parse_rfc3339_ms(const char *s, int64_t *out_ms);
+bool is_base64url(const char *s);
+
+/* ------------------------------------------------------------- HTTP */
+
+struct resp {
+	long status;
+	char *body; /* NUL-terminated copy, len bytes (may contain NUL) */
+	size_t len;
+	char **hdr; /* raw header lines without CRLF (final response only) */
+	size_t nhdr;
+	json_t *json; /* parsed body if it parses as JSON, else NULL */
+	double ms;    /* wall time of the request */
+	int64_t t0_wall, t1_wall; /* wall clock before/after the request */
+	int curl_code;
+	char err[CURL_ERROR_SIZE];
+	char what[200]; /* "METHOD path" for messages */
+	bool tracked;
+};
+
+/* value of the first header `name` (case-insensitive), leading/trailing
+ * whitespace trimmed, or NULL; result lives in a per-resp buffer. */
+const char *resp_header(const struct resp *r, const char *name);
+size_t resp_header_count(const struct resp *r, const char *name);
+
+/* HTTP request to the running dlockd. `path` starts with '/'. body may be
+ * NULL. ctype NULL means no Content-Type header. The varargs are extra raw
+ * header lines ("Name: value"), terminated by NULL. The result is owned by
+ * the current test. Transport errors are reported as status 0. */
+struct resp *http(const char *method, const char *path, const char *body,
+		  const char *ctype, ...) __attribute__((sentinel));
+/* Same with an explicit body length and header array (NULL-terminated). */
+struct resp *httpb(const char *method, const char *path, const char *body,
+		   size_t body_len, const char *ctype, const char *const *hdrs);
+
+/* Thread-safe variant for worker threads: own curl handle, untracked result
+ * that must be released with resp_free(). */
+struct resp *http_ex(CURL *h, int port, const char *method, const char *path,
+		     const char *body, size_t body_len, const char *ctype,
+		     const char *const *hdrs, long timeout_ms);
+void resp_free(struct resp *r);
+CURL *curl_new(void);
+
+/* Send exact bytes to dlockd over a fresh TCP connection and read the
+ * response until EOF (send "Connection: close"). Status 0 if no status line
+ * could be read. For "HEAD" requests the body is every byte after the
+ * header block. */
+struct resp *raw_http(const void *data, size_t len);
+/* Convenience: raw request built from a format string. */
+struct resp *raw_httpf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ----------------------------------------------------- checks on resp */
+
+void expect_status_at(const char *f, int l, const struct resp *r, long status);
+void expect_ctype_at(const char *f, int l, const struct resp *r, const char *media);
+void expect_problem_at(const char *f, int l, const struct resp *r, long status,
+		       const char *code);
+json_t *jget_at(const char *f, int l, json_t *obj, const char *key);
+const char *jstr_at(const char *f, int l, json_t *obj, const char *key);
+int64_t jint_at(const char *f, int l, json_t *obj, const char *key);
+void expect_keys_at(const char *f, int l, json_t *obj, const char *const *keys);
+void expect_no_token_at(const char *f, int l, const struct resp *r, const char *token);
+
+#define EXPECT_STATUS(r, s) expect_status_at(__FILE__, __LINE__, (r), (s))
+#define EXPECT_CTYPE(r, m) expect_ctype_at(__FILE__, __LINE__, (r), (m))
+#define EXPECT_PROBLEM(r, s, c) expect_problem_at(__FILE__, __LINE__, (r), (s), (c))
+#define JGET(o, k) jget_at(__FILE__, __LINE__, (o), (k))
+#define JSTR(o, k) jstr_at(__FILE__, __LINE__, (o), (k))
+#define JINT(o, k) jint_at(__FILE__, __LINE__, (o), (k))
+#define EXPECT_NO_TOKEN(r, t) expect_no_token_at(__FILE__, __LINE__, (r), (t))
+
+/* A LockGrant body: exact key set, types, formats. ttl_ms < 0 = don't care;
+ * owner NULL = expect JSON null, owner "*" = any string or null. */
+struct grant {
+	const char *name;
+	const char *token;
+	int64_t fence;
+	int64_t ttl_ms;
+	int64_t expires_ms;
+};
+struct grant check_grant_at(const char *f, int l, const struct resp *r,
+			    const char *name, int64_t ttl_ms, const char *owner);
+#define CHECK_GRANT(r, n, t, o) check_grant_at(__FILE__, __LINE__, (r), (n), (t), (o))
+
+struct view {
+	const char *name;
+	int64_t fence;
+	int64_t ttl_ms;
+	int64_t expires_ms;
+	int64_t acquired_ms;
+};
+/* A LockView object: exact key set (no token). max_ttl < 0 = don't care. */
+struct view check_view_at(const char *f, int l, json_t *v, const char *name,
+			  int64_t max_ttl, const char *owner);
+#define CHECK_VIEW(v, n, t, o) check_view_at(__FILE__, __LINE__, (v), (n), (t), (o))
+
+/* acquire `name` with the given query suffix (e.g. "ttl_ms=500", may be
+ * NULL) and require 201 and a valid grant. */
+struct grant acquire_at(const char *f, int l, const char *name, const char *query);
+#define ACQUIRE(n, q) acquire_at(__FILE__, __LINE__, (n), (q))
+
+/* ------------------------------------------------------ processes */
+
+struct dlockd {
+	pid_t pid;
+	int port;
+	char log[512];
+	bool running;
+};
+extern struct dlockd g_dl;
+
+struct redis {
+	pid_t pid;
+	int port;
+	char dir[512];
+	char log[512];
+	bool stopped;
+};
+extern struct redis g_redis;
+
+int free_port(void);
+/* plain blocking TCP connection to dlockd (caller closes), -1 on error */
+int dl_connect(void);
+/* start dlockd with the default flags plus extra args (defaults whose flag
+ * appears in extra are omitted); fails the test if it does not get healthy */
+void dlockd_start(const char *const *extra);
+/* same, with extra "NAME=value" environment entries for dlockd only */
+void dlockd_start_env(const char *const *extra, const char *const *env);
+/* SIGTERM, require exit status 0 within 10 s (fails the test otherwise) */
+void dlockd_stop_checked(void);
+/* same, but returns false with a reason instead of failing the test */
+bool dlockd_stop(char *why, size_t whysz);
+/* read the whole dlockd log (test-owned) */
+char *dlockd_log_contents(size_t *len);
+
+/* run dlockd with args synchronously (no default flags) and capture output;
+ * returns exit status (-1 on signal/timeout) */
+int run_dlockd_capture(const char *const *args, char *out, size_t outsz, int timeout_ms);
+
+bool redis_start(void); /* on g_redis.port */
+void redis_kill(void);  /* SIGKILL + reap */
+void redis_stop_signal(void);
+void redis_cont_signal(void);
+/* Send one command over RESP; returns the reply type ('+','-',':','$','*')
+ * or 0 on error; the scalar reply (or "" for nil/array) goes to out. */
+char redis_cmd(char *out, size_t outsz, int argc, const char *const *argv);
+bool redis_ping(int timeout_ms);
+bool redis_flushall(void);
+
+#endif

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Checks (and with `install`, installs as root) the Debian packages dlockd needs to build,
+# test and run. Usage: tools/deps.sh check|install
+set -eu
+PKGS="build-essential pkg-config libmicrohttpd-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server"
+
+missing() {
+    for p in $PKGS; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || printf '%s ' "$p"
+    done
+}
+
+m=$(missing)
+[ -z "$m" ] && exit 0
+if [ "${1:-check}" = install ] || [ "$(id -u)" = 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "dlockd: missing packages: $m" >&2
+        echo "run: sudo apt-get install -y $m" >&2
+        exit 1
+    fi
+    echo "dlockd: installing missing packages: $m" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $m >&2
+    exit 0
+fi
+echo "dlockd: missing packages: $m" >&2
+echo "run: sudo apt-get install -y $m" >&2
+exit 1

@@ -14,7 +14,7 @@ enum opt_kind { OPT_STR, OPT_U32, OPT_I64, OPT_FLAG };
 
 enum opt_id {
 	O_LISTEN, O_REDIS, O_PREFIX, O_DEFAULT_TTL, O_MIN_TTL, O_MAX_TTL, O_REDIS_TIMEOUT, O_THREADS,
-	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_HELP, O_VERSION,
+	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_HEALTHCHECK, O_HELP, O_VERSION,
 	O_COUNT
 };
 
@@ -37,6 +37,7 @@ static const struct opt {
 	[O_MAX_CONN_IP] = { "max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N", "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000 },
 	[O_CONN_TIMEOUT] = { "connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S", "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400 },
 	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for headers and I/O (default 16384)", OPT_U32, 4096, 1048576 },
+	[O_HEALTHCHECK] = { "healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not", OPT_FLAG, 0, 0 },
 	[O_HELP] = { "help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0 },
 	[O_VERSION] = { "version", NULL, NULL, "print the version and exit", OPT_FLAG, 0, 0 },
 };
@@ -316,6 +317,10 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 			if (eq) {
 				snprintf(err, errlen, "--%s takes no value", OPTS[id].flag);
 				return CONFIG_ERROR;
+			}
+			if (id == O_HEALTHCHECK) {
+				c->healthcheck = true;
+				continue;
 			}
 			if (id == O_HELP)
 				usage();

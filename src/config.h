@@ -36,6 +36,7 @@ struct config {
 	unsigned max_connections_per_ip; /* 0 = unlimited */
 	unsigned connection_timeout_s;
 	unsigned connection_memory;      /* libmicrohttpd per-connection pool, bytes */
+	bool healthcheck;                /* --healthcheck: probe the local /readyz and exit */
 };
 
 enum config_result {

@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
 	case CONFIG_OK:
 		break;
 	}
+	if (cfg.healthcheck)
+		return healthcheck_run(&cfg, cfg.redis_timeout_ms + 1000);
 	if (cfg.nredis > 1) {
 		fprintf(stderr, "dlockd: several --redis nodes (Redlock mode) are not supported by this build yet\n");
 		return 2;

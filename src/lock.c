@@ -232,12 +232,14 @@ void lock_format_time(int64_t epoch_ms, char out[LOCK_TIME_LEN + 1])
 		ms += 1000;
 		secs -= 1;
 	}
-	char date[64];
-
-	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0 ||
-	    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
-		snprintf(date, sizeof date, "9999-12-31T23:59:59");
-	snprintf(out, LOCK_TIME_LEN + 1, "%.19s.%03dZ", date, ms);
+	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+		snprintf(out, LOCK_TIME_LEN + 1, "%s", epoch_ms < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
+		return;
+	}
+	/* The modulos only tell the compiler the fields' widths. */
+	snprintf(out, LOCK_TIME_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
+	         (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+	         (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
 }
 
 int64_t lock_retry_after_s(int64_t ttl_ms)

@@ -13,17 +13,19 @@
 struct api {
 	const struct config *cfg;
 	struct backend *backend;
+	struct waiters *waiters;
 	const char *spec;
 	size_t spec_len;
 };
 
 /* A request waiting for the backend. */
-struct call {
+struct api_call {
 	struct api *api;
 	struct api_reply *reply;
 	api_done_fn *done;
 	void *arg;
 	enum metrics_route route;
+	struct waiter *waiter; /* a wait for the lock, or NULL */
 };
 
 /* The one table from errors to HTTP statuses. */
@@ -31,6 +33,7 @@ static const int STATUS_OF[DL_ERROR_COUNT] = {
 	[DL_OK] = 200,
 	[DL_INVALID_NAME] = 400,
 	[DL_INVALID_TTL] = 400,
+	[DL_INVALID_WAIT] = 400,
 	[DL_INVALID_OWNER] = 400,
 	[DL_INVALID_TOKEN] = 400,
 	[DL_MISSING_TOKEN] = 400,
@@ -49,6 +52,7 @@ static const int STATUS_OF[DL_ERROR_COUNT] = {
 	[DL_TOKEN_MISMATCH] = 409,
 	[DL_BACKEND_UNAVAILABLE] = 503,
 	[DL_SHUTTING_DOWN] = 503,
+	[DL_TOO_MANY_WAITERS] = 503,
 	[DL_INTERNAL] = 500,
 };
 
@@ -57,13 +61,15 @@ int api_error_status(enum dl_error e)
 	return e < DL_ERROR_COUNT ? STATUS_OF[e] : 500;
 }
 
-struct api *api_new(const struct config *cfg, struct backend *backend, const char *spec, size_t spec_len)
+struct api *api_new(const struct config *cfg, struct backend *backend, struct waiters *waiters, const char *spec,
+                    size_t spec_len)
 {
 	struct api *api = calloc(1, sizeof *api);
 	if (!api)
 		return NULL;
 	api->cfg = cfg;
 	api->backend = backend;
+	api->waiters = waiters;
 	api->spec = spec;
 	api->spec_len = spec_len;
 	return api;
@@ -209,7 +215,7 @@ static bool is_lock_route(enum metrics_route r)
 	return r == ROUTE_ACQUIRE || r == ROUTE_RENEW || r == ROUTE_RELEASE || r == ROUTE_INSPECT || r == ROUTE_LIST;
 }
 
-static void finish(struct call *c)
+static void finish(struct api_call *c)
 {
 	struct api_reply *reply = c->reply;
 	api_done_fn *done = c->done;
@@ -224,7 +230,7 @@ static void finish(struct call *c)
 
 static void on_lock_reply(void *arg, const struct lock_reply *r)
 {
-	struct call *c = arg;
+	struct api_call *c = arg;
 	struct api_reply *reply = c->reply;
 	const struct lock_view *v = &r->view;
 	char detail[128], when[LOCK_TIME_LEN + 1], location[8 + LOCK_NAME_MAX];
@@ -269,8 +275,16 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 		metrics_inc(METRIC_TOKEN_MISMATCHES);
 		problem(reply, DL_TOKEN_MISMATCH, "the lock is held under another token", v);
 		break;
+	case LOCK_RESERVED:
+		metrics_inc(METRIC_CONFLICTS);
+		problem(reply, DL_LOCK_HELD, "the lock is being handed to a request that waited for it", NULL);
+		add_header_num(reply, "Retry-After", 1);
+		break;
 	case LOCK_UNAVAILABLE:
 		problem(reply, DL_BACKEND_UNAVAILABLE, "Redis did not answer in time", NULL);
+		break;
+	case LOCK_CANCELLED:
+		problem(reply, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", NULL);
 		break;
 	case LOCK_BACKEND_ERROR:
 		problem(reply, DL_INTERNAL, "unexpected answer from Redis", NULL);
@@ -281,7 +295,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 
 static void on_list_reply(void *arg, const struct list_reply *r)
 {
-	struct call *c = arg;
+	struct api_call *c = arg;
 	json_t *o, *arr;
 
 	if (r->outcome == LOCK_UNAVAILABLE) {
@@ -307,7 +321,7 @@ static void on_list_reply(void *arg, const struct list_reply *r)
 static void on_ping(void *arg, bool ok)
 {
 	static const char READY[] = "{\"status\":\"ready\"}";
-	struct call *c = arg;
+	struct api_call *c = arg;
 
 	if (ok)
 		reply_static(c->reply, 200, "application/json", READY, sizeof READY - 1);
@@ -425,32 +439,36 @@ static enum dl_error pick_token(const struct api_request *req, const struct para
 	return DL_OK;
 }
 
-static bool start_failed(struct api_reply *reply, struct call *c, enum backend_start st)
+static bool start_failed(struct api_reply *reply, struct api_call *c, enum backend_start st)
 {
 	free(c);
 	if (st == BACKEND_BAD_CURSOR)
 		api_error(reply, DL_INVALID_CURSOR, "cursor must be a next_cursor value from a previous page");
 	else if (st == BACKEND_NO_MEMORY)
 		api_error(reply, DL_INTERNAL, "out of memory");
+	else if (st == BACKEND_BUSY)
+		api_error(reply, DL_TOO_MANY_WAITERS, "too many requests are waiting for locks; retry later");
 	else
 		api_error(reply, DL_BACKEND_UNAVAILABLE, "Redis is not connected");
 	return true;
 }
 
 static bool handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
-                   void *arg)
+                   void *arg, struct api_call **pending)
 {
 	const struct config *cfg = api->cfg;
 	const char *seg = NULL, *allow = NULL, *token = NULL;
 	size_t seg_len = 0;
 	enum route_kind kind = route_of(req, &seg, &seg_len);
-	struct params_rules rules = { .min_ttl_ms = cfg->min_ttl_ms, .max_ttl_ms = cfg->max_ttl_ms };
+	struct params_rules rules = {
+		.min_ttl_ms = cfg->min_ttl_ms, .max_ttl_ms = cfg->max_ttl_ms, .max_wait_ms = cfg->max_wait_ms
+	};
 	struct params p;
 	struct lock_request lr = { 0 };
 	char name[LOCK_NAME_MAX + 1], new_token[LOCK_TOKEN_LEN + 1], detail[256];
 	enum dl_error e;
 	enum backend_start st;
-	struct call *c;
+	struct api_call *c;
 
 	memset(reply, 0, sizeof *reply);
 	reply->route = metrics_route_of(kind, req);
@@ -495,7 +513,8 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 		break;
 	case R_LOCK:
 		if (method_is(req, "PUT"))
-			rules.allowed = PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL) | PARAMS_BIT(PARAM_OWNER);
+			rules.allowed = PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL) | PARAMS_BIT(PARAM_OWNER) |
+			                PARAMS_BIT(PARAM_WAIT);
 		else if (method_is(req, "DELETE"))
 			rules.allowed = PARAMS_BIT(PARAM_TOKEN);
 		rules.body_allowed = rules.allowed != 0;
@@ -538,6 +557,7 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 			problem(reply, DL_BACKEND_UNAVAILABLE, "Redis is not connected", NULL);
 			return true;
 		}
+		*pending = c;
 		return false;
 	case ROUTE_LIST: {
 		struct list_request l = { .prefix = p.prefix, .limit = p.limit, .cursor = p.cursor };
@@ -554,7 +574,12 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 		lr.reacquire_token = token;
 		lr.owner = (p.given & PARAMS_BIT(PARAM_OWNER)) ? p.owner : NULL;
 		lr.ttl_ms = (p.given & PARAMS_BIT(PARAM_TTL)) ? p.ttl_ms : cfg->default_ttl_ms;
-		st = api->backend->ops->acquire(api->backend, &lr, on_lock_reply, c);
+		if (p.wait_ms > 0) {
+			st = waiters_acquire(api->waiters, &lr, p.wait_ms, on_lock_reply, c, &c->waiter);
+			reply->long_wait = st == BACKEND_STARTED;
+		} else {
+			st = api->backend->ops->acquire(api->backend, &lr, on_lock_reply, c);
+		}
 		explicit_bzero(new_token, sizeof new_token);
 		break;
 	case ROUTE_RENEW:
@@ -580,13 +605,21 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 	explicit_bzero(&p.token, sizeof p.token);
 	if (st != BACKEND_STARTED)
 		return start_failed(reply, c, st);
+	*pending = c;
 	return false;
 }
 
-bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
-                void *arg)
+void api_abandon(struct api_call *c)
 {
-	bool ready = handle(api, req, reply, done, arg);
+	if (c->waiter)
+		waiters_abandon(c->waiter);
+	free(c);
+}
+
+bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
+                void *arg, struct api_call **call)
+{
+	bool ready = handle(api, req, reply, done, arg, call);
 
 	if (ready && is_lock_route(reply->route))
 		add_header_str(reply, "Cache-Control", "no-store");

@@ -10,10 +10,13 @@
 
 #include "backend.h"
 #include "config.h"
+#include "waiters.h"
 #include "errors.h"
 #include "metrics.h"
 
 struct api;
+/* A request waiting for the backend; see api_abandon(). */
+struct api_call;
 
 struct api_request {
 	const char *method;
@@ -44,21 +47,28 @@ struct api_reply {
 	struct api_header headers[API_MAX_HEADERS];
 	unsigned nheaders;
 	enum metrics_route route;
+	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
 };
 
 /* Called once when a pending reply has been written. */
 typedef void api_done_fn(void *arg);
 
-/* Returns a new API over backend (not owned), or NULL. spec is the OpenAPI
- * document served at /openapi.yaml (static, not copied). */
-struct api *api_new(const struct config *cfg, struct backend *backend, const char *spec, size_t spec_len);
+/* Returns a new API over backend and waiters (not owned), or NULL. spec is the
+ * OpenAPI document served at /openapi.yaml (static, not copied). */
+struct api *api_new(const struct config *cfg, struct backend *backend, struct waiters *waiters, const char *spec,
+                    size_t spec_len);
 void api_free(struct api *api);
 
 /* Answers req. Returns true if *reply is complete now. Returns false if the
  * answer needs the backend: *reply (which must stay valid) is filled later and
- * done(arg) is called once, from the loop, never from inside this call. */
+ * done(arg) is called once, from the loop, never from inside this call;
+ * *call then identifies the pending request. */
 bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
-                void *arg);
+                void *arg, struct api_call **call);
+
+/* The client of a pending long wait (reply->long_wait) went away: done() will
+ * not be called and *reply is not touched again. */
+void api_abandon(struct api_call *call);
 
 /* Fills reply with a problem+json error. detail may be NULL. */
 void api_error(struct api_reply *reply, enum dl_error e, const char *detail);

@@ -5,7 +5,12 @@
  * Every call is asynchronous and runs on the caller's loop thread. A call that
  * returns BACKEND_STARTED invokes its callback exactly once, later, from the
  * loop — never from inside the call. Any other return means the callback will
- * not be invoked. Request strings are copied: they need not outlive the call. */
+ * not be invoked. Request strings are copied: they need not outlive the call.
+ *
+ * Waiting: an acquire that names a `waiter` joins the lock's line (a FIFO kept
+ * in the backend, shared by every dlockd replica) when it cannot be granted;
+ * a free lock is granted only to the first live waiter in line. A release or
+ * leave that frees a lock with waiters wakes the first one through watch(). */
 #ifndef DLOCKD_BACKEND_H
 #define DLOCKD_BACKEND_H
 
@@ -19,6 +24,7 @@ enum backend_start {
 	BACKEND_UNAVAILABLE, /* not connected: answer 503 now */
 	BACKEND_BAD_CURSOR,  /* list: the cursor is not one we issued */
 	BACKEND_NO_MEMORY,
+	BACKEND_BUSY,        /* waiters: too many requests wait already */
 };
 
 struct lock_request {
@@ -27,6 +33,9 @@ struct lock_request {
 	const char *reacquire_token; /* acquire: the caller's token for an idempotent re-acquire, or NULL */
 	const char *owner;    /* acquire: NULL for none */
 	int64_t ttl_ms;       /* acquire: the lease; renew: the new lease, or 0 for the lock's own */
+	const char *waiter;   /* acquire: the caller's queue id to wait in line with, or NULL */
+	int64_t wait_ms;      /* acquire with waiter: how much longer the caller will wait */
+	bool final;           /* acquire with waiter: last try; leave the queue unless granted */
 };
 
 struct lock_reply {
@@ -51,6 +60,11 @@ typedef void backend_lock_fn(void *arg, const struct lock_reply *reply);
 typedef void backend_list_fn(void *arg, const struct list_reply *reply);
 /* ok: the backend answered a health probe. */
 typedef void backend_ping_fn(void *arg, bool ok);
+/* A lock became free and `waiter` (a queue id) is first in its line. */
+typedef void backend_wake_fn(void *arg, const char *waiter);
+/* Wake-ups may have been missed (the subscription was re-established):
+ * every waiter should try again. */
+typedef void backend_resync_fn(void *arg);
 
 struct backend;
 
@@ -61,6 +75,12 @@ struct backend_ops {
 	enum backend_start (*inspect)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
 	enum backend_start (*list)(struct backend *b, const struct list_request *req, backend_list_fn *cb, void *arg);
 	enum backend_start (*ping)(struct backend *b, backend_ping_fn *cb, void *arg);
+	/* Takes waiter out of name's line (fire and forget; a lock left free is
+	 * offered to the next in line). */
+	enum backend_start (*leave)(struct backend *b, const char *name, const char *waiter);
+	/* Delivers wake-ups for waiters to wake(arg, waiter) and losses of the
+	 * wake-up channel to resync(arg). One watcher per backend. */
+	void (*watch)(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg);
 	/* Stops all I/O; pending callbacks are invoked with LOCK_UNAVAILABLE first. */
 	void (*free)(struct backend *b);
 };

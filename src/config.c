@@ -14,7 +14,7 @@ enum opt_kind { OPT_STR, OPT_U32, OPT_I64, OPT_FLAG };
 
 enum opt_id {
 	O_LISTEN, O_REDIS, O_PREFIX, O_DEFAULT_TTL, O_MIN_TTL, O_MAX_TTL, O_REDIS_TIMEOUT, O_THREADS,
-	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_HEALTHCHECK, O_HELP, O_VERSION,
+	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_MAX_WAIT, O_MAX_WAITERS, O_HEALTHCHECK, O_HELP, O_VERSION,
 	O_COUNT
 };
 
@@ -37,6 +37,8 @@ static const struct opt {
 	[O_MAX_CONN_IP] = { "max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N", "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000 },
 	[O_CONN_TIMEOUT] = { "connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S", "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400 },
 	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for headers and I/O (default 16384)", OPT_U32, 4096, 1048576 },
+	[O_MAX_WAIT] = { "max-wait-ms", "DLOCKD_MAX_WAIT_MS", "MS", "longest wait_ms a request may ask for (default 60000)", OPT_I64, 0, 3600000 },
+	[O_MAX_WAITERS] = { "max-waiters", "DLOCKD_MAX_WAITERS", "N", "waiting requests at most, per thread; beyond, 503 (default 10000)", OPT_U32, 0, 10000000 },
 	[O_HEALTHCHECK] = { "healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not", OPT_FLAG, 0, 0 },
 	[O_HELP] = { "help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0 },
 	[O_VERSION] = { "version", NULL, NULL, "print the version and exit", OPT_FLAG, 0, 0 },
@@ -248,6 +250,8 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_MAX_CONN_IP: c->max_connections_per_ip = (unsigned)n; return true;
 	case O_CONN_TIMEOUT: c->connection_timeout_s = (unsigned)n; return true;
 	case O_CONN_MEMORY: c->connection_memory = (unsigned)n; return true;
+	case O_MAX_WAIT: c->max_wait_ms = n; return true;
+	case O_MAX_WAITERS: c->max_waiters = (unsigned)n; return true;
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;
@@ -288,6 +292,8 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	c->max_connections = 10000;
 	c->connection_timeout_s = 30;
 	c->connection_memory = 16384;
+	c->max_wait_ms = 60000;
+	c->max_waiters = 10000;
 
 	for (int i = 0; i < O_COUNT; i++) {
 		const char *v = OPTS[i].env ? env(OPTS[i].env) : NULL;

@@ -37,6 +37,8 @@ struct config {
 	unsigned connection_timeout_s;
 	unsigned connection_memory;      /* libmicrohttpd per-connection pool, bytes */
 	bool healthcheck;                /* --healthcheck: probe the local /readyz and exit */
+	int64_t max_wait_ms;             /* longest wait_ms a request may ask for */
+	unsigned max_waiters;            /* waiting requests at most, per thread */
 };
 
 enum config_result {

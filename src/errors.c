@@ -7,6 +7,7 @@ static const struct {
 	[DL_OK] = { "ok", "OK" },
 	[DL_INVALID_NAME] = { "invalid_name", "Invalid lock name" },
 	[DL_INVALID_TTL] = { "invalid_ttl", "Invalid ttl_ms" },
+	[DL_INVALID_WAIT] = { "invalid_wait", "Invalid wait_ms" },
 	[DL_INVALID_OWNER] = { "invalid_owner", "Invalid owner" },
 	[DL_INVALID_TOKEN] = { "invalid_token", "Invalid token" },
 	[DL_MISSING_TOKEN] = { "missing_token", "Missing token" },
@@ -25,6 +26,7 @@ static const struct {
 	[DL_TOKEN_MISMATCH] = { "token_mismatch", "Token does not hold the lock" },
 	[DL_BACKEND_UNAVAILABLE] = { "backend_unavailable", "Lock backend unavailable" },
 	[DL_SHUTTING_DOWN] = { "shutting_down", "Service is shutting down" },
+	[DL_TOO_MANY_WAITERS] = { "too_many_waiters", "Too many waiting requests" },
 	[DL_INTERNAL] = { "internal_error", "Internal error" },
 };
 

@@ -32,7 +32,7 @@
 enum { DRAIN_MAX = 1024 * 1024 };
 static const char TOO_LARGE[] = "the request body is limited to 16384 bytes";
 
-enum req_state { REQ_HEADERS, REQ_BODY, REQ_WAITING, REQ_READY, REQ_QUEUED };
+enum req_state { REQ_HEADERS, REQ_BODY, REQ_WAITING, REQ_READY, REQ_QUEUED, REQ_ABANDONED };
 
 struct http_req {
 	struct http_server *srv;
@@ -47,6 +47,8 @@ struct http_req {
 	bool close;      /* the answer comes before the body was read: close after it */
 	enum dl_error early; /* a framing problem found before the body ended */
 	struct api_reply reply;
+	struct api_call *call;        /* while suspended */
+	struct loop_watch hangup;     /* a long wait's client socket, while suspended */
 	struct http_req *prev, *next; /* in srv->waiting while suspended */
 };
 
@@ -125,6 +127,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->uri = strdup(uri ? uri : "");
 	r->start_us = now_us();
 	r->prev = r->next = r;
+	loop_watch_init(&r->hangup, -1, NULL, NULL);
 	srv->active++;
 	metrics_inflight(1);
 	return r;
@@ -152,7 +155,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	*req_cls = NULL;
 	took = now_us() - r->start_us;
-	if (r->state == REQ_QUEUED) {
+	if (r->state == REQ_ABANDONED) {
+		log_access(r->method, "(client left while waiting)", 499, took);
+	} else if (r->state == REQ_QUEUED) {
 		metrics_request(r->reply.route, r->reply.status, took);
 		/* The path only: a query string may carry a token. */
 		q = strchr(r->uri, '?');
@@ -195,17 +200,36 @@ static enum MHD_Result queue_reply(struct http_req *r)
 	return ret;
 }
 
-static void on_api_done(void *arg)
+/* Takes a suspended request off the waiting list and resumes its connection. */
+static void resume(struct http_req *r, enum req_state state)
 {
-	struct http_req *r = arg;
 	struct http_server *srv = r->srv;
 
+	if (r->hangup.events)
+		loop_watch_set(srv->loop, &r->hangup, 0);
 	r->prev->next = r->next;
 	r->next->prev = r->prev;
 	r->prev = r->next = r;
-	r->state = REQ_READY;
+	r->call = NULL;
+	r->state = state;
 	MHD_resume_connection(r->conn);
 	srv->run_pending = true;
+}
+
+static void on_api_done(void *arg)
+{
+	resume(arg, REQ_READY);
+}
+
+/* The client of a long wait closed its connection: stop waiting for it. */
+static void on_hangup(void *arg, unsigned events)
+{
+	struct http_req *r = arg;
+
+	if (!(events & LOOP_HANGUP) || r->state != REQ_WAITING)
+		return;
+	api_abandon(r->call);
+	resume(r, REQ_ABANDONED);
 }
 
 struct header_scan {
@@ -264,7 +288,7 @@ static enum MHD_Result dispatch(struct http_req *r)
 	req.content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	req.lock_token = h.lock_token;
 	req.lock_token_count = h.lock_tokens;
-	if (api_handle(srv->api, &req, &r->reply, on_api_done, r))
+	if (api_handle(srv->api, &req, &r->reply, on_api_done, r, &r->call))
 		return queue_reply(r);
 	r->state = REQ_WAITING;
 	r->next = &srv->waiting;
@@ -272,6 +296,15 @@ static enum MHD_Result dispatch(struct http_req *r)
 	srv->waiting.prev->next = r;
 	srv->waiting.prev = r;
 	MHD_suspend_connection(r->conn);
+	if (r->reply.long_wait) {
+		/* libmicrohttpd does not watch a suspended connection: we do, so a
+		 * waiter whose client left does not stay in line. */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci) {
+			loop_watch_init(&r->hangup, ci->connect_fd, on_hangup, r);
+			loop_watch_set(srv->loop, &r->hangup, LOOP_HANGUP);
+		}
+	}
 	return MHD_YES;
 }
 
@@ -328,6 +361,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return dispatch(r);
 	case REQ_READY:
 		return queue_reply(r);
+	case REQ_ABANDONED:
+		return MHD_NO; /* close the connection */
 	case REQ_WAITING:
 	case REQ_QUEUED:
 		*upload_size = 0;

@@ -18,9 +18,11 @@ const char *lock_outcome_str(enum lock_outcome o)
 	case LOCK_RELEASED: return "released";
 	case LOCK_FOUND: return "found";
 	case LOCK_HELD: return "held";
+	case LOCK_RESERVED: return "reserved for a waiter";
 	case LOCK_NOT_HELD: return "not held";
 	case LOCK_TOKEN_MISMATCH: return "token mismatch";
 	case LOCK_UNAVAILABLE: return "backend unavailable";
+	case LOCK_CANCELLED: return "cancelled";
 	case LOCK_BACKEND_ERROR: return "backend error";
 	}
 	return "unknown";

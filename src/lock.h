@@ -25,9 +25,11 @@ enum lock_outcome {
 	LOCK_RELEASED,
 	LOCK_FOUND,          /* inspect: it is held */
 	LOCK_HELD,           /* acquire: someone else holds it */
+	LOCK_RESERVED,       /* acquire: free, but offered to an earlier waiter */
 	LOCK_NOT_HELD,       /* nobody holds it (never held, expired or released) */
 	LOCK_TOKEN_MISMATCH, /* renew/release: held under another token */
 	LOCK_UNAVAILABLE,    /* the backend could not answer in time */
+	LOCK_CANCELLED,      /* a wait was ended because the service is stopping */
 	LOCK_BACKEND_ERROR,  /* the backend answered something unexpected */
 };
 

@@ -124,7 +124,8 @@ int loop_watch_set(struct loop *loop, struct loop_watch *w, unsigned events)
 
 	if (events == w->events)
 		return 0;
-	ev.events = ((events & LOOP_READ) ? EPOLLIN : 0) | ((events & LOOP_WRITE) ? EPOLLOUT : 0);
+	ev.events = ((events & LOOP_READ) ? EPOLLIN : 0) | ((events & LOOP_WRITE) ? EPOLLOUT : 0) |
+	            ((events & LOOP_HANGUP) ? EPOLLRDHUP : 0);
 	ev.data.ptr = w;
 	if (events == 0)
 		op = EPOLL_CTL_DEL;
@@ -332,6 +333,8 @@ int loop_run(struct loop *loop)
 				ev |= LOOP_READ;
 			if (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 				ev |= LOOP_WRITE;
+			if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				ev |= LOOP_HANGUP;
 			ev &= w->events;
 			if (ev)
 				w->cb(w->arg, ev);

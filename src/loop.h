@@ -11,7 +11,7 @@
 
 struct loop;
 
-enum { LOOP_READ = 1, LOOP_WRITE = 2 };
+enum { LOOP_READ = 1, LOOP_WRITE = 2, LOOP_HANGUP = 4 /* the peer closed or reset */ };
 
 typedef void loop_io_fn(void *arg, unsigned events);
 typedef void loop_timer_fn(void *arg);

@@ -21,14 +21,18 @@
 #include "loop.h"
 #include "spec.h"
 #include "store.h"
+#include "waiters.h"
 
 struct worker {
 	pthread_t thread;
+	unsigned index;
 	const struct config *cfg;
 	const struct keys *keys;
+	char instance[32]; /* "<process id>-<worker>": its waiters' alive id in Redis */
 	int listen_fd;
 	struct loop *loop;
 	struct backend *backend;
+	struct waiters *waiters;
 	struct api *api;
 	struct http_server *http;
 	struct loop_timer deadline;
@@ -44,8 +48,11 @@ static void worker_finish(void *arg)
 	struct worker *w = arg;
 
 	loop_timer_stop(w->loop, &w->deadline);
+	waiters_cancel_all(w->waiters);
 	backend_free(w->backend);
 	w->backend = NULL;
+	waiters_free(w->waiters);
+	w->waiters = NULL;
 	http_flush(w->http);
 	http_stop(w->http);
 	w->http = NULL;
@@ -76,6 +83,7 @@ static void on_wake(void *arg)
 		return;
 	w->stopping = true;
 	loop_timer_start(w->loop, &w->deadline, loop_now_ms(w->loop) + w->cfg->redis_timeout_ms + 2000);
+	waiters_cancel_all(w->waiters); /* waiting requests: 503 shutting_down now */
 	http_quiesce(w->http, on_drained, w);
 }
 
@@ -92,18 +100,21 @@ static void *worker_main(void *arg)
 		.keys = w->keys,
 		.timeout_ms = w->cfg->redis_timeout_ms,
 		.label = t->label,
+		.instance = w->instance,
 	};
 	size_t spec_len;
 	const char *spec = spec_text(&spec_len);
 
 	w->status = 1;
 	w->backend = store_new(w->loop, &sc);
-	w->api = w->backend ? api_new(w->cfg, w->backend, spec, spec_len) : NULL;
+	w->waiters = w->backend ? waiters_new(w->loop, w->backend, w->index, w->cfg->max_waiters) : NULL;
+	w->api = w->waiters ? api_new(w->cfg, w->backend, w->waiters, spec, spec_len) : NULL;
 	w->http = w->api ? http_start(w->loop, w->cfg, w->api, w->listen_fd) : NULL;
 	w->listen_fd = -1; /* owned by the daemon now, or closed */
 	if (!w->http) {
 		log_msg(LOG_ERROR, "cannot start the HTTP server");
 		backend_free(w->backend);
+		waiters_free(w->waiters);
 		api_free(w->api);
 		return NULL;
 	}
@@ -116,7 +127,9 @@ static void *worker_main(void *arg)
 	else
 		log_msg(LOG_ERROR, "event loop failed: %s", strerror(errno));
 	if (w->http) { /* the loop failed: tear down what is left */
+		waiters_cancel_all(w->waiters);
 		backend_free(w->backend);
+		waiters_free(w->waiters);
 		http_stop(w->http);
 	}
 	api_free(w->api);
@@ -127,6 +140,7 @@ int main(int argc, char **argv)
 {
 	static struct config cfg;
 	struct keys keys;
+	char instance[LOCK_TOKEN_LEN + 1];
 	struct worker *workers;
 	char err[512] = "";
 	sigset_t sigs;
@@ -153,6 +167,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(cfg.log_level, cfg.log_format);
+	/* This process's id in the waiters' lines (no secret: 12 random chars). */
+	if (lock_token_new(instance) < 0) {
+		fprintf(stderr, "dlockd: the system random number generator failed\n");
+		return 1;
+	}
+	instance[12] = '\0';
 	json_object_seed(0); /* seed jansson's hashing now, not in the first request */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
@@ -167,8 +187,10 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < cfg.threads; i++) {
 		struct worker *w = &workers[i];
+		w->index = i;
 		w->cfg = &cfg;
 		w->keys = &keys;
+		snprintf(w->instance, sizeof w->instance, "%.12s-%u", instance, i);
 		w->listen_fd = http_listen(&cfg, err, sizeof err);
 		w->loop = w->listen_fd >= 0 ? loop_new() : NULL;
 		if (!w->loop) {

@@ -35,6 +35,8 @@ static const struct {
 		                      "Renews or releases with a token that does not hold the lock." },
 	[METRIC_REDIS_ERRORS] = { "dlockd_redis_errors_total",
 		                  "Redis connection failures, timeouts and error replies." },
+	[METRIC_HANDOFFS] = { "dlockd_lock_handoffs_total", "Locks granted to a request that waited for them." },
+	[METRIC_WAIT_TIMEOUTS] = { "dlockd_wait_timeouts_total", "Waits that ended at wait_ms without the lock." },
 };
 
 static struct {
@@ -43,6 +45,9 @@ static struct {
 	atomic_uint_fast64_t sum_us[ROUTE_COUNT];
 	atomic_uint_fast64_t counters[METRIC_COUNTER_COUNT];
 	atomic_int_fast64_t inflight;
+	atomic_int_fast64_t waiters;
+	atomic_uint_fast64_t wait_buckets[NBUCKET + 1];
+	atomic_uint_fast64_t wait_sum_us;
 } m;
 
 const char *metrics_route_name(enum metrics_route r)
@@ -73,6 +78,20 @@ void metrics_inc(enum metrics_counter c)
 void metrics_inflight(int delta)
 {
 	atomic_fetch_add_explicit(&m.inflight, delta, memory_order_relaxed);
+}
+
+void metrics_waiters(int delta)
+{
+	atomic_fetch_add_explicit(&m.waiters, delta, memory_order_relaxed);
+}
+
+void metrics_wait_observe(uint64_t duration_us)
+{
+	size_t b = 0;
+	while (b < NBUCKET && duration_us > BUCKETS_US[b])
+		b++;
+	atomic_fetch_add_explicit(&m.wait_buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m.wait_sum_us, duration_us, memory_order_relaxed);
 }
 
 static uint64_t load(atomic_uint_fast64_t *v)
@@ -125,6 +144,25 @@ char *metrics_render(size_t *len)
 	for (int c = 0; c < METRIC_COUNTER_COUNT; c++)
 		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", COUNTERS[c].name, COUNTERS[c].help,
 		        COUNTERS[c].name, COUNTERS[c].name, (unsigned long long)load(&m.counters[c]));
+	{
+		uint64_t cum = 0;
+		fputs("# HELP dlockd_wait_duration_seconds How long requests waited for a lock (wait_ms > 0).\n"
+		      "# TYPE dlockd_wait_duration_seconds histogram\n",
+		      f);
+		for (int b = 0; b <= NBUCKET; b++) {
+			cum += load(&m.wait_buckets[b]);
+			if (b < NBUCKET)
+				fprintf(f, "dlockd_wait_duration_seconds_bucket{le=\"%g\"} %llu\n", (double)BUCKETS_US[b] / 1e6,
+				        (unsigned long long)cum);
+			else
+				fprintf(f, "dlockd_wait_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+		}
+		fprintf(f, "dlockd_wait_duration_seconds_sum %.6f\ndlockd_wait_duration_seconds_count %llu\n",
+		        (double)load(&m.wait_sum_us) / 1e6, (unsigned long long)cum);
+	}
+	fprintf(f, "# HELP dlockd_waiters Requests waiting for a lock now.\n# TYPE dlockd_waiters gauge\n"
+	           "dlockd_waiters %lld\n",
+	        (long long)atomic_load_explicit(&m.waiters, memory_order_relaxed));
 	fprintf(f, "# HELP dlockd_http_requests_in_flight Requests received and not yet answered.\n"
 	           "# TYPE dlockd_http_requests_in_flight gauge\ndlockd_http_requests_in_flight %lld\n",
 	        (long long)atomic_load_explicit(&m.inflight, memory_order_relaxed));

@@ -30,6 +30,8 @@ enum metrics_counter {
 	METRIC_EXPIRATIONS_SEEN,  /* renew/release found the holder's lease already over */
 	METRIC_TOKEN_MISMATCHES,
 	METRIC_REDIS_ERRORS,      /* failed connects, timeouts, error replies */
+	METRIC_HANDOFFS,          /* grants to a request that had to wait */
+	METRIC_WAIT_TIMEOUTS,     /* waits that ended without the lock */
 	METRIC_COUNTER_COUNT
 };
 
@@ -39,6 +41,10 @@ void metrics_request(enum metrics_route route, int status, uint64_t duration_us)
 void metrics_inc(enum metrics_counter c);
 /* Adds delta (may be negative) to the in-flight request gauge. */
 void metrics_inflight(int delta);
+/* Adds delta to the waiting-requests gauge. */
+void metrics_waiters(int delta);
+/* Records how long a wait lasted (granted or not). */
+void metrics_wait_observe(uint64_t duration_us);
 /* Returns the exposition text (malloc'd, caller frees) and its length, or NULL. */
 char *metrics_render(size_t *len);
 

@@ -9,6 +9,7 @@
 static const char *const NAMES[PARAM_COUNT] = {
 	[PARAM_TTL] = "ttl_ms", [PARAM_OWNER] = "owner", [PARAM_TOKEN] = "token",
 	[PARAM_PREFIX] = "prefix", [PARAM_LIMIT] = "limit", [PARAM_CURSOR] = "cursor",
+	[PARAM_WAIT] = "wait_ms",
 };
 
 static int param_lookup(const char *name, size_t len)
@@ -140,6 +141,13 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 			return DL_INVALID_TTL;
 		}
 		p->ttl_ms = n;
+		return DL_OK;
+	case PARAM_WAIT:
+		if (!from_query || !parse_decimal(v, len, &n) || n > r->max_wait_ms) {
+			snprintf(detail, dlen, "wait_ms must be an integer between 0 and %lld", (long long)r->max_wait_ms);
+			return DL_INVALID_WAIT;
+		}
+		p->wait_ms = n;
 		return DL_OK;
 	case PARAM_LIMIT:
 		if (!from_query || !parse_decimal(v, len, &n) || n < 1 || n > PARAMS_LIMIT_MAX) {
@@ -279,7 +287,7 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 			e = DL_INVALID_PARAMETER;
 			goto out;
 		}
-		if (id == PARAM_TTL || id == PARAM_LIMIT) {
+		if (id == PARAM_TTL || id == PARAM_LIMIT || id == PARAM_WAIT) {
 			json_int_t n = json_is_integer(value) ? json_integer_value(value) : -1;
 			char digits[24];
 			int len = snprintf(digits, sizeof digits, "%lld", (long long)n);

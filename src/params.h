@@ -12,7 +12,7 @@
 #include "errors.h"
 #include "lock.h"
 
-enum params_id { PARAM_TTL, PARAM_OWNER, PARAM_TOKEN, PARAM_PREFIX, PARAM_LIMIT, PARAM_CURSOR, PARAM_COUNT };
+enum params_id { PARAM_TTL, PARAM_OWNER, PARAM_TOKEN, PARAM_PREFIX, PARAM_LIMIT, PARAM_CURSOR, PARAM_WAIT, PARAM_COUNT };
 
 #define PARAMS_BIT(id) (1u << (id))
 
@@ -22,6 +22,7 @@ struct params_rules {
 	unsigned allowed;  /* PARAMS_BIT()s this route takes */
 	bool body_allowed; /* may the parameters come in a JSON body? */
 	int64_t min_ttl_ms, max_ttl_ms;
+	int64_t max_wait_ms;
 };
 
 struct params {
@@ -32,6 +33,7 @@ struct params {
 	char prefix[LOCK_NAME_MAX + 1];
 	unsigned limit;
 	char cursor[LOCK_CURSOR_MAX + 1];
+	int64_t wait_ms;
 };
 
 /* Parses query (raw, without '?', may be NULL) and body (may be empty) into p.

@@ -20,16 +20,24 @@
 #include "metrics.h"
 #include "store_scripts.h"
 
-enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
+enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_LEV, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
 
 static const char *const SCRIPTS[SCRIPT_COUNT] = {
 	[SCRIPT_ACQ] = SCRIPT_ACQUIRE, [SCRIPT_REN] = SCRIPT_RENEW, [SCRIPT_REL] = SCRIPT_RELEASE,
-	[SCRIPT_INS] = SCRIPT_INSPECT, [SCRIPT_LST] = SCRIPT_LIST,
+	[SCRIPT_LEV] = SCRIPT_LEAVE,   [SCRIPT_INS] = SCRIPT_INSPECT, [SCRIPT_LST] = SCRIPT_LIST,
 };
 
-enum op_kind { OP_ACQUIRE, OP_RENEW, OP_RELEASE, OP_INSPECT, OP_LIST, OP_PING, OP_SETUP };
+enum op_kind { OP_ACQUIRE, OP_RENEW, OP_RELEASE, OP_INSPECT, OP_LIST, OP_PING, OP_LEAVE, OP_SETUP, OP_HEARTBEAT };
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
-enum { MAX_ARGS = 12, BACKOFF_MIN_MS = 50, BACKOFF_MAX_MS = 2000 };
+enum conn_role { ROLE_COMMANDS, ROLE_WAKEUPS };
+enum {
+	MAX_ARGS = 24,
+	BACKOFF_MIN_MS = 50,
+	BACKOFF_MAX_MS = 2000,
+	HEARTBEAT_MS = 1000, /* how often the instance's alive key is refreshed */
+};
+/* The alive key's lifetime: a crashed instance's waiters are dropped after it. */
+static const char ALIVE_PX[] = "3000";
 
 struct store;
 
@@ -63,22 +71,39 @@ struct redis_ev {
 	unsigned want;
 };
 
+/* One Redis connection: the command connection, or the subscriber that
+ * receives wake-ups. Each reconnects on its own, with backoff. */
+struct conn {
+	struct store *s;
+	enum conn_role role;
+	redisAsyncContext *ac;
+	enum conn_state state;
+	unsigned setup_left;
+	bool was_ready; /* for logging transitions once */
+	uint64_t backoff_ms;
+	struct loop_timer connect_timer, retry_timer;
+};
+
 struct store {
 	struct backend base;
 	struct loop *loop;
 	struct store_config cfg;
-	redisAsyncContext *ac;
-	enum conn_state state;
-	unsigned setup_left;
-	bool was_ready;   /* for logging transitions once */
+	struct conn cmd, sub;
 	bool closing;
-	uint64_t backoff_ms;
 	struct op pending; /* sentinel of the FIFO of sent commands */
-	struct loop_timer cmd_timer, connect_timer, retry_timer;
+	struct loop_timer cmd_timer, heartbeat_timer;
 	char sha[SCRIPT_COUNT][41];
+	unsigned epoch;   /* bumped at every command-connection connect */
+	char alive_id[64]; /* "<instance>.<epoch>": prefixes this store's waiter ids in Redis */
+	char alive_key[KEYS_KEY_MAX + 1], old_alive_key[KEYS_KEY_MAX + 1];
+	char alive_head[KEYS_KEY_MAX + 1];
+	char channel[KEYS_KEY_MAX + 1];
+	backend_wake_fn *wake;
+	backend_resync_fn *resync;
+	void *watch_arg;
 };
 
-static void connect_now(struct store *s);
+static void connect_now(struct conn *c);
 
 /* ---- hiredis ↔ loop adapter ---- */
 
@@ -150,22 +175,32 @@ static void pending_remove(struct op *op)
 	op->prev = op->next = op;
 }
 
-/* Drops the connection: hiredis fails every pending command with a NULL reply. */
-static void drop_connection(struct store *s, const char *why)
+static const char *role_name(const struct conn *c)
 {
-	redisAsyncContext *ac = s->ac;
+	return c->role == ROLE_COMMANDS ? "" : " (wake-ups)";
+}
+
+static void schedule_retry(struct conn *c, uint64_t delay_ms)
+{
+	if (!c->s->closing && !loop_timer_armed(&c->retry_timer))
+		loop_timer_start(c->s->loop, &c->retry_timer, loop_now_ms(c->s->loop) + delay_ms);
+}
+
+/* Drops the connection: hiredis fails every pending command with a NULL reply. */
+static void drop_connection(struct conn *c, const char *why)
+{
+	redisAsyncContext *ac = c->ac;
 
 	if (!ac)
 		return;
 	metrics_inc(METRIC_REDIS_ERRORS);
-	log_msg(LOG_WARN, "redis %s: %s; reconnecting", s->cfg.label, why);
-	s->ac = NULL;
-	s->state = CONN_DOWN;
-	s->was_ready = false;
-	loop_timer_stop(s->loop, &s->connect_timer);
+	log_msg(LOG_WARN, "redis %s%s: %s; reconnecting", c->s->cfg.label, role_name(c), why);
+	c->ac = NULL;
+	c->state = CONN_DOWN;
+	c->was_ready = false;
+	loop_timer_stop(c->s->loop, &c->connect_timer);
 	redisAsyncFree(ac);
-	if (!s->closing && !loop_timer_armed(&s->retry_timer))
-		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+	schedule_retry(c, c->backoff_ms);
 }
 
 static void cmd_timer_fired(void *arg)
@@ -177,7 +212,7 @@ static void cmd_timer_fired(void *arg)
 	if (oldest == &s->pending)
 		return;
 	if (oldest->sent_ms + s->cfg.timeout_ms <= now) {
-		drop_connection(s, "command timed out");
+		drop_connection(&s->cmd, "command timed out");
 		return;
 	}
 	loop_timer_start(s->loop, &s->cmd_timer, oldest->sent_ms + s->cfg.timeout_ms);
@@ -363,18 +398,30 @@ static void finish_op(struct op *op, const redisReply *r)
 		else
 			op->cb.ping(op->arg, r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
 		break;
+	case OP_LEAVE:
+	case OP_HEARTBEAT:
 	case OP_SETUP:
+		if (r && r->type == REDIS_REPLY_ERROR) {
+			metrics_inc(METRIC_REDIS_ERRORS);
+			log_msg(LOG_ERROR, "redis %s: %s", op->s->cfg.label, r->str);
+		}
 		break;
 	default: {
 		struct lock_reply out;
 		memset(&out, 0, sizeof out);
 		memcpy(out.view.name, op->name, sizeof out.view.name);
-		out.outcome = r ? lock_outcome_of(op, r, &out.view) : LOCK_UNAVAILABLE;
+		if (!r)
+			out.outcome = LOCK_UNAVAILABLE;
+		else if (op->kind == OP_ACQUIRE && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+		         r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 3)
+			out.outcome = LOCK_RESERVED;
+		else
+			out.outcome = lock_outcome_of(op, r, &out.view);
 		if (out.outcome == LOCK_BACKEND_ERROR) {
 			metrics_inc(METRIC_REDIS_ERRORS);
-			log_msg(LOG_ERROR, "redis %s: unexpected reply to %s (type %d%s%s)", op->s->cfg.label,
-			        op->script >= 0 ? "a lock script" : "a command", r->type,
-			        r->type == REDIS_REPLY_ERROR ? ": " : "", r->type == REDIS_REPLY_ERROR ? r->str : "");
+			log_msg(LOG_ERROR, "redis %s: unexpected reply to a lock script (type %d%s%s)", op->s->cfg.label,
+			        r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
+			        r->type == REDIS_REPLY_ERROR ? r->str : "");
 		}
 		op->cb.lock(op->arg, &out);
 		explicit_bzero(out.view.token, sizeof out.view.token);
@@ -396,7 +443,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 	(void)ac;
 	pending_remove(op);
-	if (r && r->type == REDIS_REPLY_ERROR && op->evalsha && strncmp(r->str, "NOSCRIPT", 8) == 0 && s->ac) {
+	if (r && r->type == REDIS_REPLY_ERROR && op->evalsha && strncmp(r->str, "NOSCRIPT", 8) == 0 && s->cmd.ac) {
 		/* The script cache was flushed: send the script itself this once. */
 		op->evalsha = false;
 		op->argv[0] = "EVAL";
@@ -410,10 +457,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	finish_op(op, r);
 }
 
-/* Queues op on the connection. Returns 0, or -1 (op untouched, not queued). */
+/* Queues op on the command connection. Returns 0, or -1 (op untouched, not queued). */
 static int send_op(struct store *s, struct op *op)
 {
-	if (!s->ac || redisAsyncCommandArgv(s->ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
+	if (!s->cmd.ac ||
+	    redisAsyncCommandArgv(s->cmd.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
 		return -1;
 	pending_push(s, op);
 	return 0;
@@ -421,37 +469,46 @@ static int send_op(struct store *s, struct op *op)
 
 /* ---- connection lifecycle ---- */
 
+static void became_ready(struct conn *c)
+{
+	struct store *s = c->s;
+
+	c->state = CONN_READY;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	if (!c->was_ready)
+		log_msg(LOG_INFO, "redis %s%s: connected", s->cfg.label, role_name(c));
+	c->was_ready = true;
+	/* Wake-ups may have been missed while disconnected, and after a new epoch
+	 * every waiter must take its place in line again under the new alive id. */
+	if (s->resync && (c->role == ROLE_WAKEUPS || s->epoch > 1))
+		s->resync(s->watch_arg);
+}
+
 static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct op *op = privdata;
 	struct store *s = op->s;
 	redisReply *r = reply;
-
 	int script = op->script;
 
 	pending_remove(op);
 	free(op);
-	if (!r || ac != s->ac)
+	if (!r || ac != s->cmd.ac)
 		return; /* the connection went away; its loss is handled elsewhere */
 	if (script >= 0 && r->type == REDIS_REPLY_STRING && r->len == 40)
 		memcpy(s->sha[script], r->str, 41);
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "setup failed: %s", r->str);
-		drop_connection(s, why);
+		drop_connection(&s->cmd, why);
 		return;
 	}
-	if (--s->setup_left == 0) {
-		s->state = CONN_READY;
-		s->backoff_ms = BACKOFF_MIN_MS;
-		if (!s->was_ready)
-			log_msg(LOG_INFO, "redis %s: connected", s->cfg.label);
-		s->was_ready = true;
-	}
+	if (--s->cmd.setup_left == 0)
+		became_ready(&s->cmd);
 }
 
-/* Sends a connection-setup command; for SCRIPT LOAD, script names the script
- * whose SHA1 the reply carries (else -1). */
+/* Sends a connection-setup command on the command connection; for SCRIPT
+ * LOAD, script names the script whose SHA1 the reply carries (else -1). */
 static int send_setup(struct store *s, int script, int argc, const char **argv, const size_t *lens)
 {
 	struct op *op = calloc(1, sizeof *op);
@@ -462,120 +519,250 @@ static int send_setup(struct store *s, int script, int argc, const char **argv, 
 	op->kind = OP_SETUP;
 	op->script = script;
 	op->prev = op->next = op;
-	if (redisAsyncCommandArgv(s->ac, on_setup_reply, op, argc, argv, lens) != REDIS_OK) {
+	if (redisAsyncCommandArgv(s->cmd.ac, on_setup_reply, op, argc, argv, lens) != REDIS_OK) {
 		free(op);
 		return -1;
 	}
 	pending_push(s, op);
-	s->setup_left++;
+	s->cmd.setup_left++;
 	return 0;
 }
 
-static void on_connect(const redisAsyncContext *cac, int status)
+/* Subscriber replies: the AUTH answer, the subscription confirmation, then
+ * one message per wake-up. */
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-	redisAsyncContext *ac = (redisAsyncContext *)cac;
-	struct store *s = ac->data;
-	char db[16];
+	struct store *s = privdata;
+	redisReply *r = reply;
 
-	if (ac != s->ac)
+	if (!r || ac != s->sub.ac)
 		return;
-	loop_timer_stop(s->loop, &s->connect_timer);
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		metrics_inc(METRIC_REDIS_ERRORS);
-		if (s->was_ready || s->backoff_ms == BACKOFF_MIN_MS)
-			log_msg(LOG_WARN, "redis %s: connect failed: %s", s->cfg.label, ac->errstr);
-		s->was_ready = false;
-		s->ac = NULL;
-		s->state = CONN_DOWN;
-		if (!s->closing)
-			loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+	if (r->type == REDIS_REPLY_ERROR) {
+		char why[160];
+		snprintf(why, sizeof why, "subscribe failed: %s", r->str);
+		drop_connection(&s->sub, why);
 		return;
 	}
-	s->state = CONN_SETUP;
-	s->setup_left = 0;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, "subscribe") == 0) {
+		became_ready(&s->sub);
+	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
+	           s->wake) {
+		/* Ours only if it carries our current alive id. */
+		size_t n = strlen(s->alive_id);
+		const char *m = r->element[2]->str;
+		if (strncmp(m, s->alive_id, n) == 0 && m[n] == '|')
+			s->wake(s->watch_arg, m + n + 1);
+	}
+}
+
+static void on_sub_auth(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct store *s = privdata;
+	redisReply *r = reply;
+
+	if (r && ac == s->sub.ac && r->type == REDIS_REPLY_ERROR) {
+		char why[160];
+		snprintf(why, sizeof why, "setup failed: %s", r->str);
+		drop_connection(&s->sub, why);
+	}
+}
+
+static int setup_commands(struct store *s)
+{
+	char db[16];
+
 	if (s->cfg.password) {
 		const char *argv[] = { "AUTH", s->cfg.password };
 		size_t lens[] = { 4, strlen(s->cfg.password) };
 		if (send_setup(s, -1, 2, argv, lens) < 0)
-			goto fail;
+			return -1;
 	}
 	if (s->cfg.db > 0) {
 		const char *argv[] = { "SELECT", db };
 		size_t lens[] = { 6, (size_t)snprintf(db, sizeof db, "%d", s->cfg.db) };
 		if (send_setup(s, -1, 2, argv, lens) < 0)
-			goto fail;
+			return -1;
 	}
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
 		const char *argv[] = { "SCRIPT", "LOAD", SCRIPTS[i] };
 		size_t lens[] = { 6, 4, strlen(SCRIPTS[i]) };
 		if (send_setup(s, i, 3, argv, lens) < 0)
-			goto fail;
+			return -1;
 	}
-	return;
-fail:
-	drop_connection(s, "out of memory during setup");
+	if (s->old_alive_key[0]) {
+		const char *argv[] = { "DEL", s->old_alive_key };
+		size_t lens[] = { 3, strlen(s->old_alive_key) };
+		if (send_setup(s, -1, 2, argv, lens) < 0)
+			return -1;
+	}
+	{
+		/* Announce this instance at once: waiters in line need it alive. */
+		const char *argv[] = { "SET", s->alive_key, "1", "PX", ALIVE_PX };
+		size_t lens[] = { 3, strlen(s->alive_key), 1, 2, strlen(ALIVE_PX) };
+		if (send_setup(s, -1, 5, argv, lens) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int setup_wakeups(struct store *s)
+{
+	redisAsyncContext *ac = s->sub.ac;
+
+	if (s->cfg.password) {
+		const char *argv[] = { "AUTH", s->cfg.password };
+		size_t lens[] = { 4, strlen(s->cfg.password) };
+		if (redisAsyncCommandArgv(ac, on_sub_auth, s, 2, argv, lens) != REDIS_OK)
+			return -1;
+	}
+	{
+		const char *argv[] = { "SUBSCRIBE", s->channel };
+		size_t lens[] = { 9, strlen(s->channel) };
+		if (redisAsyncCommandArgv(ac, on_sub_reply, s, 2, argv, lens) != REDIS_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* A new alive id for every connection of the command connection: waiters of
+ * the previous one (whose requests failed with the connection) are then
+ * dead in every line as soon as setup deletes the previous alive key. */
+static void new_epoch(struct store *s)
+{
+	memcpy(s->old_alive_key, s->alive_key, sizeof s->alive_key);
+	s->epoch++;
+	snprintf(s->alive_id, sizeof s->alive_id, "%s.%u", s->cfg.instance, s->epoch);
+	keys_make(s->cfg.keys, KEYS_ALIVE, s->alive_id, s->alive_key);
+}
+
+static struct conn *conn_of(const redisAsyncContext *ac)
+{
+	struct store *s = ac->data;
+	if (s->cmd.ac == ac)
+		return &s->cmd;
+	if (s->sub.ac == ac)
+		return &s->sub;
+	return NULL; /* a context we already dropped */
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+	struct conn *c = conn_of(cac);
+	struct store *s = cac->data;
+
+	if (!c)
+		return;
+	loop_timer_stop(s->loop, &c->connect_timer);
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		metrics_inc(METRIC_REDIS_ERRORS);
+		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
+			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", s->cfg.label, role_name(c), cac->errstr);
+		c->was_ready = false;
+		c->ac = NULL;
+		c->state = CONN_DOWN;
+		schedule_retry(c, c->backoff_ms);
+		return;
+	}
+	c->state = CONN_SETUP;
+	c->setup_left = 0;
+	if (c->role == ROLE_COMMANDS)
+		new_epoch(s);
+	if ((c->role == ROLE_COMMANDS ? setup_commands(s) : setup_wakeups(s)) < 0)
+		drop_connection(c, "out of memory during setup");
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
 {
-	redisAsyncContext *ac = (redisAsyncContext *)cac;
-	struct store *s = ac->data;
+	struct conn *c = conn_of(cac);
+	struct store *s = cac->data;
 
 	(void)status;
-	if (ac != s->ac)
+	if (!c)
 		return; /* we dropped it ourselves */
 	metrics_inc(METRIC_REDIS_ERRORS);
-	log_msg(LOG_WARN, "redis %s: connection lost: %s", s->cfg.label, ac->errstr[0] ? ac->errstr : "closed");
-	s->ac = NULL;
-	s->state = CONN_DOWN;
-	s->was_ready = false;
-	if (!s->closing && !loop_timer_armed(&s->retry_timer))
-		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + BACKOFF_MIN_MS);
+	log_msg(LOG_WARN, "redis %s%s: connection lost: %s", s->cfg.label, role_name(c),
+	        cac->errstr[0] ? cac->errstr : "closed");
+	c->ac = NULL;
+	c->state = CONN_DOWN;
+	c->was_ready = false;
+	schedule_retry(c, BACKOFF_MIN_MS);
 }
 
 static void connect_timer_fired(void *arg)
 {
-	struct store *s = arg;
-	if (s->state == CONN_CONNECTING)
-		drop_connection(s, "connect timed out");
+	struct conn *c = arg;
+	if (c->state == CONN_CONNECTING || (c->role == ROLE_WAKEUPS && c->state == CONN_SETUP))
+		drop_connection(c, "connect timed out");
 }
 
 static void retry_timer_fired(void *arg)
 {
-	struct store *s = arg;
-	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
-	connect_now(s);
+	struct conn *c = arg;
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	connect_now(c);
 }
 
-static void connect_now(struct store *s)
+static void connect_now(struct conn *c)
 {
+	struct store *s = c->s;
 	redisAsyncContext *ac;
 
-	if (s->ac || s->closing)
+	if (c->ac || s->closing)
 		return;
 	ac = s->cfg.unix_path ? redisAsyncConnectUnix(s->cfg.unix_path) : redisAsyncConnect(s->cfg.host, s->cfg.port);
 	if (!ac || ac->err) {
 		metrics_inc(METRIC_REDIS_ERRORS);
-		if (s->was_ready || s->backoff_ms == BACKOFF_MIN_MS)
-			log_msg(LOG_WARN, "redis %s: connect failed: %s", s->cfg.label, ac ? ac->errstr : "out of memory");
-		s->was_ready = false;
+		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
+			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", s->cfg.label, role_name(c),
+			        ac ? ac->errstr : "out of memory");
+		c->was_ready = false;
 		if (ac)
 			redisAsyncFree(ac);
-		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+		schedule_retry(c, c->backoff_ms);
 		return;
 	}
 	if (ev_attach(s->loop, ac) < 0) {
 		redisAsyncFree(ac);
-		loop_timer_start(s->loop, &s->retry_timer, loop_now_ms(s->loop) + s->backoff_ms);
+		schedule_retry(c, c->backoff_ms);
 		return;
 	}
 	ac->data = s;
-	s->ac = ac;
-	s->state = CONN_CONNECTING;
+	c->ac = ac;
+	c->state = CONN_CONNECTING;
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	loop_timer_start(s->loop, &s->connect_timer, loop_now_ms(s->loop) + s->cfg.timeout_ms);
+	/* The subscriber has no command timeout: its whole setup must fit here. */
+	loop_timer_start(s->loop, &c->connect_timer, loop_now_ms(s->loop) + s->cfg.timeout_ms);
+}
+
+/* Keeps this instance's alive key fresh while the command connection is up. */
+static void heartbeat_fired(void *arg)
+{
+	struct store *s = arg;
+
+	loop_timer_start(s->loop, &s->heartbeat_timer, loop_now_ms(s->loop) + HEARTBEAT_MS);
+	if (s->cmd.state == CONN_READY) {
+		struct op *op = calloc(1, sizeof *op);
+		if (!op)
+			return;
+		op->s = s;
+		op->kind = OP_HEARTBEAT;
+		op->script = -1;
+		op->prev = op->next = op;
+		op->argv[0] = "SET";
+		op->argv[1] = s->alive_key;
+		op->argv[2] = "1";
+		op->argv[3] = "PX";
+		op->argv[4] = ALIVE_PX;
+		op->argc = 5;
+		for (int i = 0; i < op->argc; i++)
+			op->argvlen[i] = strlen(op->argv[i]);
+		if (send_op(s, op) < 0)
+			free(op);
+	}
 }
 
 /* ---- the backend operations ---- */
@@ -596,6 +783,11 @@ static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes)
 static void op_arg(struct op *op, size_t *used, const char *p, size_t len)
 {
 	char *dst = op->buf + *used;
+
+	if (op->argc == MAX_ARGS) {
+		log_msg(LOG_ERROR, "store: too many arguments for one command (a bug)");
+		abort();
+	}
 	memcpy(dst, p, len);
 	dst[len] = '\0';
 	*used += len + 1;
@@ -619,7 +811,7 @@ static void op_evalsha(struct store *s, struct op *op, int script, const char *n
 
 static enum backend_start start(struct store *s, struct op *op)
 {
-	if (s->state != CONN_READY || send_op(s, op) < 0) {
+	if (s->cmd.state != CONN_READY || send_op(s, op) < 0) {
 		explicit_bzero(op->token, sizeof op->token);
 		free(op);
 		return BACKEND_UNAVAILABLE;
@@ -631,18 +823,26 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
                                   backend_lock_fn *cb, void *arg)
 {
 	struct store *s = (struct store *)b;
-	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], ttl[24] = "";
+	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], queue_key[KEYS_KEY_MAX + 1];
+	char dl_key[KEYS_KEY_MAX + 1], ttl[24] = "", wait[24] = "0";
 	size_t lk = keys_make(s->cfg.keys, KEYS_LOCK, req->name, lock_key);
 	size_t fk = keys_make(s->cfg.keys, KEYS_FENCE, req->name, fence_key);
+	size_t qk = keys_make(s->cfg.keys, KEYS_QUEUE, req->name, queue_key);
+	size_t dk = keys_make(s->cfg.keys, KEYS_WAITDL, req->name, dl_key);
 	const char *owner = req->owner ? req->owner : "";
 	const char *retoken = req->reacquire_token ? req->reacquire_token : "";
-	size_t tl = req->token ? strlen(req->token) : 0, ol = strlen(owner), rl = strlen(retoken);
+	char waiter[128] = "";
+	size_t tl = req->token ? strlen(req->token) : 0, ol = strlen(owner), rl = strlen(retoken), wl = 0;
 	size_t used = 0;
 	struct op *op;
 
 	if (req->ttl_ms > 0)
 		snprintf(ttl, sizeof ttl, "%lld", (long long)req->ttl_ms);
-	op = op_new(s, kind, lk + fk + tl + ol + rl + strlen(ttl) + 16);
+	if (req->waiter) {
+		snprintf(wait, sizeof wait, "%lld", (long long)req->wait_ms);
+		wl = (size_t)snprintf(waiter, sizeof waiter, "%s|%s", s->alive_id, req->waiter);
+	}
+	op = op_new(s, kind, lk + fk + qk + dk + tl + ol + rl + wl + 2 * sizeof ttl + 2 * KEYS_KEY_MAX + 32);
 	if (!op)
 		return BACKEND_NO_MEMORY;
 	op->cb.lock = cb;
@@ -653,14 +853,21 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	snprintf(op->retoken, sizeof op->retoken, "%s", retoken);
 	switch (kind) {
 	case OP_ACQUIRE:
-		op_evalsha(s, op, SCRIPT_ACQ, "2");
+		op_evalsha(s, op, SCRIPT_ACQ, "4");
 		op_arg(op, &used, lock_key, lk);
 		op_arg(op, &used, fence_key, fk);
+		op_arg(op, &used, queue_key, qk);
+		op_arg(op, &used, dl_key, dk);
 		op_arg(op, &used, req->token, tl);
 		op_arg(op, &used, ttl, strlen(ttl));
 		op_arg(op, &used, req->owner ? "1" : "0", 1);
 		op_arg(op, &used, owner, ol);
 		op_arg(op, &used, retoken, rl);
+		op_arg(op, &used, waiter, wl);
+		op_arg(op, &used, wait, strlen(wait));
+		op_arg(op, &used, s->alive_head, strlen(s->alive_head));
+		op_arg(op, &used, req->final ? "1" : "0", 1);
+		op_arg(op, &used, s->channel, strlen(s->channel));
 		break;
 	case OP_RENEW:
 		op_evalsha(s, op, SCRIPT_REN, "1");
@@ -669,9 +876,22 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		op_arg(op, &used, ttl, strlen(ttl));
 		break;
 	case OP_RELEASE:
-		op_evalsha(s, op, SCRIPT_REL, "1");
+		op_evalsha(s, op, SCRIPT_REL, "3");
 		op_arg(op, &used, lock_key, lk);
+		op_arg(op, &used, queue_key, qk);
+		op_arg(op, &used, dl_key, dk);
 		op_arg(op, &used, req->token, tl);
+		op_arg(op, &used, s->alive_head, strlen(s->alive_head));
+		op_arg(op, &used, s->channel, strlen(s->channel));
+		break;
+	case OP_LEAVE:
+		op_evalsha(s, op, SCRIPT_LEV, "3");
+		op_arg(op, &used, lock_key, lk);
+		op_arg(op, &used, queue_key, qk);
+		op_arg(op, &used, dl_key, dk);
+		op_arg(op, &used, waiter, wl);
+		op_arg(op, &used, s->alive_head, strlen(s->alive_head));
+		op_arg(op, &used, s->channel, strlen(s->channel));
 		break;
 	default:
 		op_evalsha(s, op, SCRIPT_INS, "1");
@@ -750,21 +970,44 @@ static enum backend_start store_ping(struct backend *b, backend_ping_fn *cb, voi
 	return start(s, op);
 }
 
+static enum backend_start store_leave(struct backend *b, const char *name, const char *waiter)
+{
+	struct lock_request req = { .name = name, .waiter = waiter };
+	return lock_op(b, OP_LEAVE, &req, NULL, NULL);
+}
+
+static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
+{
+	struct store *s = (struct store *)b;
+
+	s->wake = wake;
+	s->resync = resync;
+	s->watch_arg = arg;
+	connect_now(&s->sub);
+}
+
+static void conn_close(struct conn *c)
+{
+	redisAsyncContext *ac = c->ac;
+
+	loop_timer_stop(c->s->loop, &c->connect_timer);
+	loop_timer_stop(c->s->loop, &c->retry_timer);
+	c->ac = NULL;
+	if (ac)
+		redisAsyncFree(ac); /* fails pending commands: their callbacks run now */
+}
+
 static void store_free(struct backend *b)
 {
 	struct store *s = (struct store *)b;
-	redisAsyncContext *ac;
 
 	if (!s)
 		return;
 	s->closing = true;
 	loop_timer_stop(s->loop, &s->cmd_timer);
-	loop_timer_stop(s->loop, &s->connect_timer);
-	loop_timer_stop(s->loop, &s->retry_timer);
-	ac = s->ac;
-	s->ac = NULL;
-	if (ac)
-		redisAsyncFree(ac); /* fails pending commands: their callbacks run now */
+	loop_timer_stop(s->loop, &s->heartbeat_timer);
+	conn_close(&s->sub);
+	conn_close(&s->cmd);
 	free(s);
 }
 
@@ -775,8 +1018,19 @@ static const struct backend_ops STORE_OPS = {
 	.inspect = store_inspect,
 	.list = store_list,
 	.ping = store_ping,
+	.leave = store_leave,
+	.watch = store_watch,
 	.free = store_free,
 };
+
+static void conn_init(struct store *s, struct conn *c, enum conn_role role)
+{
+	c->s = s;
+	c->role = role;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	loop_timer_init(&c->connect_timer, connect_timer_fired, c);
+	loop_timer_init(&c->retry_timer, retry_timer_fired, c);
+}
 
 struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 {
@@ -787,11 +1041,14 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	s->base.ops = &STORE_OPS;
 	s->loop = loop;
 	s->cfg = *cfg;
-	s->backoff_ms = BACKOFF_MIN_MS;
 	s->pending.prev = s->pending.next = &s->pending;
+	keys_alive_head(cfg->keys, s->alive_head);
+	keys_wake_channel(cfg->keys, s->channel);
+	conn_init(s, &s->cmd, ROLE_COMMANDS);
+	conn_init(s, &s->sub, ROLE_WAKEUPS);
 	loop_timer_init(&s->cmd_timer, cmd_timer_fired, s);
-	loop_timer_init(&s->connect_timer, connect_timer_fired, s);
-	loop_timer_init(&s->retry_timer, retry_timer_fired, s);
-	connect_now(s);
+	loop_timer_init(&s->heartbeat_timer, heartbeat_fired, s);
+	loop_timer_start(loop, &s->heartbeat_timer, loop_now_ms(loop) + HEARTBEAT_MS);
+	connect_now(&s->cmd);
 	return &s->base;
 }

@@ -18,10 +18,12 @@ struct store_config {
 	const struct keys *keys;
 	unsigned timeout_ms;   /* connect and command timeout */
 	const char *label;     /* for logs, e.g. "127.0.0.1:6379" */
+	const char *instance;  /* this dlockd process's id: waiter ids start with it */
 };
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on
- * allocation failure. cfg's strings must outlive the store. */
+ * allocation failure. cfg's strings must outlive the store. The subscriber
+ * connection for wake-ups is opened by the backend's watch(). */
 struct backend *store_new(struct loop *loop, const struct store_config *cfg);
 
 #endif

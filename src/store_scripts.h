@@ -3,15 +3,63 @@
  * digits (fences) are handled as strings: Lua 5.1 prints doubles with %.14g.
  * Included by store.c only. */
 
-/* KEYS: lock, fence. ARGV: new token, ttl_ms, has_owner ("1"/"0"), owner,
- * reacquire token ("" for none).
+/* The line of waiters of one lock: KEYS queue (sorted set, scored by arrival
+ * in Redis microseconds) and waitdl (hash: waiter -> deadline in Redis ms).
+ * A waiter id is "<instance>|<local id>"; its entry is live while its deadline
+ * has not passed and its dlockd instance's alive key exists, so entries of
+ * vanished clients and crashed replicas are pruned when they reach the head.
+ * head_of(queue, waitdl, now, alive_head) prunes dead heads (at most 100 per
+ * call) and returns the first live waiter, or nil. */
+#define LUA_HEAD_OF                                                                                    \
+	"local function head_of(q, d, now, alive)\n"                                                   \
+	"  for _ = 1, 100 do\n"                                                                        \
+	"    local h = redis.call('ZRANGE', q, 0, 0)[1]\n"                                             \
+	"    if not h then return nil end\n"                                                           \
+	"    local dl = tonumber(redis.call('HGET', d, h) or '0')\n"                                   \
+	"    local inst = string.match(h, '^([^|]+)|')\n"                                              \
+	"    if dl > now and inst and redis.call('EXISTS', alive .. inst .. '}') == 1 then return h end\n" \
+	"    redis.call('ZREM', q, h)\n"                                                               \
+	"    redis.call('HDEL', d, h)\n"                                                               \
+	"  end\n"                                                                                      \
+	"  return nil\n"                                                                               \
+	"end\n"
+
+#define LUA_NOW                                                                                        \
+	"local t = redis.call('TIME')\n"                                                               \
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+/* KEYS: lock, fence, queue, waitdl. ARGV: 1 new token, 2 ttl_ms, 3 has_owner
+ * ("1"/"0"), 4 owner, 5 reacquire token ("" for none), 6 waiter id ("" = do not
+ * wait in line), 7 wait_ms left, 8 alive-key head, 9 final ("1": leave the line
+ * unless granted), 10 wake channel.
+ * A grant to a waiter wakes the next in line, so it learns the new holder's
+ * expiry (it keeps a timer for it).
  * Lock hashes keep 'exp', the absolute expiry (Redis ms) of the current lease,
  * so every view of one lease reports the same instant.
- * Returns {status, fence, ttl, now, acquired, has_owner, owner, expires}; status 1 =
- * granted, 2 = re-acquired (ttl = new lease), 0 = held by another (ttl = remaining). */
+ * A free lock goes only to the first live waiter in line, or to anyone when the
+ * line is empty; a waiter that is not granted joins (or keeps) its place.
+ * Returns {status, fence, ttl, now, acquired, has_owner, owner, expires}; status
+ * 1 = granted, 2 = re-acquired (ttl = new lease), 0 = held by another (ttl =
+ * remaining), or {3} when the lock is free but offered to an earlier waiter. */
 static const char SCRIPT_ACQUIRE[] =
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	LUA_NOW
+	LUA_HEAD_OF
+	"local me = ARGV[6]\n"
+	"local function stay_in_line()\n"
+	"  if me == '' then return end\n"
+	"  if ARGV[9] == '1' then\n"
+	"    redis.call('ZREM', KEYS[3], me)\n"
+	"    redis.call('HDEL', KEYS[4], me)\n"
+	"    return\n"
+	"  end\n"
+	"  redis.call('ZADD', KEYS[3], 'NX', t[1] .. string.format('%06d', tonumber(t[2])), me)\n"
+	"  redis.call('HSET', KEYS[4], me, string.format('%d', now + tonumber(ARGV[7])))\n"
+	"  local keep = tonumber(ARGV[7]) + 10000\n"
+	"  if redis.call('PTTL', KEYS[3]) < keep then\n"
+	"    redis.call('PEXPIRE', KEYS[3], keep)\n"
+	"    redis.call('PEXPIRE', KEYS[4], keep)\n"
+	"  end\n"
+	"end\n"
 	"local cur = redis.call('HMGET', KEYS[1], 'token', 'owner', 'fence', 'acq', 'ho', 'exp')\n"
 	"if cur[1] then\n"
 	"  if ARGV[5] ~= '' and cur[1] == ARGV[5] then\n"
@@ -22,9 +70,21 @@ static const char SCRIPT_ACQUIRE[] =
 	"      redis.call('HSET', KEYS[1], 'owner', ARGV[4], 'ho', '1')\n"
 	"      cur[2] = ARGV[4]; cur[5] = '1'\n"
 	"    end\n"
+	"    if me ~= '' then redis.call('ZREM', KEYS[3], me); redis.call('HDEL', KEYS[4], me) end\n"
 	"    return {2, cur[3], tonumber(ARGV[2]), now, cur[4], cur[5] or '0', cur[2] or '', exp}\n"
 	"  end\n"
+	"  stay_in_line()\n"
 	"  return {0, cur[3], redis.call('PTTL', KEYS[1]), now, cur[4], cur[5] or '0', cur[2] or '', cur[6]}\n"
+	"end\n"
+	"local head = head_of(KEYS[3], KEYS[4], now, ARGV[8])\n"
+	"if head and head ~= me then\n"
+	"  stay_in_line()\n"
+	"  return {3}\n"
+	"end\n"
+	"if me ~= '' then\n"
+	"  redis.call('ZREM', KEYS[3], me); redis.call('HDEL', KEYS[4], me)\n"
+	"  local nxt = head_of(KEYS[3], KEYS[4], now, ARGV[8])\n"
+	"  if nxt then redis.call('PUBLISH', ARGV[10], nxt) end\n"
 	"end\n"
 	"local fence\n"
 	"if redis.call('EXISTS', KEYS[2]) == 1 then\n"
@@ -32,7 +92,7 @@ static const char SCRIPT_ACQUIRE[] =
 	"else\n"
 	/* A lost counter restarts from Redis time in microseconds: above every
 	 * fence issued before, unless more than a million were issued per second. */
-	"  fence = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]\n"
+	"  fence = t[1] .. string.format('%06d', tonumber(t[2]))\n"
 	"  redis.call('SET', KEYS[2], fence)\n"
 	"end\n"
 	"local nows = string.format('%d', now)\n"
@@ -60,18 +120,36 @@ static const char SCRIPT_RENEW[] =
 	"redis.call('PEXPIRE', KEYS[1], ttl)\n"
 	"return {1, cur[3], tonumber(ttl), now, cur[4], cur[5] or '0', cur[2] or '', exp}\n";
 
-/* KEYS: lock. ARGV: token. Returns {1} when released, {0} when not held,
- * {-1, fence, remaining, now, acquired, has_owner, owner, expires} on a token mismatch. */
+/* KEYS: lock, queue, waitdl. ARGV: token, alive-key head, wake channel.
+ * Returns {1} when released (and publishes the first live waiter's id, if
+ * any, on the wake channel), {0} when not held, {-1, fence, remaining, now,
+ * acquired, has_owner, owner, expires} on a token mismatch. */
 static const char SCRIPT_RELEASE[] =
+	LUA_NOW
+	LUA_HEAD_OF
 	"local cur = redis.call('HMGET', KEYS[1], 'token', 'owner', 'fence', 'acq', 'ho', 'exp')\n"
 	"if not cur[1] then return {0} end\n"
 	"if cur[1] ~= ARGV[1] then\n"
-	"  local t = redis.call('TIME')\n"
-	"  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"  return {-1, cur[3], redis.call('PTTL', KEYS[1]), now, cur[4], cur[5] or '0', cur[2] or '', cur[6]}\n"
 	"end\n"
 	"redis.call('DEL', KEYS[1])\n"
+	"local head = head_of(KEYS[2], KEYS[3], now, ARGV[2])\n"
+	"if head then redis.call('PUBLISH', ARGV[3], head) end\n"
 	"return {1}\n";
+
+/* KEYS: lock, queue, waitdl. ARGV: waiter id, alive-key head, wake channel.
+ * Takes the waiter out of line; if the lock is free, wakes the next in line.
+ * Returns 1. */
+static const char SCRIPT_LEAVE[] =
+	LUA_NOW
+	LUA_HEAD_OF
+	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
+	"redis.call('HDEL', KEYS[3], ARGV[1])\n"
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  local head = head_of(KEYS[2], KEYS[3], now, ARGV[2])\n"
+	"  if head then redis.call('PUBLISH', ARGV[3], head) end\n"
+	"end\n"
+	"return 1\n";
 
 /* KEYS: lock. Returns {1, fence, remaining, now, acquired, has_owner, owner, expires} or {0}. */
 static const char SCRIPT_INSPECT[] =

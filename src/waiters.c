@@ -1,0 +1,366 @@
+/* waiters: the waiting-request registry. See waiters.h.
+ *
+ * Waiters live in a slot array; a waiter's id in the backend's lines is
+ * "<worker>.<slot>.<generation>", so a wake-up finds its waiter in O(1) and a
+ * stale wake-up (a slot reused since) is ignored. */
+#include "waiters.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+enum {
+	/* After LOCK_RESERVED (free, but offered to an earlier waiter) we wait for
+	 * the release that wakes us; this re-check only covers an earlier waiter
+	 * whose instance died (its alive key lapses within 3 s). */
+	RESERVED_RECHECK_MS = 3500,
+	WAITER_ID_MAX = 40,
+};
+
+struct waiter {
+	struct waiters *ws;
+	unsigned slot, gen;
+	bool used;
+	char id[WAITER_ID_MAX];
+	char name[LOCK_NAME_MAX + 1];
+	char token[LOCK_TOKEN_MAX + 1];   /* the token a grant will carry */
+	char retoken[LOCK_TOKEN_MAX + 1]; /* the caller's own token, for a re-acquire */
+	char owner[LOCK_OWNER_MAX + 1];
+	bool has_owner, has_retoken;
+	int64_t ttl_ms;
+	uint64_t start_ms, deadline_ms; /* loop (monotonic) time */
+	struct loop_timer timer;
+	bool in_flight; /* an attempt is on its way */
+	bool again;     /* woken while in flight: try again when it returns */
+	bool abandoned; /* the client is gone: never call back */
+	struct lock_reply last; /* the last answer: what a timeout reports */
+	backend_lock_fn *cb;
+	void *arg;
+};
+
+struct waiters {
+	struct loop *loop;
+	struct backend *backend;
+	unsigned worker, max, count;
+	struct waiter **slots;
+	unsigned nslots;
+	unsigned *free_slots;
+	unsigned nfree;
+};
+
+static void attempt(struct waiter *w);
+
+static void waiter_release_slot(struct waiter *w)
+{
+	struct waiters *ws = w->ws;
+
+	loop_timer_stop(ws->loop, &w->timer);
+	explicit_bzero(w->token, sizeof w->token);
+	explicit_bzero(w->retoken, sizeof w->retoken);
+	explicit_bzero(w->last.view.token, sizeof w->last.view.token);
+	w->used = false;
+	w->gen++;
+	ws->free_slots[ws->nfree++] = w->slot;
+	ws->count--;
+	metrics_waiters(-1);
+}
+
+/* Ends the wait with reply and frees the waiter. */
+static void finish(struct waiter *w, const struct lock_reply *reply)
+{
+	backend_lock_fn *cb = w->cb;
+	void *arg = w->arg;
+	uint64_t waited_ms = loop_now_ms(w->ws->loop) - w->start_ms;
+
+	metrics_wait_observe(waited_ms * 1000);
+	if (reply->outcome == LOCK_GRANTED)
+		metrics_inc(METRIC_HANDOFFS);
+	else if (reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED)
+		metrics_inc(METRIC_WAIT_TIMEOUTS);
+	waiter_release_slot(w);
+	cb(arg, reply);
+}
+
+static void ignore_reply(void *arg, const struct lock_reply *reply)
+{
+	(void)arg;
+	(void)reply;
+}
+
+/* The caller left: give back a grant that raced with it, or leave the line. */
+static void clean_up_abandoned(struct waiter *w, const struct lock_reply *reply)
+{
+	struct backend *b = w->ws->backend;
+
+	if (reply && (reply->outcome == LOCK_GRANTED)) {
+		struct lock_request rel = { .name = w->name, .token = w->token };
+		log_msg(LOG_DEBUG, "waiter for '%s' left as it was granted the lock: releasing it", w->name);
+		b->ops->release(b, &rel, ignore_reply, NULL);
+	} else if (!reply || reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED) {
+		b->ops->leave(b, w->name, w->id);
+	}
+	waiter_release_slot(w);
+}
+
+static void schedule(struct waiter *w, uint64_t at_ms)
+{
+	if (at_ms > w->deadline_ms)
+		at_ms = w->deadline_ms;
+	loop_timer_start(w->ws->loop, &w->timer, at_ms);
+}
+
+static void on_attempt(void *arg, const struct lock_reply *reply)
+{
+	struct waiter *w = arg;
+	uint64_t now = loop_now_ms(w->ws->loop);
+	bool final = now >= w->deadline_ms;
+
+	w->in_flight = false;
+	if (w->abandoned) {
+		clean_up_abandoned(w, reply);
+		return;
+	}
+	switch (reply->outcome) {
+	case LOCK_HELD:
+		w->last = *reply;
+		if (final)
+			break;
+		/* Try again when the holder's lease ends, unless woken before. */
+		schedule(w, now + (uint64_t)(reply->view.expires_ms > reply->view.now_ms
+		                                     ? reply->view.expires_ms - reply->view.now_ms
+		                                     : 0) + 1);
+		goto maybe_again;
+	case LOCK_RESERVED:
+		w->last = *reply;
+		if (final)
+			break;
+		schedule(w, now + RESERVED_RECHECK_MS);
+		goto maybe_again;
+	default:
+		break;
+	}
+	finish(w, reply);
+	return;
+maybe_again:
+	if (w->again) {
+		w->again = false;
+		attempt(w);
+	}
+}
+
+/* Sends one try. Returns what the backend said about starting it. */
+static enum backend_start try_once(struct waiter *w)
+{
+	struct backend *b = w->ws->backend;
+	uint64_t now = loop_now_ms(w->ws->loop);
+	struct lock_request req = {
+		.name = w->name,
+		.token = w->token,
+		.reacquire_token = w->has_retoken ? w->retoken : NULL,
+		.owner = w->has_owner ? w->owner : NULL,
+		.ttl_ms = w->ttl_ms,
+		.waiter = w->id,
+		.wait_ms = w->deadline_ms > now ? (int64_t)(w->deadline_ms - now) : 1,
+		.final = now >= w->deadline_ms,
+	};
+	enum backend_start st;
+
+	loop_timer_stop(w->ws->loop, &w->timer);
+	st = b->ops->acquire(b, &req, on_attempt, w);
+	w->in_flight = st == BACKEND_STARTED;
+	return st;
+}
+
+/* Tries again now (or as soon as the try in flight returns). */
+static void attempt(struct waiter *w)
+{
+	enum backend_start st;
+
+	if (w->in_flight) {
+		w->again = true;
+		return;
+	}
+	st = try_once(w);
+	if (st == BACKEND_STARTED)
+		return;
+	if (w->abandoned) {
+		waiter_release_slot(w);
+	} else {
+		struct lock_reply fail = { .outcome = st == BACKEND_NO_MEMORY ? LOCK_BACKEND_ERROR : LOCK_UNAVAILABLE };
+		memcpy(fail.view.name, w->name, sizeof fail.view.name);
+		finish(w, &fail);
+	}
+}
+
+static void on_timer(void *arg)
+{
+	attempt(arg);
+}
+
+/* A wake-up: "<worker>.<slot>.<gen>" is first in a free lock's line. */
+static void on_wake(void *arg, const char *id)
+{
+	struct waiters *ws = arg;
+	unsigned worker, slot, gen;
+	char tail;
+	struct waiter *w;
+
+	if (sscanf(id, "%u.%u.%u%c", &worker, &slot, &gen, &tail) != 3 || worker != ws->worker ||
+	    slot >= ws->nslots)
+		return;
+	w = ws->slots[slot];
+	if (!w || !w->used || w->gen != gen || w->abandoned)
+		return;
+	attempt(w);
+}
+
+static void on_resync(void *arg)
+{
+	struct waiters *ws = arg;
+
+	for (unsigned i = 0; i < ws->nslots; i++) {
+		struct waiter *w = ws->slots[i];
+		if (w && w->used && !w->abandoned)
+			attempt(w);
+	}
+}
+
+struct waiters *waiters_new(struct loop *loop, struct backend *backend, unsigned worker, unsigned max)
+{
+	struct waiters *ws = calloc(1, sizeof *ws);
+
+	if (!ws)
+		return NULL;
+	ws->loop = loop;
+	ws->backend = backend;
+	ws->worker = worker;
+	ws->max = max;
+	backend->ops->watch(backend, on_wake, on_resync, ws);
+	return ws;
+}
+
+static struct waiter *take_slot(struct waiters *ws)
+{
+	struct waiter *w;
+
+	if (ws->nfree == 0) {
+		unsigned n = ws->nslots ? ws->nslots * 2 : 64;
+		struct waiter **slots = realloc(ws->slots, n * sizeof *slots);
+		unsigned *free_slots;
+		if (!slots)
+			return NULL;
+		ws->slots = slots;
+		free_slots = realloc(ws->free_slots, n * sizeof *free_slots);
+		if (!free_slots)
+			return NULL;
+		ws->free_slots = free_slots;
+		for (unsigned i = ws->nslots; i < n; i++)
+			ws->slots[i] = NULL;
+		for (unsigned i = n; i > ws->nslots; i--)
+			ws->free_slots[ws->nfree++] = i - 1;
+		ws->nslots = n;
+	}
+	{
+		unsigned slot = ws->free_slots[ws->nfree - 1];
+		w = ws->slots[slot];
+		if (!w) {
+			w = calloc(1, sizeof *w);
+			if (!w)
+				return NULL;
+			w->ws = ws;
+			w->slot = slot;
+			loop_timer_init(&w->timer, on_timer, w);
+			ws->slots[slot] = w;
+		}
+		ws->nfree--;
+	}
+	return w;
+}
+
+enum backend_start waiters_acquire(struct waiters *ws, const struct lock_request *req, int64_t wait_ms,
+                                   backend_lock_fn *cb, void *arg, struct waiter **handle)
+{
+	struct waiter *w;
+	unsigned gen;
+
+	if (ws->count >= ws->max)
+		return BACKEND_BUSY;
+	w = take_slot(ws);
+	if (!w)
+		return BACKEND_NO_MEMORY;
+	gen = w->gen;
+	memset(&w->last, 0, sizeof w->last);
+	w->used = true;
+	w->in_flight = w->again = w->abandoned = false;
+	snprintf(w->id, sizeof w->id, "%u.%u.%u", ws->worker, w->slot, gen);
+	snprintf(w->name, sizeof w->name, "%s", req->name);
+	snprintf(w->token, sizeof w->token, "%s", req->token);
+	w->has_retoken = req->reacquire_token != NULL;
+	snprintf(w->retoken, sizeof w->retoken, "%s", req->reacquire_token ? req->reacquire_token : "");
+	w->has_owner = req->owner != NULL;
+	snprintf(w->owner, sizeof w->owner, "%s", req->owner ? req->owner : "");
+	w->ttl_ms = req->ttl_ms;
+	w->start_ms = loop_now_ms(ws->loop);
+	w->deadline_ms = w->start_ms + (uint64_t)wait_ms;
+	w->cb = cb;
+	w->arg = arg;
+	ws->count++;
+	metrics_waiters(1);
+	{
+		enum backend_start st = try_once(w);
+		if (st != BACKEND_STARTED) {
+			waiter_release_slot(w);
+			return st;
+		}
+	}
+	*handle = w;
+	return BACKEND_STARTED;
+}
+
+void waiters_abandon(struct waiter *w)
+{
+	if (!w->used || w->abandoned)
+		return;
+	w->abandoned = true;
+	loop_timer_stop(w->ws->loop, &w->timer);
+	if (!w->in_flight)
+		clean_up_abandoned(w, NULL);
+}
+
+void waiters_cancel_all(struct waiters *ws)
+{
+	if (!ws)
+		return;
+	for (unsigned i = 0; i < ws->nslots; i++) {
+		struct waiter *w = ws->slots[i];
+		struct lock_reply r = { .outcome = LOCK_CANCELLED };
+		if (!w || !w->used || w->abandoned)
+			continue;
+		memcpy(r.view.name, w->name, sizeof r.view.name);
+		/* Leave the line; an attempt still in flight comes back abandoned. */
+		{
+			backend_lock_fn *cb = w->cb;
+			void *arg = w->arg;
+			w->abandoned = true;
+			loop_timer_stop(ws->loop, &w->timer);
+			if (!w->in_flight)
+				clean_up_abandoned(w, NULL);
+			cb(arg, &r);
+		}
+	}
+}
+
+void waiters_free(struct waiters *ws)
+{
+	if (!ws)
+		return;
+	waiters_cancel_all(ws);
+	for (unsigned i = 0; i < ws->nslots; i++)
+		free(ws->slots[i]);
+	free(ws->slots);
+	free(ws->free_slots);
+	free(ws);
+}

@@ -107,15 +107,27 @@ static bool parse_hostport(const char *s, char host[CONFIG_STR_MAX + 1], int *po
 	return true;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX escapes in place; -1 on a malformed escape or an encoded NUL. */
 static int percent_decode(char *s)
 {
 	size_t o = 0;
 	for (size_t i = 0; s[i]; i++) {
 		if (s[i] == '%') {
-			unsigned v;
-			if (!s[i + 1] || !s[i + 2] || sscanf(s + i + 1, "%2x", &v) != 1 || v == 0)
+			int hi = hex_digit(s[i + 1]), lo = hi < 0 ? -1 : hex_digit(s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
-			s[o++] = (char)v;
+			s[o++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else {
 			s[o++] = s[i];
@@ -133,14 +145,15 @@ bool config_parse_redis(const char *url, struct redis_target *t, char *err, size
 	memset(t, 0, sizeof *t);
 	if (strncmp(url, "unix://", 7) == 0) {
 		if (url[7] != '/' || !copy_str(t->unix_path, sizeof t->unix_path, url + 7, strlen(url + 7))) {
-			snprintf(err, errlen, "bad Redis address '%s': expected unix:///absolute/path", url);
+			/* Not echoed: it may carry a password. */
+			snprintf(err, errlen, "bad Redis address: expected unix:///absolute/path");
 			return false;
 		}
 		snprintf(t->label, sizeof t->label, "%s", t->unix_path);
 		return true;
 	}
 	if (strncmp(url, "redis://", 8) != 0) {
-		snprintf(err, errlen, "bad Redis address '%s': expected redis://host:port or unix:///path", url);
+		snprintf(err, errlen, "bad Redis address: expected redis://[:password@]host[:port][/db] or unix:///path");
 		return false;
 	}
 	rest = url + 8;

@@ -248,5 +248,5 @@ int64_t lock_retry_after_s(int64_t ttl_ms)
 {
 	if (ttl_ms <= 1000)
 		return 1;
-	return (ttl_ms + 999) / 1000;
+	return ttl_ms / 1000 + (ttl_ms % 1000 != 0);
 }

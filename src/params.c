@@ -252,6 +252,7 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 	json_error_t jerr;
 	json_t *root;
 	const char *key;
+	size_t key_len;
 	json_t *value;
 	enum dl_error e = DL_OK;
 
@@ -259,7 +260,8 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 		snprintf(detail, dlen, "the JSON body nests deeper than %d levels", PARAMS_JSON_DEPTH_MAX);
 		return DL_INVALID_JSON;
 	}
-	root = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &jerr);
+	/* NUL inside strings is valid JSON: let the parameter's own rule reject it. */
+	root = json_loadb(body, blen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		snprintf(detail, dlen, "the body is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
 		         jerr.column);
@@ -270,10 +272,11 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 		e = DL_INVALID_JSON;
 		goto out;
 	}
-	json_object_foreach(root, key, value) {
-		int id = param_lookup(key, strlen(key));
+	/* Keys may hold NUL bytes: compare them by their full length. */
+	json_object_keylen_foreach(root, key, key_len, value) {
+		int id = param_lookup(key, key_len);
 		if (id < 0 || !(r->allowed & PARAMS_BIT(id))) {
-			snprintf(detail, dlen, "unknown body member '%.40s'", key);
+			snprintf(detail, dlen, "unknown body member '%.*s'", (int)(key_len < 40 ? key_len : 40), key);
 			for (char *c = detail; *c; c++)
 				if (*c < 0x20 || *c > 0x7e)
 					*c = '?';

@@ -5,15 +5,17 @@
 #include "unit.h"
 
 static const char *const TYPE_NAME[] = {
-	[KEYS_LOCK] = "lock", [KEYS_FENCE] = "fence", [KEYS_QUEUE] = "queue", [KEYS_WAKE] = "wake",
+	[KEYS_LOCK] = "lock", [KEYS_FENCE] = "fence", [KEYS_QUEUE] = "queue", [KEYS_WAITDL] = "waitdl",
+	[KEYS_ALIVE] = "alive",
 };
-enum { NTYPES = KEYS_WAKE + 1 };
+enum { NTYPES = KEYS_ALIVE + 1 };
 
 /* Valid lock names chosen to look like other names' keys or type tags. */
 static const char *const TRICKY[] = {
 	"a",       "b",       "a:fence", "a:lock", "fence:a", "lock:a", "fence",   "lock",  "queue", "wake",
 	"a:queue", "a:wake",  ":",       "::",     "a:",      ":a",     "fence:",  "lock:", "@",     "a.b",
 	"a_b",     "a-b",     "lock:a:fence", "fence:lock", "dlock:", "dlock:lock:", "x",  "A",     "0",
+	"waitdl",  "alive",   "a:waitdl", "a:alive", "queue:a", "alive:a", "waitdl:", "wake:a",
 };
 enum { NTRICKY = sizeof TRICKY / sizeof TRICKY[0] };
 
@@ -80,11 +82,12 @@ static void test_make_exact(void)
 		{ "dlock:", "a", KEYS_LOCK, "dlock:lock:{a}" },
 		{ "dlock:", "a", KEYS_FENCE, "dlock:fence:{a}" },
 		{ "dlock:", "a", KEYS_QUEUE, "dlock:queue:{a}" },
-		{ "dlock:", "a", KEYS_WAKE, "dlock:wake:{a}" },
+		{ "dlock:", "a", KEYS_WAITDL, "dlock:waitdl:{a}" },
+		{ "dlock:", "i-7f3a", KEYS_ALIVE, "dlock:alive:{i-7f3a}" },
 		{ "", "orders:42", KEYS_LOCK, "lock:{orders:42}" },
 		{ "", "orders:42", KEYS_FENCE, "fence:{orders:42}" },
 		{ "app*", "a:fence", KEYS_LOCK, "app*lock:{a:fence}" },
-		{ "x", "@.-_:", KEYS_WAKE, "xwake:{@.-_:}" },
+		{ "x", "@.-_:", KEYS_WAITDL, "xwaitdl:{@.-_:}" },
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -364,7 +367,9 @@ static void test_lock_name_rejects(void)
 		{ "dlock:", "dlock:lock:{abc}", 5 },
 		{ "dlock:", "dlock:fence:{a}", -1 },
 		{ "dlock:", "dlock:queue:{a}", -1 },
-		{ "dlock:", "dlock:wake:{a}", -1 },
+		{ "dlock:", "dlock:waitdl:{a}", -1 },
+		{ "dlock:", "dlock:alive:{a}", -1 },
+		{ "dlock:", "dlock:wake", -1 },
 		{ "dlock:", "dlock:locks:{a}", -1 },
 		{ "dlock:", "dlock:lock{a}", -1 },
 		{ "dlock:", "other:lock:{a}", -1 },
@@ -403,6 +408,50 @@ static void test_lock_name_rejects(void)
 	}
 }
 
+/* ---- keys_alive_head, keys_wake_channel ---- */
+
+static void test_alive_and_wake(void)
+{
+	static const char *const PREFIXES[] = { "dlock:", "", "a*b", "{" };
+	char longest[KEYS_PREFIX_MAX + 1];
+
+	for (size_t p = 0; p <= sizeof PREFIXES / sizeof PREFIXES[0]; p++) {
+		const char *prefix = p < sizeof PREFIXES / sizeof PREFIXES[0] ? PREFIXES[p] : longest;
+		struct keys k;
+		char *head = xmalloc(KEYS_KEY_MAX + 1), *chan = xmalloc(KEYS_KEY_MAX + 1);
+		char want[KEYS_KEY_MAX + 1], key[KEYS_KEY_MAX + 1];
+		size_t n;
+
+		if (p == sizeof PREFIXES / sizeof PREFIXES[0]) {
+			memset(longest, 'p', KEYS_PREFIX_MAX);
+			longest[KEYS_PREFIX_MAX] = '\0';
+		}
+		k = make_keys(prefix);
+		n = keys_alive_head(&k, head);
+		snprintf(want, sizeof want, "%salive:{", prefix);
+		CHECK_STR(head, want, "keys_alive_head");
+		CHECK_INT(n, strlen(want), "keys_alive_head return value");
+		/* scripts append an id and '}': the same as keys_make(KEYS_ALIVE, id) */
+		keys_make(&k, KEYS_ALIVE, "inst-1", key);
+		CHECK(strncmp(key, head, n) == 0 && strcmp(key + n, "inst-1}") == 0,
+		      "keys_alive_head %s is not the start of %s", unit_escz(head), unit_escz(key));
+
+		n = keys_wake_channel(&k, chan);
+		snprintf(want, sizeof want, "%swake", prefix);
+		CHECK_STR(chan, want, "keys_wake_channel");
+		CHECK_INT(n, strlen(want), "keys_wake_channel return value");
+		/* the channel is no key of any name */
+		for (int t = 0; t < NTYPES; t++)
+			for (int i = 0; i < NTRICKY; i++) {
+				keys_make(&k, (enum keys_type)t, TRICKY[i], key);
+				if (strcmp(key, chan) == 0)
+					CHECK(false, "keys_wake_channel %s equals the %s key of %s", chan, TYPE_NAME[t], TRICKY[i]);
+			}
+		free(head);
+		free(chan);
+	}
+}
+
 int main(void)
 {
 	test_init();
@@ -415,5 +464,6 @@ int main(void)
 	test_pattern_longest();
 	test_lock_name_round_trip();
 	test_lock_name_rejects();
+	test_alive_and_wake();
 	return unit_done();
 }

@@ -422,6 +422,7 @@ static void test_format_time(void)
 		/* RFC 3339 years are four digits, 0000-9999 */
 		{ -30610224000001, "0999-12-31T23:59:59.999Z" },
 		{ -62135596800000, "0001-01-01T00:00:00.000Z" },
+		{ -62167219200000, "0000-01-01T00:00:00.000Z" },
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -444,6 +445,19 @@ static void test_format_time(void)
 		CHECK(shape, "lock_format_time(%lld) = %s: not YYYY-MM-DDTHH:MM:SS.mmmZ", (long long)EXTREME[i],
 		      unit_escz(out));
 		free(out);
+	}
+
+	/* Times that sort sort the same when formatted, out-of-range ones included (clamped, not wrapped). */
+	static const int64_t SORTED[] = { INT64_MIN, INT64_MIN + 1, -62167219200001, -62167219200000, -62135596800000,
+		                          -1001, -1, 0, 1, 1795402985085, 253402300799999, 253402300800000,
+		                          INT64_MAX - 1, INT64_MAX };
+	char prev[LOCK_TIME_LEN + 1] = "";
+	for (size_t i = 0; i < sizeof SORTED / sizeof SORTED[0]; i++) {
+		char out[LOCK_TIME_LEN + 1];
+		lock_format_time(SORTED[i], out);
+		CHECK(strcmp(prev, out) <= 0, "lock_format_time(%lld) = %s sorts before the earlier time's %s",
+		      (long long)SORTED[i], out, prev);
+		memcpy(prev, out, sizeof out);
 	}
 }
 

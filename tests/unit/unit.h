@@ -36,13 +36,13 @@ static inline bool unit_check_(bool ok, const char *file, int line, const char *
 	return false;
 }
 
-/* Renders len bytes of s printably (C escapes, long input elided) into one of
- * a few rotating static buffers, so several may appear in one message. */
+/* Renders len bytes of s printably (C escapes, long input elided) into
+ * one of 12 rotating static buffers, so up to 12 may appear in one message. */
 static inline const char *unit_esc(const char *s, size_t len)
 {
-	static char bufs[4][200];
+	static char bufs[12][200];
 	static unsigned next;
-	char *b = bufs[next++ % 4];
+	char *b = bufs[next++ % 12];
 	size_t o = 0, cap = sizeof bufs[0];
 
 	if (!s) {

@@ -186,7 +186,7 @@ static void problem(struct api_reply *reply, enum dl_error e, const char *detail
 			json_object_set_new(o, "lock", view_json(holder));
 	}
 	set_json(reply, status, "application/problem+json", o);
-	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN)
+	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN || e == DL_TOO_MANY_WAITERS)
 		add_header_num(reply, "Retry-After", 1);
 	if (holder && e == DL_LOCK_HELD)
 		add_header_num(reply, "Retry-After", (long long)lock_retry_after_s(holder->ttl_ms));

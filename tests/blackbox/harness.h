@@ -46,32 +46,32 @@ extern const struct test tests_validation[];
 extern const struct test tests_ops[];
 extern const struct test tests_backend[];
 extern const struct test tests_concurrency[];
+extern const struct test tests_wait[];
 
 int harness_main(const struct test *const *suites);
 
 /* ----------------------------------------------------------- assertions */
 
-_Noreturn void fail_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+_Noreturn void fail_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define FAIL(...) fail_at(__FILE__, __LINE__, __VA_ARGS__)
-#define CHECKF(cond, ...)                                   \
-	do {                                                \
-		if (!(cond))                                \
-			fail_at(__FILE__, __LINE__, __VA_ARGS__); \
+#define CHECKF(cond, ...)                                                                                              \
+	do {                                                                                                           \
+		if (!(cond))                                                                                           \
+			fail_at(__FILE__, __LINE__, __VA_ARGS__);                                                      \
 	} while (0)
 #define CHECK(cond) CHECKF(cond, "check failed: %s", #cond)
 
 /* ----------------------------------------------------------- utilities */
 
-double mono_ms(void);         /* CLOCK_MONOTONIC in ms */
-int64_t wall_ms(void);        /* CLOCK_REALTIME in ms since epoch */
+double mono_ms(void);  /* CLOCK_MONOTONIC in ms */
+int64_t wall_ms(void); /* CLOCK_REALTIME in ms since epoch */
 void sleep_ms(long ms);
-extern int g_slow;            /* 1 normally, larger under DLOCKD_WRAPPER */
+extern int g_slow; /* 1 normally, larger under DLOCKD_WRAPPER */
 
 char *tfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *tstrdup(const char *s);
-void *talloc(size_t n);       /* zeroed, freed at end of test */
+void *talloc(size_t n); /* zeroed, freed at end of test */
 char *trepeat(char c, size_t n);
 
 /* percent-encode a string for use in a query (test-owned) */
@@ -89,9 +89,10 @@ struct resp {
 	size_t len;
 	char **hdr; /* raw header lines without CRLF (final response only) */
 	size_t nhdr;
-	json_t *json; /* parsed body if it parses as JSON, else NULL */
-	double ms;    /* wall time of the request */
+	json_t *json;             /* parsed body if it parses as JSON, else NULL */
+	double ms;                /* wall time of the request */
 	int64_t t0_wall, t1_wall; /* wall clock before/after the request */
+	double t0_mono, t1_mono;  /* mono_ms() before/after the request */
 	int curl_code;
 	char err[CURL_ERROR_SIZE];
 	char what[200]; /* "METHOD path" for messages */
@@ -107,19 +108,27 @@ size_t resp_header_count(const struct resp *r, const char *name);
  * NULL. ctype NULL means no Content-Type header. The varargs are extra raw
  * header lines ("Name: value"), terminated by NULL. The result is owned by
  * the current test. Transport errors are reported as status 0. */
-struct resp *http(const char *method, const char *path, const char *body,
-		  const char *ctype, ...) __attribute__((sentinel));
+struct resp *http(const char *method, const char *path, const char *body, const char *ctype, ...)
+    __attribute__((sentinel));
 /* Same with an explicit body length and header array (NULL-terminated). */
-struct resp *httpb(const char *method, const char *path, const char *body,
-		   size_t body_len, const char *ctype, const char *const *hdrs);
+struct resp *httpb(const char *method, const char *path, const char *body, size_t body_len, const char *ctype,
+                   const char *const *hdrs);
 
 /* Thread-safe variant for worker threads: own curl handle, untracked result
  * that must be released with resp_free(). */
-struct resp *http_ex(CURL *h, int port, const char *method, const char *path,
-		     const char *body, size_t body_len, const char *ctype,
-		     const char *const *hdrs, long timeout_ms);
+struct resp *http_ex(CURL *h, int port, const char *method, const char *path, const char *body, size_t body_len,
+                     const char *ctype, const char *const *hdrs, long timeout_ms);
 void resp_free(struct resp *r);
 CURL *curl_new(void);
+
+/* A request running in its own thread (own curl handle) against the
+ * current dlockd. The runner joins leftovers after each test. */
+struct async_req;
+struct async_req *http_async(const char *method, const char *path, const char *body, const char *ctype,
+                             const char *hdr);
+bool http_async_done(struct async_req *a);
+/* join; the result is owned by the current test */
+struct resp *http_async_wait(struct async_req *a);
 
 /* Send exact bytes to dlockd over a fresh TCP connection and read the
  * response until EOF (send "Connection: close"). Status 0 if no status line
@@ -129,25 +138,28 @@ struct resp *raw_http(const void *data, size_t len);
 /* Convenience: raw request built from a format string. */
 struct resp *raw_httpf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Sum of the values of every sample of Prometheus metric `name` (any
+ * labels) in a /metrics body; *found = number of samples. */
+double metric_value(const struct resp *r, const char *name, int *found);
+
 /* ----------------------------------------------------- checks on resp */
 
 void expect_status_at(const char *f, int l, const struct resp *r, long status);
 void expect_ctype_at(const char *f, int l, const struct resp *r, const char *media);
-void expect_problem_at(const char *f, int l, const struct resp *r, long status,
-		       const char *code);
+void expect_problem_at(const char *f, int l, const struct resp *r, long status, const char *code);
 json_t *jget_at(const char *f, int l, json_t *obj, const char *key);
 const char *jstr_at(const char *f, int l, json_t *obj, const char *key);
 int64_t jint_at(const char *f, int l, json_t *obj, const char *key);
 void expect_keys_at(const char *f, int l, json_t *obj, const char *const *keys);
 void expect_no_token_at(const char *f, int l, const struct resp *r, const char *token);
 
-#define EXPECT_STATUS(r, s) expect_status_at(__FILE__, __LINE__, (r), (s))
-#define EXPECT_CTYPE(r, m) expect_ctype_at(__FILE__, __LINE__, (r), (m))
+#define EXPECT_STATUS(r, s)     expect_status_at(__FILE__, __LINE__, (r), (s))
+#define EXPECT_CTYPE(r, m)      expect_ctype_at(__FILE__, __LINE__, (r), (m))
 #define EXPECT_PROBLEM(r, s, c) expect_problem_at(__FILE__, __LINE__, (r), (s), (c))
-#define JGET(o, k) jget_at(__FILE__, __LINE__, (o), (k))
-#define JSTR(o, k) jstr_at(__FILE__, __LINE__, (o), (k))
-#define JINT(o, k) jint_at(__FILE__, __LINE__, (o), (k))
-#define EXPECT_NO_TOKEN(r, t) expect_no_token_at(__FILE__, __LINE__, (r), (t))
+#define JGET(o, k)              jget_at(__FILE__, __LINE__, (o), (k))
+#define JSTR(o, k)              jstr_at(__FILE__, __LINE__, (o), (k))
+#define JINT(o, k)              jint_at(__FILE__, __LINE__, (o), (k))
+#define EXPECT_NO_TOKEN(r, t)   expect_no_token_at(__FILE__, __LINE__, (r), (t))
 
 /* A LockGrant body: exact key set, types, formats. ttl_ms < 0 = don't care;
  * owner NULL = expect JSON null, owner "*" = any string or null. */
@@ -158,8 +170,8 @@ struct grant {
 	int64_t ttl_ms;
 	int64_t expires_ms;
 };
-struct grant check_grant_at(const char *f, int l, const struct resp *r,
-			    const char *name, int64_t ttl_ms, const char *owner);
+struct grant check_grant_at(const char *f, int l, const struct resp *r, const char *name, int64_t ttl_ms,
+                            const char *owner);
 #define CHECK_GRANT(r, n, t, o) check_grant_at(__FILE__, __LINE__, (r), (n), (t), (o))
 
 struct view {
@@ -170,8 +182,7 @@ struct view {
 	int64_t acquired_ms;
 };
 /* A LockView object: exact key set (no token). max_ttl < 0 = don't care. */
-struct view check_view_at(const char *f, int l, json_t *v, const char *name,
-			  int64_t max_ttl, const char *owner);
+struct view check_view_at(const char *f, int l, json_t *v, const char *name, int64_t max_ttl, const char *owner);
 #define CHECK_VIEW(v, n, t, o) check_view_at(__FILE__, __LINE__, (v), (n), (t), (o))
 
 /* acquire `name` with the given query suffix (e.g. "ttl_ms=500", may be
@@ -194,6 +205,7 @@ struct redis {
 	int port;
 	char dir[512];
 	char log[512];
+	char sock[512]; /* unix socket path */
 	bool stopped;
 };
 extern struct redis g_redis;
@@ -224,6 +236,8 @@ void redis_cont_signal(void);
 /* Send one command over RESP; returns the reply type ('+','-',':','$','*')
  * or 0 on error; the scalar reply (or "" for nil/array) goes to out. */
 char redis_cmd(char *out, size_t outsz, int argc, const char *const *argv);
+/* same, on database `db` (SELECT first) */
+char redis_cmd_db(int db, char *out, size_t outsz, int argc, const char *const *argv);
 bool redis_ping(int timeout_ms);
 bool redis_flushall(void);
 

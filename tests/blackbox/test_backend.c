@@ -113,7 +113,7 @@ static void t_sigterm_inflight(void)
 {
 	ACQUIRE("warm", "ttl_ms=5000");
 	redis_stop_signal();
-	struct inflight f = { g_dl.port, NULL };
+	struct inflight f = {g_dl.port, NULL};
 	pthread_t th;
 	CHECK(pthread_create(&th, NULL, inflight_main, &f) == 0);
 	sleep_ms(100);
@@ -161,7 +161,7 @@ static void t_sigterm_idle_connections(void)
 	int c = dl_connect();
 	CHECK(c >= 0);
 	const char *nobody = "PUT /locks/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-			     "Content-Length: 100\r\n\r\n{";
+	                     "Content-Length: 100\r\n\r\n{";
 	CHECK(send(c, nobody, strlen(nobody), MSG_NOSIGNAL) > 0);
 	sleep_ms(100);
 	double t0 = mono_ms();
@@ -174,9 +174,9 @@ static void t_sigterm_idle_connections(void)
 }
 
 const struct test tests_backend[] = {
-	{ "redis_killed_503_and_recovery", t_redis_killed, { NULL }, 0 },
-	{ "redis_paused_503_and_recovery", t_redis_paused, { NULL }, 0 },
-	{ "sigterm_request_in_flight", t_sigterm_inflight, { NULL }, 0 },
-	{ "sigterm_idle_connections", t_sigterm_idle_connections, { NULL }, 0 },
-	{ NULL, NULL, { NULL }, 0 },
+    {"redis_killed_503_and_recovery", t_redis_killed, {NULL}, 0},
+    {"redis_paused_503_and_recovery", t_redis_paused, {NULL}, 0},
+    {"sigterm_request_in_flight", t_sigterm_inflight, {NULL}, 0},
+    {"sigterm_idle_connections", t_sigterm_idle_connections, {NULL}, 0},
+    {NULL, NULL, {NULL}, 0},
 };

@@ -21,7 +21,8 @@ struct worker {
 	double deadline;
 	struct section *secs;
 	size_t n, cap;
-	long n409;
+	long n409, n503;
+	bool tolerate_503;
 	char err[512];
 };
 
@@ -30,16 +31,23 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	CURL *h = curl_new();
 	while (mono_ms() < w->deadline) {
-		struct resp *r = http_ex(h, w->port, "PUT", "/locks/hot?ttl_ms=2000", NULL, 0, NULL, NULL,
-					 10000L * g_slow);
+		struct resp *r =
+		    http_ex(h, w->port, "PUT", "/locks/hot?ttl_ms=2000", NULL, 0, NULL, NULL, 10000L * g_slow);
 		if (r->status == 409) {
 			w->n409++;
 			resp_free(r);
 			continue;
 		}
+		if (r->status == 503 && w->tolerate_503) {
+			/* under valgrind the 300 ms Redis timeout can fire; a 503 is
+			 * "not acquired" and does not affect the exclusion check */
+			w->n503++;
+			resp_free(r);
+			continue;
+		}
 		if (r->status != 201) {
 			snprintf(w->err, sizeof w->err, "thread %d: PUT answered %ld (%s%.200s)", w->id, r->status,
-				 r->err, r->body);
+			         r->err, r->body);
 			resp_free(r);
 			break;
 		}
@@ -57,12 +65,19 @@ static void *worker_main(void *arg)
 		resp_free(r);
 		sleep_ms(1);
 		double t_rel = mono_ms();
-		const char *hdrs[] = { hdr, NULL };
+		const char *hdrs[] = {hdr, NULL};
 		struct resp *d = http_ex(h, w->port, "DELETE", "/locks/hot", NULL, 0, NULL, hdrs, 10000L * g_slow);
 		long st = d->status;
+		if (st == 503 && w->tolerate_503) {
+			/* release state unknown: the lease (2 s) expires later,
+			 * which is still after t_rel */
+			w->n503++;
+			st = 204;
+		}
 		if (st != 204)
-			snprintf(w->err, sizeof w->err, "thread %d: DELETE of fence %" PRId64 " answered %ld (%s%.200s)",
-				 w->id, fence, st, d->err, d->body);
+			snprintf(w->err, sizeof w->err,
+			         "thread %d: DELETE of fence %" PRId64 " answered %ld (%s%.200s)", w->id, fence, st,
+			         d->err, d->body);
 		resp_free(d);
 		if (w->n == w->cap) {
 			size_t nc = w->cap ? w->cap * 2 : 64;
@@ -72,7 +87,7 @@ static void *worker_main(void *arg)
 			w->secs = ns;
 			w->cap = nc;
 		}
-		w->secs[w->n++] = (struct section){ fence, t_acq, t_rel, w->id };
+		w->secs[w->n++] = (struct section){fence, t_acq, t_rel, w->id};
 		if (st != 204)
 			break;
 	}
@@ -96,6 +111,7 @@ static void t_contention(void)
 		ws[i].id = i;
 		ws[i].port = g_dl.port;
 		ws[i].deadline = deadline;
+		ws[i].tolerate_503 = g_slow > 1;
 		if (pthread_create(&th[i], NULL, worker_main, &ws[i]) != 0)
 			break;
 		started++;
@@ -103,10 +119,11 @@ static void t_contention(void)
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	size_t total = 0;
-	long n409 = 0;
+	long n409 = 0, n503 = 0;
 	for (int i = 0; i < started; i++) {
 		total += ws[i].n;
 		n409 += ws[i].n409;
+		n503 += ws[i].n503;
 	}
 	struct section *all = talloc((total ? total : 1) * sizeof *all);
 	size_t k = 0;
@@ -122,7 +139,8 @@ static void t_contention(void)
 	CHECKF(started == NTHREADS, "only %d threads started", started);
 	CHECKF(!err, "%s", err);
 	if (getenv("VERBOSE"))
-		fprintf(stderr, "    # contention: %zu acquisitions, %ld conflicts\n", total, n409);
+		fprintf(stderr, "    # contention: %zu acquisitions, %ld conflicts, %ld tolerated 503s\n", total, n409,
+		        n503);
 	CHECKF(total >= 5, "only %zu acquisitions in 3 s (%ld conflicts)", total, n409);
 	qsort(all, total, sizeof *all, cmp_fence);
 	for (size_t i = 0; i + 1 < total; i++) {
@@ -131,8 +149,8 @@ static void t_contention(void)
 		CHECKF(all[i].t_rel <= all[i + 1].t_acq,
 		       "critical sections overlap: fence %" PRId64 " (thread %d) held until %.3f ms but fence %" PRId64
 		       " (thread %d) acquired at %.3f ms",
-		       all[i].fence, all[i].thread, all[i].t_rel - all[0].t_acq, all[i + 1].fence,
-		       all[i + 1].thread, all[i + 1].t_acq - all[0].t_acq);
+		       all[i].fence, all[i].thread, all[i].t_rel - all[0].t_acq, all[i + 1].fence, all[i + 1].thread,
+		       all[i + 1].t_acq - all[0].t_acq);
 	}
 	/* the lock is free at the end */
 	struct resp *r = http("GET", "/locks/hot", NULL, NULL, NULL);
@@ -156,7 +174,7 @@ static void token_secrecy(void)
 	r = http("DELETE", "/locks/secret", NULL, NULL, tfmt("Lock-Token: %s", wrong), NULL);
 	EXPECT_STATUS(r, 409);
 	r = http("POST", tfmt("/locks/secret/renew?token=%s", g.token), NULL, NULL, tfmt("Lock-Token: %s", g.token),
-		 NULL);
+	         NULL);
 	EXPECT_STATUS(r, 400);
 	r = http("POST", tfmt("/locks/secret/renew?token=%s&bogus=1", g.token), NULL, NULL, NULL);
 	EXPECT_STATUS(r, 400);
@@ -178,8 +196,8 @@ static void token_secrecy(void)
 }
 
 const struct test tests_concurrency[] = {
-	{ "contention_mutual_exclusion", t_contention, { "--threads", "4", NULL }, 0 },
-	{ "token_secrecy_text_log", token_secrecy, { "--log-level", "debug", NULL }, 0 },
-	{ "token_secrecy_json_log", token_secrecy, { "--log-level", "debug", "--log-format", "json", NULL }, 0 },
-	{ NULL, NULL, { NULL }, 0 },
+    {"contention_mutual_exclusion", t_contention, {"--threads", "4", "--redis-timeout-ms", "5000", NULL}, 0},
+    {"token_secrecy_text_log", token_secrecy, {"--log-level", "debug", NULL}, 0},
+    {"token_secrecy_json_log", token_secrecy, {"--log-level", "debug", "--log-format", "json", NULL}, 0},
+    {NULL, NULL, {NULL}, 0},
 };

@@ -15,16 +15,15 @@ static void t_inspect_get_head(void)
 	CHECK(w.fence == g.fence);
 	CHECK(w.expires_ms == g.expires_ms);
 	CHECKF(w.ttl_ms > 4000, "remaining ttl_ms %" PRId64 " should be close to 5000", w.ttl_ms);
-	CHECKF(w.acquired_ms >= r->t0_wall - 2000 && w.acquired_ms <= r->t1_wall,
-	       "acquired_at not recent");
+	CHECKF(w.acquired_ms >= r->t0_wall - 2000 && w.acquired_ms <= r->t1_wall, "acquired_at not recent");
 
 	/* remaining ttl goes down */
 	sleep_ms(200);
 	r = http("GET", "/locks/insp", NULL, NULL, NULL);
 	EXPECT_STATUS(r, 200);
 	struct view w2 = CHECK_VIEW(r->json, "insp", 5000, "viewer");
-	CHECKF(w2.ttl_ms <= w.ttl_ms - 150, "remaining ttl_ms did not decrease (%" PRId64 " -> %" PRId64 ")",
-	       w.ttl_ms, w2.ttl_ms);
+	CHECKF(w2.ttl_ms <= w.ttl_ms - 150, "remaining ttl_ms did not decrease (%" PRId64 " -> %" PRId64 ")", w.ttl_ms,
+	       w2.ttl_ms);
 	CHECK(w2.acquired_ms == w.acquired_ms);
 
 	/* owner null when not given */
@@ -47,8 +46,7 @@ static void t_inspect_get_head(void)
 	CHECK(json_object_get(r->json, "lock") == NULL);
 	r = http("HEAD", "/locks/nobody", NULL, NULL, NULL);
 	EXPECT_STATUS(r, 404);
-	r = raw_httpf("HEAD /locks/nobody HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-		      g_dl.port);
+	r = raw_httpf("HEAD /locks/nobody HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", g_dl.port);
 	EXPECT_STATUS(r, 404);
 	CHECKF(r->len == 0, "HEAD 404 response carried a %zu-byte body", r->len);
 
@@ -95,7 +93,7 @@ static bool seen_has(const struct seen *s, const char *name)
 /* Walk all pages. limit <= 0 means no limit parameter. */
 static struct seen list_all(const char *prefix, int limit, const char *const *tokens, size_t ntok)
 {
-	struct seen s = { 0 };
+	struct seen s = {0};
 	const char *cursor = NULL;
 	int pages = 0;
 	for (;;) {
@@ -115,7 +113,7 @@ static struct seen list_all(const char *prefix, int limit, const char *const *to
 		struct resp *r = http("GET", path, NULL, NULL, NULL);
 		EXPECT_STATUS(r, 200);
 		EXPECT_CTYPE(r, "application/json");
-		static const char *const keys[] = { "locks", "next_cursor", NULL };
+		static const char *const keys[] = {"locks", "next_cursor", NULL};
 		expect_keys_at(__FILE__, __LINE__, r->json, keys);
 		for (size_t i = 0; i < ntok; i++)
 			EXPECT_NO_TOKEN(r, tokens[i]);
@@ -128,34 +126,66 @@ static struct seen list_all(const char *prefix, int limit, const char *const *to
 		for (size_t i = 0; i < n; i++) {
 			struct view w = CHECK_VIEW(json_array_get(locks, i), NULL, -1, "*");
 			if (prefix)
-				CHECKF(strncmp(w.name, prefix, strlen(prefix)) == 0,
-				       "\"%s\" listed for prefix \"%s\"", w.name, prefix);
+				CHECKF(strncmp(w.name, prefix, strlen(prefix)) == 0, "\"%s\" listed for prefix \"%s\"",
+				       w.name, prefix);
 			if (prev)
-				CHECKF(strcmp(prev, w.name) < 0, "page not sorted: \"%s\" before \"%s\"", prev,
-				       w.name);
+				CHECKF(strcmp(prev, w.name) < 0, "page not sorted: \"%s\" before \"%s\"", prev, w.name);
 			prev = w.name;
 			seen_add(&s, w.name);
 		}
 		json_t *nc = JGET(r->json, "next_cursor");
 		if (json_is_null(nc))
 			break;
-		CHECKF(json_is_string(nc) && *json_string_value(nc),
-		       "next_cursor must be null or a non-empty string");
+		CHECKF(json_is_string(nc) && *json_string_value(nc), "next_cursor must be null or a non-empty string");
 		cursor = tstrdup(json_string_value(nc));
 	}
 	return s;
 }
 
+static struct grant g_made[32];
+
 static const char **make_locks(size_t *ntok)
 {
 	const char **tokens = talloc(32 * sizeof *tokens);
 	size_t n = 0;
-	for (int i = 0; i < 13; i++)
-		tokens[n++] = ACQUIRE(tfmt("alpha.%02d", i), "ttl_ms=30000").token;
-	for (int i = 0; i < 12; i++)
-		tokens[n++] = ACQUIRE(tfmt("beta:%02d", i), "ttl_ms=30000").token;
+	for (int i = 0; i < 13; i++) {
+		g_made[n] = ACQUIRE(tfmt("alpha.%02d", i), tfmt("ttl_ms=30000&owner=own-%d", i));
+		tokens[n] = g_made[n].token;
+		n++;
+	}
+	for (int i = 0; i < 12; i++) {
+		g_made[n] = ACQUIRE(tfmt("beta:%02d", i), "ttl_ms=30000");
+		tokens[n] = g_made[n].token;
+		n++;
+	}
 	*ntok = n;
 	return tokens;
+}
+
+/* every listed view matches what its acquisition returned */
+static void check_list_views(void)
+{
+	struct resp *r = http("GET", "/locks?limit=1000", NULL, NULL, NULL);
+	EXPECT_STATUS(r, 200);
+	json_t *locks = JGET(r->json, "locks");
+	size_t i;
+	json_t *v;
+	size_t matched = 0;
+	json_array_foreach(locks, i, v)
+	{
+		const char *name = JSTR(v, "name");
+		for (size_t k = 0; k < 25; k++) {
+			if (strcmp(g_made[k].name, name) != 0)
+				continue;
+			const char *owner = k < 13 ? tfmt("own-%zu", k) : NULL;
+			struct view w = CHECK_VIEW(v, name, 30000, owner);
+			CHECKF(w.fence == g_made[k].fence, "listed fence of %s differs from its grant", name);
+			CHECKF(w.expires_ms == g_made[k].expires_ms, "listed expires_at of %s differs from its grant",
+			       name);
+			matched++;
+		}
+	}
+	CHECKF(matched == 25, "only %zu of 25 listed views matched their grants", matched);
 }
 
 static void expect_all_25(const struct seen *s)
@@ -173,6 +203,7 @@ static void t_list_pagination(void)
 	const char **tokens = make_locks(&ntok);
 	struct seen s = list_all(NULL, 7, tokens, ntok);
 	expect_all_25(&s);
+	check_list_views();
 	s = list_all(NULL, 0, tokens, ntok);
 	expect_all_25(&s);
 	s = list_all(NULL, 1, tokens, ntok);
@@ -202,7 +233,7 @@ static void t_list_prefix(void)
 static void t_list_invalid(void)
 {
 	ACQUIRE("l1", "ttl_ms=5000");
-	const char *limits[] = { "0", "1001", "x", "-1", "", "1.5", "99999999999999999999", NULL };
+	const char *limits[] = {"0", "1001", "x", "-1", "", "1.5", "99999999999999999999", NULL};
 	for (size_t i = 0; limits[i]; i++) {
 		struct resp *r = http("GET", tfmt("/locks?limit=%s", limits[i]), NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_limit");
@@ -211,7 +242,7 @@ static void t_list_invalid(void)
 	EXPECT_PROBLEM(r, 400, "invalid_cursor");
 	r = http("GET", "/locks?limit=5&cursor=%7B%22x%22%3A1%7D", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_cursor");
-	const char *prefixes[] = { "a%20b", "a%2Fb", "a*", "%5B", "a%00", "%zz", NULL };
+	const char *prefixes[] = {"a%20b", "a%2Fb", "a*", "%5B", "a%00", "%zz", NULL};
 	for (size_t i = 0; prefixes[i]; i++) {
 		r = http("GET", tfmt("/locks?prefix=%s", prefixes[i]), NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_prefix");
@@ -236,7 +267,7 @@ static void t_list_excludes_released_and_expired(void)
 	struct resp *r = http("DELETE", "/locks/gone", NULL, NULL, tfmt("Lock-Token: %s", c.token), NULL);
 	EXPECT_STATUS(r, 204);
 	sleep_ms(400);
-	const char *toks[] = { a.token };
+	const char *toks[] = {a.token};
 	struct seen s = list_all(NULL, 10, toks, 1);
 	CHECKF(s.n == 1 && seen_has(&s, "keep"), "expected only \"keep\" listed, got %zu locks", s.n);
 }
@@ -252,11 +283,11 @@ static void t_list_empty(void)
 }
 
 const struct test tests_inspect_list[] = {
-	{ "inspect_get_head", t_inspect_get_head, { NULL }, 0 },
-	{ "list_pagination", t_list_pagination, { NULL }, 0 },
-	{ "list_prefix", t_list_prefix, { NULL }, 0 },
-	{ "list_invalid_params_400", t_list_invalid, { NULL }, 0 },
-	{ "list_excludes_released_and_expired", t_list_excludes_released_and_expired, { NULL }, 0 },
-	{ "list_empty", t_list_empty, { NULL }, 0 },
-	{ NULL, NULL, { NULL }, 0 },
+    {"inspect_get_head", t_inspect_get_head, {NULL}, 0},
+    {"list_pagination", t_list_pagination, {NULL}, 0},
+    {"list_prefix", t_list_prefix, {NULL}, 0},
+    {"list_invalid_params_400", t_list_invalid, {NULL}, 0},
+    {"list_excludes_released_and_expired", t_list_excludes_released_and_expired, {NULL}, 0},
+    {"list_empty", t_list_empty, {NULL}, 0},
+    {NULL, NULL, {NULL}, 0},
 };

@@ -27,19 +27,22 @@ static struct grant check_renewed(struct resp *r, struct grant g, int64_t ttl)
 
 static void t_renew_header(void)
 {
-	struct grant g = ACQUIRE("rh", "ttl_ms=1000&owner=me");
+	/* 2 s lease, renewed after 300 ms: generous for a loaded machine */
+	struct grant g = ACQUIRE("rh", "ttl_ms=2000&owner=me");
 	sleep_ms(300);
 	struct resp *r = http("POST", "/locks/rh/renew", NULL, NULL, hdr_token(g.token), NULL);
-	struct grant n = check_renewed(r, g, 1000);
-	CHECK_GRANT(r, "rh", 1000, "me");
+	struct grant n = check_renewed(r, g, 2000);
+	CHECK_GRANT(r, "rh", 2000, "me");
 	CHECKF(n.expires_ms >= g.expires_ms + 250, "renew did not extend the lease by ~300 ms");
 	/* the lock is really extended: still held after the original expiry */
 	int64_t wait = g.expires_ms + 100 - wall_ms();
 	if (wait > 0)
 		sleep_ms((long)wait);
 	struct resp *v = http("GET", "/locks/rh", NULL, NULL, NULL);
+	if (v->status == 404 && v->t0_wall >= n.expires_ms - 20)
+		return; /* machine too loaded to observe the window; not a server fault */
 	EXPECT_STATUS(v, 200);
-	struct view w = CHECK_VIEW(v->json, "rh", 1000, "me");
+	struct view w = CHECK_VIEW(v->json, "rh", 2000, "me");
 	CHECK(w.fence == g.fence);
 	CHECKF(w.expires_ms == n.expires_ms, "GET expires_at differs from the renew answer");
 }
@@ -51,8 +54,7 @@ static void t_renew_body(void)
 	struct resp *r = http("POST", "/locks/rb/renew", tfmt("{\"token\":\"%s\"}", g.token), json_ct, NULL);
 	check_renewed(r, g, 2000);
 	sleep_ms(50);
-	r = http("POST", "/locks/rb/renew", tfmt("{\"token\":\"%s\",\"ttl_ms\":3000}", g.token), json_ct,
-		 NULL);
+	r = http("POST", "/locks/rb/renew", tfmt("{\"token\":\"%s\",\"ttl_ms\":3000}", g.token), json_ct, NULL);
 	check_renewed(r, g, 3000);
 }
 
@@ -108,6 +110,8 @@ static void t_renew_after_expiry(void)
 	EXPECT_PROBLEM(r, 404, "not_held");
 	r = http("GET", "/locks/rx", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 404, "not_held");
+	r = http("DELETE", "/locks/rx", NULL, NULL, hdr_token(g.token), NULL);
+	EXPECT_PROBLEM(r, 404, "not_held");
 	/* a lock that never existed */
 	r = http("POST", "/locks/never/renew", NULL, NULL, hdr_token(g.token), NULL);
 	EXPECT_PROBLEM(r, 404, "not_held");
@@ -134,8 +138,7 @@ static void t_renew_missing_token(void)
 static void t_renew_duplicate_header(void)
 {
 	struct grant g = ACQUIRE("rd", "ttl_ms=5000");
-	struct resp *r = http("POST", "/locks/rd/renew", NULL, NULL, hdr_token(g.token), hdr_token(g.token),
-			      NULL);
+	struct resp *r = http("POST", "/locks/rd/renew", NULL, NULL, hdr_token(g.token), hdr_token(g.token), NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_token");
 	r = http("POST", "/locks/rd/renew", NULL, NULL, hdr_token(g.token), hdr_token(other_token), NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_token");
@@ -173,7 +176,7 @@ static void t_renew_two_sources(void)
 static void t_renew_invalid_token(void)
 {
 	ACQUIRE("ri", "ttl_ms=5000");
-	const char *bad[] = { "abc%21", "a%20b", "abc.def", "", NULL };
+	const char *bad[] = {"abc%21", "a%20b", "abc.def", "", NULL};
 	for (size_t i = 0; bad[i]; i++) {
 		struct resp *r = http("POST", tfmt("/locks/ri/renew?token=%s", bad[i]), NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_token");
@@ -249,18 +252,18 @@ static void t_release_wrong_token(void)
 }
 
 const struct test tests_renew_release[] = {
-	{ "renew_lock_token_header", t_renew_header, { NULL }, 0 },
-	{ "renew_body_token", t_renew_body, { NULL }, 0 },
-	{ "renew_query_token", t_renew_query, { NULL }, 0 },
-	{ "renew_ttl_override", t_renew_ttl_override, { NULL }, 0 },
-	{ "renew_wrong_token_409", t_renew_wrong_token, { NULL }, 0 },
-	{ "renew_after_expiry_404", t_renew_after_expiry, { NULL }, 0 },
-	{ "renew_missing_token_400", t_renew_missing_token, { NULL }, 0 },
-	{ "renew_duplicate_lock_token_header_400", t_renew_duplicate_header, { NULL }, 0 },
-	{ "renew_token_two_sources_400", t_renew_two_sources, { NULL }, 0 },
-	{ "renew_invalid_token_400", t_renew_invalid_token, { NULL }, 0 },
-	{ "release_204", t_release_204, { NULL }, 0 },
-	{ "release_token_sources", t_release_sources, { NULL }, 0 },
-	{ "release_wrong_token_409", t_release_wrong_token, { NULL }, 0 },
-	{ NULL, NULL, { NULL }, 0 },
+    {"renew_lock_token_header", t_renew_header, {NULL}, 0},
+    {"renew_body_token", t_renew_body, {NULL}, 0},
+    {"renew_query_token", t_renew_query, {NULL}, 0},
+    {"renew_ttl_override", t_renew_ttl_override, {NULL}, 0},
+    {"renew_wrong_token_409", t_renew_wrong_token, {NULL}, 0},
+    {"renew_after_expiry_404", t_renew_after_expiry, {NULL}, 0},
+    {"renew_missing_token_400", t_renew_missing_token, {NULL}, 0},
+    {"renew_duplicate_lock_token_header_400", t_renew_duplicate_header, {NULL}, 0},
+    {"renew_token_two_sources_400", t_renew_two_sources, {NULL}, 0},
+    {"renew_invalid_token_400", t_renew_invalid_token, {NULL}, 0},
+    {"release_204", t_release_204, {NULL}, 0},
+    {"release_token_sources", t_release_sources, {NULL}, 0},
+    {"release_wrong_token_409", t_release_wrong_token, {NULL}, 0},
+    {NULL, NULL, {NULL}, 0},
 };

@@ -15,9 +15,8 @@ static void still_healthy(void)
 
 static void t_names(void)
 {
-	const char *bad[] = { "",    "%00",   "%2F",   "%2f",    "%20",    "%zz",    "a%ffb", "a%2",
-			      "a%",  "%C3%A9", "%2A",  "%7B",    "%7D",    "%5C",    "%21",   "a%3Fb",
-			      "%23", "%2C",   "%27",   "%0A",    "%7F",    "%25",    NULL };
+	const char *bad[] = {"",    "%00", "%2F", "%2f",   "%20", "%zz", "a%ffb", "a%2", "a%",  "%C3%A9", "%2A", "%7B",
+	                     "%7D", "%5C", "%21", "a%3Fb", "%23", "%2C", "%27",   "%0A", "%7F", "%25",    NULL};
 	for (size_t i = 0; bad[i]; i++) {
 		struct resp *r = http("PUT", tfmt("/locks/%s", bad[i]), NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_name");
@@ -42,17 +41,13 @@ static void t_names(void)
 	EXPECT_PROBLEM(r, 400, "invalid_name");
 
 	/* raw bytes curl would encode or reject */
-	r = raw_httpf("PUT /locks/caf\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-		      g_dl.port);
+	r = raw_httpf("PUT /locks/caf\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", g_dl.port);
 	EXPECT_PROBLEM(r, 400, "invalid_name");
-	r = raw_httpf("PUT /locks/a\x80z HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-		      g_dl.port);
+	r = raw_httpf("PUT /locks/a\x80z HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", g_dl.port);
 	EXPECT_PROBLEM(r, 400, "invalid_name");
-	r = raw_httpf("PUT /locks/a{b} HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-		      g_dl.port);
+	r = raw_httpf("PUT /locks/a{b} HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", g_dl.port);
 	EXPECT_PROBLEM(r, 400, "invalid_name");
-	r = raw_httpf("GET /locks/a*b HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-		      g_dl.port);
+	r = raw_httpf("GET /locks/a*b HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", g_dl.port);
 	EXPECT_PROBLEM(r, 400, "invalid_name");
 
 	/* nothing above created a lock */
@@ -78,6 +73,33 @@ static void t_names(void)
 	CHECK(CHECK_VIEW(r->json, "A", 5000, NULL).fence == g.fence);
 	r = http("PUT", "/locks/A", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 409, "lock_held");
+	/* the percent-encoded form addresses the same lock on every route */
+	r = http("POST", "/locks/%41/renew", NULL, NULL, tfmt("Lock-Token: %s", g.token), NULL);
+	EXPECT_STATUS(r, 200);
+	CHECK_GRANT(r, "A", 5000, NULL);
+	r = http("DELETE", "/locks/%41", NULL, NULL, tfmt("Lock-Token: %s", g.token), NULL);
+	EXPECT_STATUS(r, 204);
+	r = http("GET", "/locks/A", NULL, NULL, NULL);
+	EXPECT_PROBLEM(r, 404, "not_held");
+	/* names are case-sensitive */
+	struct grant lo = ACQUIRE("case", "ttl_ms=5000");
+	struct grant up = ACQUIRE("CASE", "ttl_ms=5000");
+	CHECK(strcmp(lo.token, up.token) != 0);
+	/* names made only of allowed punctuation, or equal to a route word */
+	ACQUIRE(".", "ttl_ms=5000");
+	ACQUIRE("..", "ttl_ms=5000");
+	struct grant rn = ACQUIRE("renew", "ttl_ms=5000");
+	r = http("POST", "/locks/renew/renew", NULL, NULL, tfmt("Lock-Token: %s", rn.token), NULL);
+	EXPECT_STATUS(r, 200);
+	CHECK_GRANT(r, "renew", 5000, NULL);
+	r = http("GET", "/locks/..", NULL, NULL, NULL);
+	EXPECT_STATUS(r, 200);
+	CHECK_VIEW(r->json, "..", 5000, NULL);
+	/* a 1-char token is syntactically fine: on a free lock it is ignored */
+	r = http("PUT", "/locks/short-token?token=A&ttl_ms=5000", NULL, NULL, NULL);
+	EXPECT_STATUS(r, 201);
+	CHECK(strcmp(CHECK_GRANT(r, "short-token", 5000, NULL).token, "A") != 0);
+	still_healthy();
 	/* 255 'A's percent-encoded is a valid 255-byte name */
 	enc[3 * 255] = 0;
 	r = http("PUT", tfmt("/locks/%s", enc), NULL, NULL, NULL);
@@ -88,13 +110,14 @@ static void t_names(void)
 
 static void t_ttl(void)
 {
-	const char *bad[] = { "99",  "0",   "86400001", "abc", "1.5",  "%2B500", "-5",  "",
-			      "0x10", "1e3", "99999999999999999999999", "%20500", "500%20", "-0", NULL };
+	const char *bad[] = {
+	    "99",     "0",      "86400001", "abc", "1.5", "%2B500", "-5", "", "0x10", "1e3", "99999999999999999999999",
+	    "%20500", "500%20", "-0",       NULL};
 	for (size_t i = 0; bad[i]; i++) {
 		struct resp *r = http("PUT", tfmt("/locks/t?ttl_ms=%s", bad[i]), NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_ttl");
 	}
-	const char *badj[] = { "\"500\"", "1.5", "true", "-1", "86400001", "[500]", "{}", "99", "0", NULL };
+	const char *badj[] = {"\"500\"", "1.5", "true", "-1", "86400001", "[500]", "{}", "99", "0", NULL};
 	for (size_t i = 0; badj[i]; i++) {
 		struct resp *r = http("PUT", "/locks/t", tfmt("{\"ttl_ms\":%s}", badj[i]), json_ct, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_ttl");
@@ -126,12 +149,12 @@ static void t_owner(void)
 		memcpy(e256 + 2 * i, "\xc3\xa9", 2);
 	r = http("PUT", "/locks/o", tfmt("{\"owner\":\"%sx\"}", e256), json_ct, NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_owner");
-	const char *badq[] = { "%01", "a%0Ab", "%ff", "%C3", "%ED%A0%80", "%00", NULL };
+	const char *badq[] = {"%01", "a%0Ab", "%ff", "%C3", "%ED%A0%80", "%00", NULL};
 	for (size_t i = 0; badq[i]; i++) {
 		r = http("PUT", tfmt("/locks/o?owner=%s", badq[i]), NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_owner");
 	}
-	const char *badj[] = { "\"\\u0001\"", "\"a\\nb\"", "\"\\u001f\"", "123", "[\"x\"]", "true", "{}", NULL };
+	const char *badj[] = {"\"\\u0001\"", "\"a\\nb\"", "\"\\u001f\"", "123", "[\"x\"]", "true", "{}", NULL};
 	for (size_t i = 0; badj[i]; i++) {
 		r = http("PUT", "/locks/o", tfmt("{\"owner\":%s}", badj[i]), json_ct, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_owner");
@@ -175,8 +198,8 @@ static void t_params(void)
 	EXPECT_PROBLEM(r, 400, "invalid_parameter");
 	r = http("POST", "/locks/p/renew", "{\"foo\":1}", json_ct, tfmt("Lock-Token: %s", g.token), NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("POST", "/locks/p/renew?ttl_ms=5000", "{\"ttl_ms\":5000}", json_ct,
-		 tfmt("Lock-Token: %s", g.token), NULL);
+	r = http("POST", "/locks/p/renew?ttl_ms=5000", "{\"ttl_ms\":5000}", json_ct, tfmt("Lock-Token: %s", g.token),
+	         NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_parameter");
 	r = http("DELETE", "/locks/p?foo=1", NULL, NULL, tfmt("Lock-Token: %s", g.token), NULL);
 	EXPECT_PROBLEM(r, 400, "invalid_parameter");
@@ -191,21 +214,22 @@ static void t_json(void)
 	/* top-level object + 8 arrays = 9 levels; + 7 arrays = 8 levels */
 	snprintf(deep9, sizeof deep9, "{\"owner\":[[[[[[[[1]]]]]]]]}");
 	snprintf(deep8, sizeof deep8, "{\"owner\":[[[[[[[1]]]]]]]}");
-	const char *bad[] = { "{\"ttl_ms\":",
-			      "{\"ttl_ms\":500,}",
-			      "[1]",
-			      "[]",
-			      "\"str\"",
-			      "42",
-			      "null",
-			      "{}{}",
-			      "{} x",
-			      "{'ttl_ms':500}",
-			      "{\"ttl_ms\":500,\"ttl_ms\":500}",
-			      "{\"owner\":\"a\",\"owner\":\"b\"}",
-			      deep9,
-			      "{\"owner\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}}",
-			      NULL };
+	const char *bad[] = {"{\"ttl_ms\":",
+	                     "{\"ttl_ms\":500,}",
+	                     "[1]",
+	                     "[]",
+	                     "\"str\"",
+	                     "42",
+	                     "null",
+	                     "{}{}",
+	                     "{} x",
+	                     "   ",
+	                     "{'ttl_ms':500}",
+	                     "{\"ttl_ms\":500,\"ttl_ms\":500}",
+	                     "{\"owner\":\"a\",\"owner\":\"b\"}",
+	                     deep9,
+	                     "{\"owner\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}}",
+	                     NULL};
 	for (size_t i = 0; bad[i]; i++) {
 		struct resp *r = http("PUT", "/locks/j", bad[i], json_ct, NULL);
 		EXPECT_PROBLEM(r, 400, "invalid_json");
@@ -265,7 +289,7 @@ static void t_media_type(void)
 	EXPECT_STATUS(r, 200);
 	/* a parameter on the media type is fine */
 	r = http("POST", "/locks/m/renew", tfmt("{\"token\":\"%s\"}", g.token), "application/json; charset=utf-8",
-		 NULL);
+	         NULL);
 	EXPECT_STATUS(r, 200);
 	still_healthy();
 }
@@ -293,8 +317,8 @@ static void t_body_size(void)
 	/* chunked: a small chunked body works ... */
 	const char *small = "{\"ttl_ms\":5000}";
 	r = raw_httpf("PUT /locks/chunked HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-		      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
-		      g_dl.port, strlen(small), small);
+	              "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+	              g_dl.port, strlen(small), small);
 	EXPECT_STATUS(r, 201);
 	CHECK_GRANT(r, "chunked", 5000, NULL);
 
@@ -303,9 +327,9 @@ static void t_body_size(void)
 	size_t reqlen = 0;
 	FILE *m = open_memstream(&req, &reqlen);
 	fprintf(m,
-		"PUT /locks/chunked2 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-		g_dl.port);
+	        "PUT /locks/chunked2 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+	        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+	        g_dl.port);
 	fprintf(m, "a\r\n{\"owner\":\"\r\n");
 	for (int i = 0; i < 17; i++)
 		fprintf(m, "400\r\n%s\r\n", trepeat('y', 1024));
@@ -321,15 +345,15 @@ static void t_body_size(void)
 
 static void t_conflicting_framing(void)
 {
-	struct resp *r = raw_httpf(
-		"PUT /locks/smug HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-		"Content-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-		"2\r\n{}\r\n0\r\n\r\n",
-		g_dl.port);
+	struct resp *r =
+	    raw_httpf("PUT /locks/smug HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+	              "Content-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	              "2\r\n{}\r\n0\r\n\r\n",
+	              g_dl.port);
 	EXPECT_PROBLEM(r, 400, "bad_request");
 	r = raw_httpf("PUT /locks/smug HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nTransfer-Encoding: chunked\r\n"
-		      "Content-Length: 0\r\nConnection: close\r\n\r\n0\r\n\r\n",
-		      g_dl.port);
+	              "Content-Length: 0\r\nConnection: close\r\n\r\n0\r\n\r\n",
+	              g_dl.port);
 	EXPECT_PROBLEM(r, 400, "bad_request");
 	r = http("GET", "/locks/smug", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 404, "not_held");
@@ -360,15 +384,14 @@ static void expect_405(const char *method, const char *path, const char *const *
 	const char *allow = resp_header(r, "Allow");
 	CHECKF(allow, "%s %s: 405 without Allow header", method, path);
 	for (size_t i = 0; allowed[i]; i++)
-		CHECKF(allow_has(allow, allowed[i]), "%s %s: Allow \"%s\" lacks %s", method, path, allow,
-		       allowed[i]);
+		CHECKF(allow_has(allow, allowed[i]), "%s %s: Allow \"%s\" lacks %s", method, path, allow, allowed[i]);
 	CHECKF(!allow_has(allow, method), "%s %s: Allow \"%s\" lists the rejected method", method, path, allow);
 }
 
 static void t_routing(void)
 {
-	const char *nf[] = { "/", "/nope", "/lock/a", "/locks/a/b", "/locks/a/renew/x", "/healthz/x",
-			     "/locksx", "/metrics/x", NULL };
+	const char *nf[] = {"/",          "/nope",   "/lock/a",    "/locks/a/b", "/locks/a/renew/x",
+	                    "/healthz/x", "/locksx", "/metrics/x", NULL};
 	for (size_t i = 0; nf[i]; i++) {
 		struct resp *r = http("GET", nf[i], NULL, NULL, NULL);
 		EXPECT_PROBLEM(r, 404, "not_found");
@@ -376,9 +399,9 @@ static void t_routing(void)
 	struct resp *r = http("PUT", "/nope/a", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 404, "not_found");
 
-	static const char *const lock_allowed[] = { "GET", "HEAD", "PUT", "DELETE", NULL };
-	static const char *const renew_allowed[] = { "POST", NULL };
-	static const char *const get_allowed[] = { "GET", NULL };
+	static const char *const lock_allowed[] = {"GET", "HEAD", "PUT", "DELETE", NULL};
+	static const char *const renew_allowed[] = {"POST", NULL};
+	static const char *const get_allowed[] = {"GET", NULL};
 	expect_405("PATCH", "/locks/a", lock_allowed);
 	expect_405("POST", "/locks/a", lock_allowed);
 	expect_405("OPTIONS", "/locks/a", lock_allowed);
@@ -401,18 +424,18 @@ static void t_garbage_requests(void)
 {
 	/* a series of hostile/odd requests; the service must keep working */
 	const char *reqs[] = {
-		"GARBAGE\r\n\r\n",
-		"GET /healthz HTTP/9.9\r\nHost: x\r\nConnection: close\r\n\r\n",
-		"PUT /locks/x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n",
-		"PUT /locks/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n",
-		"PUT /locks/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-		"Connection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
-		NULL,
+	    "GARBAGE\r\n\r\n",
+	    "GET /healthz HTTP/9.9\r\nHost: x\r\nConnection: close\r\n\r\n",
+	    "PUT /locks/x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n",
+	    "PUT /locks/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n",
+	    "PUT /locks/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+	    NULL,
 	};
 	for (size_t i = 0; reqs[i]; i++) {
 		struct resp *r = raw_http(reqs[i], strlen(reqs[i]));
-		CHECKF(r->status == 0 || (r->status >= 400 && r->status <= 505),
-		       "odd request #%zu answered %ld: %s", i, r->status, r->body);
+		CHECKF(r->status == 0 || (r->status >= 400 && r->status <= 505), "odd request #%zu answered %ld: %s", i,
+		       r->status, r->body);
 		still_healthy();
 	}
 	struct resp *r = http("GET", "/locks/x", NULL, NULL, NULL);
@@ -420,15 +443,15 @@ static void t_garbage_requests(void)
 }
 
 const struct test tests_validation[] = {
-	{ "validation_names", t_names, { NULL }, 0 },
-	{ "validation_ttl", t_ttl, { NULL }, 0 },
-	{ "validation_owner", t_owner, { NULL }, 0 },
-	{ "validation_parameters", t_params, { NULL }, 0 },
-	{ "validation_json", t_json, { NULL }, 0 },
-	{ "validation_media_type_415", t_media_type, { NULL }, 0 },
-	{ "validation_body_too_large_413", t_body_size, { NULL }, 0 },
-	{ "validation_conflicting_framing_400", t_conflicting_framing, { NULL }, 0 },
-	{ "routing_404_405", t_routing, { NULL }, 0 },
-	{ "garbage_requests_survive", t_garbage_requests, { NULL }, 0 },
-	{ NULL, NULL, { NULL }, 0 },
+    {"validation_names", t_names, {NULL}, 0},
+    {"validation_ttl", t_ttl, {NULL}, 0},
+    {"validation_owner", t_owner, {NULL}, 0},
+    {"validation_parameters", t_params, {NULL}, 0},
+    {"validation_json", t_json, {NULL}, 0},
+    {"validation_media_type_415", t_media_type, {NULL}, 0},
+    {"validation_body_too_large_413", t_body_size, {NULL}, 0},
+    {"validation_conflicting_framing_400", t_conflicting_framing, {NULL}, 0},
+    {"routing_404_405", t_routing, {NULL}, 0},
+    {"garbage_requests_survive", t_garbage_requests, {NULL}, 0},
+    {NULL, NULL, {NULL}, 0},
 };

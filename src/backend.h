@@ -78,6 +78,11 @@ struct backend_ops {
 	/* Takes waiter out of name's line (fire and forget; a lock left free is
 	 * offered to the next in line). */
 	enum backend_start (*leave)(struct backend *b, const char *name, const char *waiter);
+	/* Raises name's fence counter to at least `fence`, and the fence of the
+	 * lock if `token` holds it (Redlock's second round; see redlock.c).
+	 * cb(arg, ok) says whether the node confirmed. */
+	enum backend_start (*fence_floor)(struct backend *b, const char *name, const char *token, int64_t fence,
+	                                  backend_ping_fn *cb, void *arg);
 	/* Delivers wake-ups for waiters to wake(arg, waiter) and losses of the
 	 * wake-up channel to resync(arg). One watcher per backend. */
 	void (*watch)(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg);

@@ -10,11 +10,11 @@
 #define DLOCKD_VERSION "0.0.0"
 #endif
 
-enum opt_kind { OPT_STR, OPT_U32, OPT_I64, OPT_FLAG };
+enum opt_kind { OPT_STR, OPT_U32, OPT_I64, OPT_FLAG, OPT_RATIO };
 
 enum opt_id {
 	O_LISTEN, O_REDIS, O_PREFIX, O_DEFAULT_TTL, O_MIN_TTL, O_MAX_TTL, O_REDIS_TIMEOUT, O_THREADS,
-	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_MAX_WAIT, O_MAX_WAITERS, O_HEALTHCHECK, O_HELP, O_VERSION,
+	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_MAX_WAIT, O_MAX_WAITERS, O_NODE_TIMEOUT, O_DRIFT, O_HEALTHCHECK, O_HELP, O_VERSION,
 	O_COUNT
 };
 
@@ -39,6 +39,8 @@ static const struct opt {
 	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for headers and I/O (default 16384)", OPT_U32, 4096, 1048576 },
 	[O_MAX_WAIT] = { "max-wait-ms", "DLOCKD_MAX_WAIT_MS", "MS", "longest wait_ms a request may ask for (default 60000)", OPT_I64, 0, 3600000 },
 	[O_MAX_WAITERS] = { "max-waiters", "DLOCKD_MAX_WAITERS", "N", "waiting requests at most, per thread; beyond, 503 (default 10000)", OPT_U32, 0, 10000000 },
+	[O_NODE_TIMEOUT] = { "node-timeout-ms", "DLOCKD_NODE_TIMEOUT_MS", "MS", "Redlock (several --redis): per-node timeout (default 50)", OPT_U32, 1, 60000 },
+	[O_DRIFT] = { "clock-drift-factor", "DLOCKD_CLOCK_DRIFT_FACTOR", "F", "Redlock: clock drift allowed per ms of lease, 0..0.5 (default 0.01)", OPT_RATIO, 0, 0 },
 	[O_HEALTHCHECK] = { "healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not", OPT_FLAG, 0, 0 },
 	[O_HELP] = { "help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0 },
 	[O_VERSION] = { "version", NULL, NULL, "print the version and exit", OPT_FLAG, 0, 0 },
@@ -225,6 +227,18 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 		         (long long)o->max);
 		return false;
 	}
+	if (o->kind == OPT_RATIO) {
+		char *end;
+		double d;
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno || end == v || *end || !(d >= 0.0 && d <= 0.5)) {
+			snprintf(err, errlen, "%s%s: '%s' is not a number in 0..0.5", src, name, v);
+			return false;
+		}
+		c->clock_drift_factor = d;
+		return true;
+	}
 	switch (id) {
 	case O_LISTEN:
 		if (!parse_hostport(v, c->listen_host, &c->listen_port, true)) {
@@ -265,6 +279,7 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_CONN_MEMORY: c->connection_memory = (unsigned)n; return true;
 	case O_MAX_WAIT: c->max_wait_ms = n; return true;
 	case O_MAX_WAITERS: c->max_waiters = (unsigned)n; return true;
+	case O_NODE_TIMEOUT: c->node_timeout_ms = (unsigned)n; return true;
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;
@@ -307,6 +322,8 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	c->connection_memory = 16384;
 	c->max_wait_ms = 60000;
 	c->max_waiters = 10000;
+	c->node_timeout_ms = 50;
+	c->clock_drift_factor = 0.01;
 
 	for (int i = 0; i < O_COUNT; i++) {
 		const char *v = OPTS[i].env ? env(OPTS[i].env) : NULL;

@@ -39,6 +39,8 @@ struct config {
 	bool healthcheck;                /* --healthcheck: probe the local /readyz and exit */
 	int64_t max_wait_ms;             /* longest wait_ms a request may ask for */
 	unsigned max_waiters;            /* waiting requests at most, per thread */
+	unsigned node_timeout_ms;        /* Redlock: per-node timeout */
+	double clock_drift_factor;       /* Redlock: drift allowed per ms of lease */
 };
 
 enum config_result {

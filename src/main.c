@@ -19,7 +19,9 @@
 #include "keys.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "spec.h"
+#include "redlock.h"
 #include "store.h"
 #include "waiters.h"
 
@@ -87,26 +89,44 @@ static void on_wake(void *arg)
 	http_quiesce(w->http, on_drained, w);
 }
 
+/* One store per Redis node; several make a Redlock quorum. */
+static struct backend *open_backend(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	struct backend *nodes[CONFIG_REDIS_MAX];
+	bool quorum = cfg->nredis > 1;
+
+	for (unsigned i = 0; i < cfg->nredis; i++) {
+		const struct redis_target *t = &cfg->redis[i];
+		struct store_config sc = {
+			.host = t->unix_path[0] ? NULL : t->host,
+			.port = t->port,
+			.unix_path = t->unix_path[0] ? t->unix_path : NULL,
+			.password = t->password[0] ? t->password : NULL,
+			.db = t->db,
+			.keys = w->keys,
+			.timeout_ms = quorum ? cfg->node_timeout_ms : cfg->redis_timeout_ms,
+			.label = t->label,
+			.instance = w->instance,
+		};
+		nodes[i] = store_new(w->loop, &sc);
+		if (!nodes[i]) {
+			while (i-- > 0)
+				backend_free(nodes[i]);
+			return NULL;
+		}
+	}
+	return quorum ? redlock_new(w->loop, nodes, cfg->nredis, cfg->clock_drift_factor) : nodes[0];
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	const struct redis_target *t = &w->cfg->redis[0];
-	struct store_config sc = {
-		.host = t->unix_path[0] ? NULL : t->host,
-		.port = t->port,
-		.unix_path = t->unix_path[0] ? t->unix_path : NULL,
-		.password = t->password[0] ? t->password : NULL,
-		.db = t->db,
-		.keys = w->keys,
-		.timeout_ms = w->cfg->redis_timeout_ms,
-		.label = t->label,
-		.instance = w->instance,
-	};
 	size_t spec_len;
 	const char *spec = spec_text(&spec_len);
 
 	w->status = 1;
-	w->backend = store_new(w->loop, &sc);
+	w->backend = open_backend(w);
 	w->waiters = w->backend ? waiters_new(w->loop, w->backend, w->index, w->cfg->max_waiters) : NULL;
 	w->api = w->waiters ? api_new(w->cfg, w->backend, w->waiters, spec, spec_len) : NULL;
 	w->http = w->api ? http_start(w->loop, w->cfg, w->api, w->listen_fd) : NULL;
@@ -158,15 +178,19 @@ int main(int argc, char **argv)
 	}
 	if (cfg.healthcheck)
 		return healthcheck_run(&cfg, cfg.redis_timeout_ms + 1000);
-	if (cfg.nredis > 1) {
-		fprintf(stderr, "dlockd: several --redis nodes (Redlock mode) are not supported by this build yet\n");
-		return 2;
-	}
+
 	if (!keys_init(&keys, cfg.prefix)) {
 		fprintf(stderr, "dlockd: --prefix: invalid\n");
 		return 2;
 	}
 	log_setup(cfg.log_level, cfg.log_format);
+	if (cfg.nredis > 1) {
+		if (cfg.nredis % 2 == 0)
+			log_msg(LOG_WARN, "Redlock over %u nodes: an even count tolerates no more failures than %u nodes; "
+			                  "use an odd number", cfg.nredis, cfg.nredis - 1);
+		for (unsigned i = 0; i < cfg.nredis; i++)
+			metrics_node_label(i, cfg.redis[i].label);
+	}
 	/* This process's id in the waiters' lines (no secret: 12 random chars). */
 	if (lock_token_new(instance) < 0) {
 		fprintf(stderr, "dlockd: the system random number generator failed\n");
@@ -211,9 +235,10 @@ int main(int argc, char **argv)
 		started++;
 	}
 	if (status == 0) {
-		log_msg(LOG_INFO, "dlockd %s listening on %s:%d with %u thread(s), Redis %s, key prefix '%s'",
+		log_msg(LOG_INFO, "dlockd %s listening on %s:%d with %u thread(s), %s %s%s, key prefix '%s'",
 		        DLOCKD_VERSION, cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port, cfg.threads,
-		        cfg.redis[0].label, cfg.prefix);
+		        cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label, cfg.nredis > 1 ? " and more" : "",
+		        cfg.prefix);
 		while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
 			;
 		log_msg(LOG_INFO, "received %s: finishing requests in progress", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -13,6 +13,8 @@ static const char *const ROUTE_NAMES[ROUTE_COUNT] = {
 	[ROUTE_OTHER] = "other",
 };
 
+enum { MAX_NODES = 9 };
+
 static const int STATUSES[] = { 200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0 };
 enum { NSTATUS = sizeof STATUSES / sizeof STATUSES[0] };
 
@@ -48,6 +50,9 @@ static struct {
 	atomic_int_fast64_t waiters;
 	atomic_uint_fast64_t wait_buckets[NBUCKET + 1];
 	atomic_uint_fast64_t wait_sum_us;
+	atomic_uint_fast64_t node_calls[MAX_NODES], node_errors[MAX_NODES], node_us[MAX_NODES];
+	unsigned nnodes;
+	char node_labels[MAX_NODES][64];
 } m;
 
 const char *metrics_route_name(enum metrics_route r)
@@ -78,6 +83,25 @@ void metrics_inc(enum metrics_counter c)
 void metrics_inflight(int delta)
 {
 	atomic_fetch_add_explicit(&m.inflight, delta, memory_order_relaxed);
+}
+
+void metrics_node_label(unsigned i, const char *label)
+{
+	if (i >= MAX_NODES)
+		return;
+	snprintf(m.node_labels[i], sizeof m.node_labels[i], "%s", label);
+	if (i + 1 > m.nnodes)
+		m.nnodes = i + 1;
+}
+
+void metrics_node(unsigned i, bool ok, uint64_t duration_us)
+{
+	if (i >= MAX_NODES)
+		return;
+	atomic_fetch_add_explicit(&m.node_calls[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m.node_us[i], duration_us, memory_order_relaxed);
+	if (!ok)
+		atomic_fetch_add_explicit(&m.node_errors[i], 1, memory_order_relaxed);
 }
 
 void metrics_waiters(int delta)
@@ -159,6 +183,29 @@ char *metrics_render(size_t *len)
 		}
 		fprintf(f, "dlockd_wait_duration_seconds_sum %.6f\ndlockd_wait_duration_seconds_count %llu\n",
 		        (double)load(&m.wait_sum_us) / 1e6, (unsigned long long)cum);
+	}
+	if (m.nnodes > 0) {
+		fputs("# HELP dlockd_redis_node_calls_total Calls to each Redis node (Redlock mode).\n"
+		      "# TYPE dlockd_redis_node_calls_total counter\n",
+		      f);
+		for (unsigned i = 0; i < m.nnodes; i++)
+			fprintf(f, "dlockd_redis_node_calls_total{node=\"%s\"} %llu\n", m.node_labels[i],
+			        (unsigned long long)load(&m.node_calls[i]));
+		fputs("# HELP dlockd_redis_node_errors_total Calls to each Redis node that failed or timed out.\n"
+		      "# TYPE dlockd_redis_node_errors_total counter\n",
+		      f);
+		for (unsigned i = 0; i < m.nnodes; i++)
+			fprintf(f, "dlockd_redis_node_errors_total{node=\"%s\"} %llu\n", m.node_labels[i],
+			        (unsigned long long)load(&m.node_errors[i]));
+		fputs("# HELP dlockd_redis_node_latency_seconds Time for each Redis node to answer.\n"
+		      "# TYPE dlockd_redis_node_latency_seconds summary\n",
+		      f);
+		for (unsigned i = 0; i < m.nnodes; i++)
+			fprintf(f,
+			        "dlockd_redis_node_latency_seconds_sum{node=\"%s\"} %.6f\n"
+			        "dlockd_redis_node_latency_seconds_count{node=\"%s\"} %llu\n",
+			        m.node_labels[i], (double)load(&m.node_us[i]) / 1e6, m.node_labels[i],
+			        (unsigned long long)load(&m.node_calls[i]));
 	}
 	fprintf(f, "# HELP dlockd_waiters Requests waiting for a lock now.\n# TYPE dlockd_waiters gauge\n"
 	           "dlockd_waiters %lld\n",

@@ -4,6 +4,7 @@
 #ifndef DLOCKD_METRICS_H
 #define DLOCKD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,10 @@ void metrics_request(enum metrics_route route, int status, uint64_t duration_us)
 void metrics_inc(enum metrics_counter c);
 /* Adds delta (may be negative) to the in-flight request gauge. */
 void metrics_inflight(int delta);
+/* Names Redis node i (Redlock mode) in the per-node metrics. */
+void metrics_node_label(unsigned i, const char *label);
+/* Records one call to Redis node i: whether it answered, and how long it took. */
+void metrics_node(unsigned i, bool ok, uint64_t duration_us);
 /* Adds delta to the waiting-requests gauge. */
 void metrics_waiters(int delta);
 /* Records how long a wait lasted (granted or not). */

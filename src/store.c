@@ -20,14 +20,17 @@
 #include "metrics.h"
 #include "store_scripts.h"
 
-enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_LEV, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
+enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_LEV, SCRIPT_FLR, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
 
 static const char *const SCRIPTS[SCRIPT_COUNT] = {
 	[SCRIPT_ACQ] = SCRIPT_ACQUIRE, [SCRIPT_REN] = SCRIPT_RENEW, [SCRIPT_REL] = SCRIPT_RELEASE,
-	[SCRIPT_LEV] = SCRIPT_LEAVE,   [SCRIPT_INS] = SCRIPT_INSPECT, [SCRIPT_LST] = SCRIPT_LIST,
+	[SCRIPT_LEV] = SCRIPT_LEAVE,   [SCRIPT_FLR] = SCRIPT_FENCE_FLOOR, [SCRIPT_INS] = SCRIPT_INSPECT,
+	[SCRIPT_LST] = SCRIPT_LIST,
 };
 
-enum op_kind { OP_ACQUIRE, OP_RENEW, OP_RELEASE, OP_INSPECT, OP_LIST, OP_PING, OP_LEAVE, OP_SETUP, OP_HEARTBEAT };
+enum op_kind {
+	OP_ACQUIRE, OP_RENEW, OP_RELEASE, OP_INSPECT, OP_LIST, OP_PING, OP_LEAVE, OP_FENCE_FLOOR, OP_SETUP, OP_HEARTBEAT
+};
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
 enum conn_role { ROLE_COMMANDS, ROLE_WAKEUPS };
 enum {
@@ -397,6 +400,9 @@ static void finish_op(struct op *op, const redisReply *r)
 			op->cb.ping(op->arg, false);
 		else
 			op->cb.ping(op->arg, r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
+		break;
+	case OP_FENCE_FLOOR:
+		op->cb.ping(op->arg, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
 		break;
 	case OP_LEAVE:
 	case OP_HEARTBEAT:
@@ -976,6 +982,28 @@ static enum backend_start store_leave(struct backend *b, const char *name, const
 	return lock_op(b, OP_LEAVE, &req, NULL, NULL);
 }
 
+static enum backend_start store_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
+                                            backend_ping_fn *cb, void *arg)
+{
+	struct store *s = (struct store *)b;
+	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], f[24];
+	size_t lk = keys_make(s->cfg.keys, KEYS_LOCK, name, lock_key);
+	size_t fk = keys_make(s->cfg.keys, KEYS_FENCE, name, fence_key);
+	size_t tl = strlen(token), fl = (size_t)snprintf(f, sizeof f, "%lld", (long long)fence), used = 0;
+	struct op *op = op_new(s, OP_FENCE_FLOOR, lk + fk + tl + fl + 8);
+
+	if (!op)
+		return BACKEND_NO_MEMORY;
+	op->cb.ping = cb;
+	op->arg = arg;
+	op_evalsha(s, op, SCRIPT_FLR, "2");
+	op_arg(op, &used, lock_key, lk);
+	op_arg(op, &used, fence_key, fk);
+	op_arg(op, &used, token, tl);
+	op_arg(op, &used, f, fl);
+	return start(s, op);
+}
+
 static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
 {
 	struct store *s = (struct store *)b;
@@ -1019,6 +1047,7 @@ static const struct backend_ops STORE_OPS = {
 	.list = store_list,
 	.ping = store_ping,
 	.leave = store_leave,
+	.fence_floor = store_fence_floor,
 	.watch = store_watch,
 	.free = store_free,
 };

@@ -151,6 +151,14 @@ static const char SCRIPT_LEAVE[] =
 	"end\n"
 	"return 1\n";
 
+/* KEYS: lock, fence. ARGV: token, fence. Raises the counter to at least the
+ * fence, and the lock's fence to it if the token holds the lock. Returns 1. */
+static const char SCRIPT_FENCE_FLOOR[] =
+	"local f = tonumber(ARGV[2])\n"
+	"if tonumber(redis.call('GET', KEYS[2]) or '0') < f then redis.call('SET', KEYS[2], ARGV[2]) end\n"
+	"if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('HSET', KEYS[1], 'fence', ARGV[2]) end\n"
+	"return 1\n";
+
 /* KEYS: lock. Returns {1, fence, remaining, now, acquired, has_owner, owner, expires} or {0}. */
 static const char SCRIPT_INSPECT[] =
 	"local cur = redis.call('HMGET', KEYS[1], 'owner', 'fence', 'acq', 'ho', 'exp')\n"

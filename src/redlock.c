@@ -1,0 +1,804 @@
+/* redlock: quorum over N node backends. See redlock.h and docs/redlock.md.
+ *
+ * A call fans out to every node at once ("legs"); each node backend enforces
+ * its own per-node timeout, so every leg answers. When the last leg is in,
+ * the call is decided:
+ *   acquire  granted by a quorum and validity > 0 → the lock, with fence F =
+ *            max of the granting nodes' fences; if fewer than a quorum of the
+ *            granting nodes are already at F, a second round raises the
+ *            lagging ones (fence_floor) and the grant waits for a quorum at F.
+ *            Otherwise every new grant is released and the answer is 409 (held
+ *            or reserved, from the nodes that answered) or 503 (too few answered).
+ *   renew    renewed on a quorum within validity.
+ *   release  released on some node and released-or-absent on a quorum.
+ *   inspect  held on a quorum (the view: highest fence, least time left).
+ *   list     node by node: one node's page of names, each checked on all
+ *            nodes and kept if held on a quorum and not already reported
+ *            from an earlier node.
+ *   ping     a quorum answers. */
+#include "redlock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+
+struct redlock {
+	struct backend base;
+	struct loop *loop;
+	unsigned n, quorum;
+	struct backend *nodes[REDLOCK_MAX_NODES];
+	double drift_factor;
+	backend_wake_fn *wake;
+	backend_resync_fn *resync;
+	void *watch_arg;
+};
+
+enum call_kind { CALL_ACQUIRE, CALL_RENEW, CALL_RELEASE, CALL_INSPECT, CALL_PING };
+
+struct call;
+
+struct leg {
+	struct call *call;
+	unsigned node;
+	bool done;
+	uint64_t sent_us;
+	struct lock_reply reply; /* or, for pings and fence floors, reply.outcome FOUND = ok */
+};
+
+struct call {
+	struct redlock *rl;
+	enum call_kind kind;
+	unsigned pending; /* legs still out */
+	uint64_t start_us;
+	int phase;        /* acquire: 1 = grant round, 2 = fence round */
+	int64_t fence;    /* acquire: the fence being raised to */
+	unsigned at_fence;
+	struct lock_request req;
+	char name[LOCK_NAME_MAX + 1];
+	char token[LOCK_TOKEN_MAX + 1];
+	char retoken[LOCK_TOKEN_MAX + 1];
+	char owner[LOCK_OWNER_MAX + 1];
+	char waiter[64];
+	backend_lock_fn *lock_cb;
+	backend_ping_fn *ping_cb;
+	void *arg;
+	struct leg legs[REDLOCK_MAX_NODES];
+};
+
+unsigned redlock_quorum(unsigned n)
+{
+	return n / 2 + 1;
+}
+
+int64_t redlock_drift_ms(int64_t ttl_ms, double drift_factor)
+{
+	double d = (double)ttl_ms * drift_factor;
+	int64_t up = (int64_t)d;
+	if ((double)up < d)
+		up++; /* round up */
+	return up + 2;
+}
+
+int64_t redlock_validity_ms(int64_t ttl_ms, int64_t elapsed_ms, double drift_factor)
+{
+	return ttl_ms - elapsed_ms - redlock_drift_ms(ttl_ms, drift_factor);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void leg_answered(struct leg *leg, bool ok)
+{
+	uint64_t took = now_us() - leg->sent_us;
+	metrics_node(leg->node, ok, took);
+	leg->done = true;
+}
+
+static struct call *call_new(struct redlock *rl, enum call_kind kind, const struct lock_request *req)
+{
+	struct call *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->rl = rl;
+	c->kind = kind;
+	c->start_us = now_us();
+	c->phase = 1;
+	for (unsigned i = 0; i < rl->n; i++) {
+		c->legs[i].call = c;
+		c->legs[i].node = i;
+	}
+	if (req) {
+		c->req = *req;
+		snprintf(c->name, sizeof c->name, "%s", req->name);
+		c->req.name = c->name;
+		if (req->token) {
+			snprintf(c->token, sizeof c->token, "%s", req->token);
+			c->req.token = c->token;
+		}
+		if (req->reacquire_token) {
+			/* Nodes where the caller's lock is gone grant it afresh under the
+			 * caller's own token, so every node holds the same token. */
+			snprintf(c->retoken, sizeof c->retoken, "%s", req->reacquire_token);
+			c->req.reacquire_token = c->retoken;
+			if (kind == CALL_ACQUIRE) {
+				snprintf(c->token, sizeof c->token, "%s", req->reacquire_token);
+				c->req.token = c->token;
+			}
+		}
+		if (req->owner) {
+			snprintf(c->owner, sizeof c->owner, "%s", req->owner);
+			c->req.owner = c->owner;
+		}
+		if (req->waiter) {
+			snprintf(c->waiter, sizeof c->waiter, "%s", req->waiter);
+			c->req.waiter = c->waiter;
+		}
+	}
+	return c;
+}
+
+static void call_free(struct call *c)
+{
+	explicit_bzero(c->token, sizeof c->token);
+	explicit_bzero(c->retoken, sizeof c->retoken);
+	for (unsigned i = 0; i < REDLOCK_MAX_NODES; i++)
+		explicit_bzero(c->legs[i].reply.view.token, sizeof c->legs[i].reply.view.token);
+	free(c);
+}
+
+static void ignore_lock(void *arg, const struct lock_reply *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+/* Gives back what this call may have taken: on nodes that granted it, and on
+ * nodes that did not answer, which may have granted it all the same (the
+ * release is token-checked, so it is harmless where nothing was taken).
+ * Re-acquires are left alone: that was the caller's lock already. */
+static void roll_back(struct call *c)
+{
+	struct redlock *rl = c->rl;
+	struct lock_request rel = { .name = c->name, .token = c->token };
+
+	for (unsigned i = 0; i < rl->n; i++) {
+		enum lock_outcome o = c->legs[i].reply.outcome;
+		if (o == LOCK_GRANTED || o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR)
+			rl->nodes[i]->ops->release(rl->nodes[i], &rel, ignore_lock, NULL);
+	}
+}
+
+static void answer(struct call *c, const struct lock_reply *r)
+{
+	c->lock_cb(c->arg, r);
+	call_free(c);
+}
+
+static void answer_outcome(struct call *c, enum lock_outcome o)
+{
+	struct lock_reply r = { .outcome = o };
+	memcpy(r.view.name, c->name, sizeof r.view.name);
+	answer(c, &r);
+}
+
+/* Counts legs by outcome. */
+static unsigned count(const struct call *c, enum lock_outcome o)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->rl->n; i++)
+		if (c->legs[i].reply.outcome == o)
+			k++;
+	return k;
+}
+
+static unsigned answered(const struct call *c)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->rl->n; i++) {
+		enum lock_outcome o = c->legs[i].reply.outcome;
+		if (o != LOCK_UNAVAILABLE && o != LOCK_BACKEND_ERROR)
+			k++;
+	}
+	return k;
+}
+
+/* The view to report among legs with outcome o: the highest fence, and of
+ * those the least time left. Returns NULL if no leg has it. */
+static const struct lock_reply *pick(const struct call *c, enum lock_outcome o)
+{
+	const struct lock_reply *best = NULL;
+	for (unsigned i = 0; i < c->rl->n; i++) {
+		const struct lock_reply *r = &c->legs[i].reply;
+		if (r->outcome != o)
+			continue;
+		if (!best || r->view.fence > best->view.fence ||
+		    (r->view.fence == best->view.fence && r->view.expires_ms < best->view.expires_ms))
+			best = r;
+	}
+	return best;
+}
+
+static int64_t elapsed_ms(const struct call *c)
+{
+	return (int64_t)((now_us() - c->start_us + 999) / 1000);
+}
+
+/* ---- acquire ---- */
+
+static void grant(struct call *c)
+{
+	struct lock_reply r = { .outcome = count(c, LOCK_REACQUIRED) >= c->rl->quorum ? LOCK_REACQUIRED : LOCK_GRANTED };
+	int64_t ttl = c->req.ttl_ms, validity = redlock_validity_ms(ttl, elapsed_ms(c), c->rl->drift_factor);
+	int64_t now_min = INT64_MAX, acquired_min = INT64_MAX;
+	const struct lock_reply *any = NULL;
+
+	if (validity <= 0) {
+		roll_back(c);
+		answer_outcome(c, LOCK_UNAVAILABLE);
+		return;
+	}
+	for (unsigned i = 0; i < c->rl->n; i++) {
+		const struct lock_reply *l = &c->legs[i].reply;
+		if (l->outcome != LOCK_GRANTED && l->outcome != LOCK_REACQUIRED)
+			continue;
+		if (l->view.now_ms < now_min)
+			now_min = l->view.now_ms;
+		if (l->view.acquired_ms < acquired_min)
+			acquired_min = l->view.acquired_ms;
+		any = l;
+	}
+	r.view = any->view;
+	memcpy(r.view.name, c->name, sizeof r.view.name);
+	snprintf(r.view.token, sizeof r.view.token, "%s", c->token);
+	r.view.fence = c->fence;
+	r.view.ttl_ms = validity;
+	r.view.now_ms = now_min;
+	r.view.acquired_ms = acquired_min;
+	r.view.expires_ms = now_min + ttl - redlock_drift_ms(ttl, c->rl->drift_factor);
+	answer(c, &r);
+}
+
+static void on_fence_floor(void *arg, bool ok)
+{
+	struct leg *leg = arg;
+	struct call *c = leg->call;
+
+	leg_answered(leg, ok);
+	if (ok)
+		c->at_fence++;
+	if (--c->pending > 0)
+		return;
+	if (c->at_fence >= c->rl->quorum) {
+		grant(c);
+	} else {
+		roll_back(c);
+		answer_outcome(c, LOCK_UNAVAILABLE);
+	}
+}
+
+static void decide_acquire(struct call *c)
+{
+	struct redlock *rl = c->rl;
+	unsigned granted = count(c, LOCK_GRANTED) + count(c, LOCK_REACQUIRED);
+
+	if (granted >= rl->quorum) {
+		int64_t fence = 0;
+		for (unsigned i = 0; i < rl->n; i++) {
+			const struct lock_reply *l = &c->legs[i].reply;
+			if ((l->outcome == LOCK_GRANTED || l->outcome == LOCK_REACQUIRED) && l->view.fence > fence)
+				fence = l->view.fence;
+		}
+		c->fence = fence;
+		c->at_fence = 0;
+		for (unsigned i = 0; i < rl->n; i++) {
+			const struct lock_reply *l = &c->legs[i].reply;
+			if ((l->outcome == LOCK_GRANTED || l->outcome == LOCK_REACQUIRED) && l->view.fence == fence)
+				c->at_fence++;
+		}
+		if (c->at_fence >= rl->quorum) {
+			grant(c);
+			return;
+		}
+		/* Round two: bring the lagging granting nodes up to the fence, so
+		 * every later majority meets a node that has seen it. */
+		c->phase = 2;
+		for (unsigned i = 0; i < rl->n; i++) {
+			struct leg *leg = &c->legs[i];
+			const struct lock_reply *l = &leg->reply;
+			const char *tok = c->token;
+			if ((l->outcome != LOCK_GRANTED && l->outcome != LOCK_REACQUIRED) || l->view.fence == fence)
+				continue;
+			leg->sent_us = now_us();
+			if (rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, tok, fence, on_fence_floor, leg) ==
+			    BACKEND_STARTED)
+				c->pending++;
+		}
+		if (c->pending == 0) {
+			roll_back(c);
+			answer_outcome(c, LOCK_UNAVAILABLE);
+		}
+		return;
+	}
+	roll_back(c);
+	if (answered(c) < rl->quorum) {
+		answer_outcome(c, LOCK_UNAVAILABLE);
+	} else if (pick(c, LOCK_HELD)) {
+		struct lock_reply r = *pick(c, LOCK_HELD);
+		memcpy(r.view.name, c->name, sizeof r.view.name);
+		r.view.token[0] = '\0';
+		answer(c, &r);
+	} else {
+		/* Free on some nodes, but not grantable on a quorum: a hand-off to an
+		 * earlier waiter, or a race with another acquirer. */
+		answer_outcome(c, LOCK_RESERVED);
+	}
+}
+
+/* ---- renew, release, inspect ---- */
+
+static void decide_renew(struct call *c)
+{
+	struct redlock *rl = c->rl;
+	const struct lock_reply *best;
+
+	if (count(c, LOCK_RENEWED) >= rl->quorum) {
+		struct lock_reply r;
+		int64_t ttl = INT64_MAX, now_min = INT64_MAX;
+		for (unsigned i = 0; i < rl->n; i++) {
+			const struct lock_reply *l = &c->legs[i].reply;
+			if (l->outcome != LOCK_RENEWED)
+				continue;
+			if (l->view.ttl_ms < ttl)
+				ttl = l->view.ttl_ms;
+			if (l->view.now_ms < now_min)
+				now_min = l->view.now_ms;
+		}
+		best = pick(c, LOCK_RENEWED);
+		r = *best;
+		r.view.ttl_ms = redlock_validity_ms(ttl, elapsed_ms(c), rl->drift_factor);
+		if (r.view.ttl_ms <= 0) {
+			answer_outcome(c, LOCK_UNAVAILABLE);
+			return;
+		}
+		r.view.now_ms = now_min;
+		r.view.expires_ms = now_min + ttl - redlock_drift_ms(ttl, rl->drift_factor);
+		snprintf(r.view.token, sizeof r.view.token, "%s", c->token);
+		answer(c, &r);
+		return;
+	}
+	if (answered(c) < rl->quorum) {
+		answer_outcome(c, LOCK_UNAVAILABLE);
+	} else if ((best = pick(c, LOCK_TOKEN_MISMATCH)) != NULL &&
+	           count(c, LOCK_TOKEN_MISMATCH) >= count(c, LOCK_NOT_HELD)) {
+		struct lock_reply r = *best;
+		r.view.token[0] = '\0';
+		answer(c, &r);
+	} else {
+		answer_outcome(c, LOCK_NOT_HELD);
+	}
+}
+
+static void decide_release(struct call *c)
+{
+	struct redlock *rl = c->rl;
+	unsigned released = count(c, LOCK_RELEASED), gone = count(c, LOCK_NOT_HELD);
+	const struct lock_reply *mismatch = pick(c, LOCK_TOKEN_MISMATCH);
+
+	if (released > 0 && released + gone >= rl->quorum) {
+		answer_outcome(c, LOCK_RELEASED);
+	} else if (answered(c) < rl->quorum) {
+		answer_outcome(c, LOCK_UNAVAILABLE);
+	} else if (mismatch && count(c, LOCK_TOKEN_MISMATCH) >= gone) {
+		struct lock_reply r = *mismatch;
+		r.view.token[0] = '\0';
+		answer(c, &r);
+	} else {
+		answer_outcome(c, LOCK_NOT_HELD);
+	}
+}
+
+static void decide_inspect(struct call *c)
+{
+	struct redlock *rl = c->rl;
+
+	if (count(c, LOCK_FOUND) >= rl->quorum) {
+		struct lock_reply r = *pick(c, LOCK_FOUND);
+		int64_t left = INT64_MAX;
+		for (unsigned i = 0; i < rl->n; i++) {
+			const struct lock_reply *l = &c->legs[i].reply;
+			if (l->outcome == LOCK_FOUND && l->view.expires_ms - l->view.now_ms < left)
+				left = l->view.expires_ms - l->view.now_ms;
+		}
+		r.view.ttl_ms = left > 0 ? left : 0;
+		answer(c, &r);
+	} else if (answered(c) < rl->quorum) {
+		answer_outcome(c, LOCK_UNAVAILABLE);
+	} else {
+		answer_outcome(c, LOCK_NOT_HELD);
+	}
+}
+
+static void on_leg(void *arg, const struct lock_reply *reply)
+{
+	struct leg *leg = arg;
+	struct call *c = leg->call;
+
+	leg->reply = *reply;
+	leg_answered(leg, reply->outcome != LOCK_UNAVAILABLE && reply->outcome != LOCK_BACKEND_ERROR);
+	if (--c->pending > 0)
+		return;
+	switch (c->kind) {
+	case CALL_ACQUIRE: decide_acquire(c); break;
+	case CALL_RENEW: decide_renew(c); break;
+	case CALL_RELEASE: decide_release(c); break;
+	default: decide_inspect(c); break;
+	}
+}
+
+/* Sends the call's first round to every node. */
+static enum backend_start fan_out(struct call *c)
+{
+	struct redlock *rl = c->rl;
+
+	for (unsigned i = 0; i < rl->n; i++) {
+		struct backend *b = rl->nodes[i];
+		struct leg *leg = &c->legs[i];
+		enum backend_start st;
+
+		leg->reply.outcome = LOCK_UNAVAILABLE;
+		leg->sent_us = now_us();
+		switch (c->kind) {
+		case CALL_ACQUIRE: st = b->ops->acquire(b, &c->req, on_leg, leg); break;
+		case CALL_RENEW: st = b->ops->renew(b, &c->req, on_leg, leg); break;
+		case CALL_RELEASE: st = b->ops->release(b, &c->req, on_leg, leg); break;
+		default: st = b->ops->inspect(b, &c->req, on_leg, leg); break;
+		}
+		if (st == BACKEND_STARTED)
+			c->pending++;
+		else
+			metrics_node(i, false, 0);
+	}
+	if (c->pending == 0) {
+		call_free(c);
+		return BACKEND_UNAVAILABLE;
+	}
+	return BACKEND_STARTED;
+}
+
+static enum backend_start lock_call(struct backend *b, enum call_kind kind, const struct lock_request *req,
+                                    backend_lock_fn *cb, void *arg)
+{
+	struct call *c = call_new((struct redlock *)b, kind, req);
+
+	if (!c)
+		return BACKEND_NO_MEMORY;
+	c->lock_cb = cb;
+	c->arg = arg;
+	return fan_out(c);
+}
+
+static enum backend_start rl_acquire(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                     void *arg)
+{
+	return lock_call(b, CALL_ACQUIRE, req, cb, arg);
+}
+
+static enum backend_start rl_renew(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                   void *arg)
+{
+	return lock_call(b, CALL_RENEW, req, cb, arg);
+}
+
+static enum backend_start rl_release(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                     void *arg)
+{
+	return lock_call(b, CALL_RELEASE, req, cb, arg);
+}
+
+static enum backend_start rl_inspect(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+                                     void *arg)
+{
+	return lock_call(b, CALL_INSPECT, req, cb, arg);
+}
+
+/* ---- ping ---- */
+
+static void on_ping_leg(void *arg, bool ok)
+{
+	struct leg *leg = arg;
+	struct call *c = leg->call;
+
+	leg_answered(leg, ok);
+	if (ok)
+		c->at_fence++; /* reused as the count of nodes that answered */
+	if (--c->pending > 0)
+		return;
+	c->ping_cb(c->arg, c->at_fence >= c->rl->quorum);
+	call_free(c);
+}
+
+static enum backend_start rl_ping(struct backend *b, backend_ping_fn *cb, void *arg)
+{
+	struct redlock *rl = (struct redlock *)b;
+	struct call *c = call_new(rl, CALL_PING, NULL);
+
+	if (!c)
+		return BACKEND_NO_MEMORY;
+	c->ping_cb = cb;
+	c->arg = arg;
+	for (unsigned i = 0; i < rl->n; i++) {
+		c->legs[i].sent_us = now_us();
+		if (rl->nodes[i]->ops->ping(rl->nodes[i], on_ping_leg, &c->legs[i]) == BACKEND_STARTED)
+			c->pending++;
+	}
+	if (c->pending == 0) {
+		call_free(c);
+		return BACKEND_UNAVAILABLE;
+	}
+	return BACKEND_STARTED;
+}
+
+/* ---- list: node by node, each name checked on a quorum ---- */
+
+struct list_call {
+	struct redlock *rl;
+	unsigned node;      /* the node whose keyspace this page scans */
+	char next_cursor[LOCK_CURSOR_MAX + 1];
+	size_t count;
+	struct lock_view *names; /* the page's candidates (from the scanned node) */
+	struct lock_reply *found; /* [count][n]: each candidate on each node */
+	unsigned pending;
+	backend_list_fn *cb;
+	void *arg;
+};
+
+struct list_leg {
+	struct list_call *lc;
+	size_t idx;
+	unsigned node;
+};
+
+static void list_answer(struct list_call *lc, enum lock_outcome o, struct lock_view *locks, size_t n)
+{
+	struct list_reply r = { .outcome = o, .count = n, .locks = locks };
+	snprintf(r.next_cursor, sizeof r.next_cursor, "%s", o == LOCK_FOUND ? lc->next_cursor : "");
+	lc->cb(lc->arg, &r);
+	free(lc->names);
+	free(lc->found);
+	free(lc);
+}
+
+static void list_decide(struct list_call *lc)
+{
+	struct redlock *rl = lc->rl;
+	struct lock_view *out = calloc(lc->count ? lc->count : 1, sizeof *out);
+	size_t k = 0;
+
+	if (!out) {
+		list_answer(lc, LOCK_BACKEND_ERROR, NULL, 0);
+		return;
+	}
+	for (size_t i = 0; i < lc->count; i++) {
+		struct lock_reply *row = lc->found + i * rl->n;
+		const struct lock_reply *best = NULL;
+		unsigned held = 0;
+		bool earlier = false;
+		for (unsigned j = 0; j < rl->n; j++) {
+			if (row[j].outcome != LOCK_FOUND)
+				continue;
+			held++;
+			if (j < lc->node)
+				earlier = true; /* reported when that node was scanned */
+			if (!best || row[j].view.fence > best->view.fence)
+				best = &row[j];
+		}
+		if (held >= rl->quorum && !earlier) {
+			out[k] = best->view;
+			snprintf(out[k].name, sizeof out[k].name, "%s", lc->names[i].name);
+			k++;
+		}
+	}
+	list_answer(lc, LOCK_FOUND, out, k);
+	free(out);
+}
+
+static void on_list_inspect(void *arg, const struct lock_reply *reply)
+{
+	struct list_leg *leg = arg;
+	struct list_call *lc = leg->lc;
+
+	lc->found[leg->idx * lc->rl->n + leg->node] = *reply;
+	free(leg);
+	if (--lc->pending == 0)
+		list_decide(lc);
+}
+
+/* Cursor: "<node digit><that node's cursor>", "" for the first page. */
+static void on_node_page(void *arg, const struct list_reply *page)
+{
+	struct list_call *lc = arg;
+	struct redlock *rl = lc->rl;
+
+	if (page->outcome == LOCK_FOUND && page->next_cursor[0]) {
+		/* Node cursors are far shorter than LOCK_CURSOR_MAX (about 370 chars). */
+		size_t len = strnlen(page->next_cursor, LOCK_CURSOR_MAX - 1);
+		lc->next_cursor[0] = (char)('0' + lc->node);
+		memcpy(lc->next_cursor + 1, page->next_cursor, len);
+		lc->next_cursor[len + 1] = '\0';
+	}
+	else if (lc->node + 1 < rl->n)
+		snprintf(lc->next_cursor, sizeof lc->next_cursor, "%u", lc->node + 1);
+	else
+		lc->next_cursor[0] = '\0';
+	if (page->outcome != LOCK_FOUND || page->count == 0) {
+		/* An unreachable node is skipped: a lock held on a quorum is also
+		 * on another node, which the walk still visits. */
+		list_answer(lc, LOCK_FOUND, NULL, 0);
+		return;
+	}
+	lc->count = page->count;
+	lc->names = calloc(page->count, sizeof *lc->names);
+	lc->found = calloc(page->count * rl->n, sizeof *lc->found);
+	if (!lc->names || !lc->found) {
+		list_answer(lc, LOCK_BACKEND_ERROR, NULL, 0);
+		return;
+	}
+	memcpy(lc->names, page->locks, page->count * sizeof *lc->names);
+	lc->pending = 1; /* held while fanning out */
+	for (size_t i = 0; i < lc->count; i++) {
+		struct lock_request req = { .name = lc->names[i].name };
+		for (unsigned j = 0; j < rl->n; j++) {
+			struct list_leg *leg = malloc(sizeof *leg);
+			lc->found[i * rl->n + j].outcome = LOCK_UNAVAILABLE;
+			if (!leg)
+				continue;
+			leg->lc = lc;
+			leg->idx = i;
+			leg->node = j;
+			if (rl->nodes[j]->ops->inspect(rl->nodes[j], &req, on_list_inspect, leg) == BACKEND_STARTED)
+				lc->pending++;
+			else
+				free(leg);
+		}
+	}
+	if (--lc->pending == 0)
+		list_decide(lc);
+}
+
+/* The scanned node is down: answer (from the loop) an empty page whose
+ * cursor moves on to the next node. */
+static void node_page_down(void *arg)
+{
+	struct list_reply down = { .outcome = LOCK_UNAVAILABLE };
+	on_node_page(arg, &down);
+}
+
+static enum backend_start rl_list(struct backend *b, const struct list_request *req, backend_list_fn *cb, void *arg)
+{
+	struct redlock *rl = (struct redlock *)b;
+	struct list_call *lc;
+	struct list_request inner = *req;
+	unsigned node = 0;
+	enum backend_start st;
+
+	if (req->cursor && req->cursor[0]) {
+		if (req->cursor[0] < '0' || req->cursor[0] > '9' || (unsigned)(req->cursor[0] - '0') >= rl->n)
+			return BACKEND_BAD_CURSOR;
+		node = (unsigned)(req->cursor[0] - '0');
+		inner.cursor = req->cursor + 1;
+	}
+	lc = calloc(1, sizeof *lc);
+	if (!lc)
+		return BACKEND_NO_MEMORY;
+	lc->rl = rl;
+	lc->node = node;
+	lc->cb = cb;
+	lc->arg = arg;
+	st = rl->nodes[node]->ops->list(rl->nodes[node], &inner, on_node_page, lc);
+	if (st == BACKEND_UNAVAILABLE && loop_defer(rl->loop, node_page_down, lc) == 0)
+		return BACKEND_STARTED; /* an empty page that moves on to the next node */
+	if (st != BACKEND_STARTED)
+		free(lc);
+	return st;
+}
+
+/* ---- waiting ---- */
+
+static enum backend_start rl_leave(struct backend *b, const char *name, const char *waiter)
+{
+	struct redlock *rl = (struct redlock *)b;
+	unsigned started = 0;
+
+	for (unsigned i = 0; i < rl->n; i++)
+		if (rl->nodes[i]->ops->leave(rl->nodes[i], name, waiter) == BACKEND_STARTED)
+			started++;
+	return started ? BACKEND_STARTED : BACKEND_UNAVAILABLE;
+}
+
+static enum backend_start rl_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
+                                         backend_ping_fn *cb, void *arg)
+{
+	(void)b;
+	(void)name;
+	(void)token;
+	(void)fence;
+	(void)cb;
+	(void)arg;
+	return BACKEND_UNAVAILABLE; /* a per-node operation: not offered by the quorum */
+}
+
+static void on_node_wake(void *arg, const char *waiter)
+{
+	struct redlock *rl = arg;
+	if (rl->wake)
+		rl->wake(rl->watch_arg, waiter);
+}
+
+static void on_node_resync(void *arg)
+{
+	struct redlock *rl = arg;
+	if (rl->resync)
+		rl->resync(rl->watch_arg);
+}
+
+static void rl_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
+{
+	struct redlock *rl = (struct redlock *)b;
+
+	rl->wake = wake;
+	rl->resync = resync;
+	rl->watch_arg = arg;
+	for (unsigned i = 0; i < rl->n; i++)
+		rl->nodes[i]->ops->watch(rl->nodes[i], on_node_wake, on_node_resync, rl);
+}
+
+static void rl_free(struct backend *b)
+{
+	struct redlock *rl = (struct redlock *)b;
+
+	if (!rl)
+		return;
+	for (unsigned i = 0; i < rl->n; i++)
+		backend_free(rl->nodes[i]);
+	free(rl);
+}
+
+static const struct backend_ops REDLOCK_OPS = {
+	.acquire = rl_acquire,
+	.renew = rl_renew,
+	.release = rl_release,
+	.inspect = rl_inspect,
+	.list = rl_list,
+	.ping = rl_ping,
+	.leave = rl_leave,
+	.fence_floor = rl_fence_floor,
+	.watch = rl_watch,
+	.free = rl_free,
+};
+
+struct backend *redlock_new(struct loop *loop, struct backend **nodes, unsigned n, double drift_factor)
+{
+	struct redlock *rl = n >= 2 && n <= REDLOCK_MAX_NODES ? calloc(1, sizeof *rl) : NULL;
+
+	if (!rl) {
+		for (unsigned i = 0; i < n; i++)
+			backend_free(nodes[i]);
+		return NULL;
+	}
+	rl->base.ops = &REDLOCK_OPS;
+	rl->loop = loop;
+	rl->n = n;
+	rl->quorum = redlock_quorum(n);
+	rl->drift_factor = drift_factor;
+	memcpy(rl->nodes, nodes, n * sizeof *nodes);
+	return &rl->base;
+}

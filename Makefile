@@ -118,3 +118,9 @@ clean:
 	rm -rf build build-asan build-bench
 
 -include $(wildcard $(BUILD)/obj/*.d)
+
+# Container image + compose deployments, tested with docker (if its engine works) or podman.
+# Not part of `make test`: it builds images and needs root or a container engine.
+.PHONY: container-test
+container-test:
+	$(Q)bash tests/container/run.sh

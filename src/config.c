@@ -1,6 +1,8 @@
 /* config: flags and environment. See config.h. */
 #include "config.h"
 
+#include "text.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,33 +111,16 @@ static bool parse_hostport(const char *s, char host[CONFIG_STR_MAX + 1], int *po
 	return true;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes %XX escapes in place; -1 on a malformed escape or an encoded NUL. */
 static int percent_decode(char *s)
 {
-	size_t o = 0;
-	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '%') {
-			int hi = hex_digit(s[i + 1]), lo = hi < 0 ? -1 : hex_digit(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			s[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			s[o++] = s[i];
-		}
-	}
-	s[o] = '\0';
+	char buf[CONFIG_STR_MAX + 1];
+	long n = text_percent_decode(s, strlen(s), buf, sizeof buf, false);
+
+	if (n < 0 || memchr(buf, '\0', (size_t)n))
+		return -1;
+	memcpy(s, buf, (size_t)n + 1);
 	return 0;
 }
 

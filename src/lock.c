@@ -1,6 +1,8 @@
 /* lock: names, tokens, owners, time formatting. See lock.h. */
 #include "lock.h"
 
+#include "text.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,40 +51,11 @@ bool lock_name_valid(const char *s, size_t len)
 	return len >= 1 && lock_prefix_valid(s, len);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 bool lock_name_decode(const char *raw, size_t len, char out[LOCK_NAME_MAX + 1])
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)raw[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return false;
-			hi = hex_value(raw[i + 1]);
-			lo = hex_value(raw[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (!name_byte(c) || n == LOCK_NAME_MAX)
-			return false;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return n >= 1;
+	long n = text_percent_decode(raw, len, out, LOCK_NAME_MAX + 1, false);
+	return n > 0 && lock_name_valid(out, (size_t)n);
 }
 
 bool lock_token_valid(const char *s, size_t len)

@@ -1,6 +1,8 @@
 /* params: query-string and JSON-body parameters. See params.h. */
 #include "params.h"
 
+#include "text.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,45 +62,7 @@ bool params_json_too_deep(const char *s, size_t len, unsigned max)
 	return false;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
-/* Decodes a form-encoded query component into out (cap bytes, NUL added).
- * Returns the decoded length, or -1 on a bad escape or overflow. */
-static long query_decode(const char *s, size_t len, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (o + 1 >= cap)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return (long)o;
-}
 
 static bool parse_decimal(const char *s, size_t len, int64_t *out)
 {
@@ -214,7 +178,7 @@ static enum dl_error parse_query(struct params *p, const struct params_rules *r,
 		eq = i;
 		while (eq < end && q[eq] != '=')
 			eq++;
-		kl = query_decode(q + i, eq - i, key, sizeof key);
+		kl = text_percent_decode(q + i, eq - i, key, sizeof key, true);
 		id = kl < 0 ? -1 : param_lookup(key, (size_t)kl);
 		if (id < 0 || !(r->allowed & PARAMS_BIT(id))) {
 			snprintf(detail, dlen, "unknown query parameter '%s'", kl < 0 ? "?" : key);
@@ -228,7 +192,7 @@ static enum dl_error parse_query(struct params *p, const struct params_rules *r,
 			snprintf(detail, dlen, "query parameter '%s' is given twice", NAMES[id]);
 			return DL_INVALID_PARAMETER;
 		}
-		vl = eq < end ? query_decode(q + eq + 1, end - eq - 1, val, sizeof val) : 0;
+		vl = eq < end ? text_percent_decode(q + eq + 1, end - eq - 1, val, sizeof val, true) : 0;
 		if (eq == end)
 			val[0] = '\0';
 		if (vl < 0) {

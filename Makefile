@@ -47,9 +47,11 @@ all: $(BUILD)/dlockd
 help:
 	@echo 'make          build build/dlockd (-Werror; WERROR=0 to relax)'
 	@echo 'make run      start a private redis-server and dlockd on 127.0.0.1:8080'
-	@echo 'make test     build and run unit + black-box tests (prints "N passed, N failed")'
+	@echo 'make test     build and run unit + black-box tests, and the API contract checks when npm'
+	@echo '              is present (prints "N passed, N failed")'
 	@echo 'make check    the same suite built with AddressSanitizer + UBSan'
 	@echo 'make valgrind the black-box suite with dlockd under valgrind'
+	@echo 'make api-test  API contract: spec lint, generated client, curl examples, conformance'
 	@echo 'make bench    benchmarks (not part of test)'
 	@echo 'make deps     install missing Debian packages (as root)'
 
@@ -95,7 +97,7 @@ test: all $(UNIT_BINS) $(BUILD)/test_blackbox
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g' \
+	$(Q)API_TESTS=0 $(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g' \
 	  CFLAGS='$(SAN_FLAGS)' LDFLAGS='$(SAN_FLAGS)' test
 
 valgrind: all $(BUILD)/test_blackbox
@@ -124,3 +126,11 @@ clean:
 .PHONY: container-test
 container-test:
 	$(Q)bash tests/container/run.sh
+
+# API contract (tools/api-tests.sh; needs npm, else it says so and passes): Redocly lint of
+# openapi.yaml, a TypeScript client generated from it and tested against a live dlockd, the
+# curl examples in api/examples/, and the black-box suite's recorded traffic validated
+# against the spec. Pass an existing recording with API_RECORD=file.jsonl.
+.PHONY: api-test
+api-test: all $(BUILD)/test_blackbox
+	$(Q)./tools/api-tests.sh $(if $(API_RECORD),--record $(API_RECORD)) $(BUILD)

@@ -616,6 +616,18 @@ void api_abandon(struct api_call *c)
 	free(c);
 }
 
+void api_reject(const struct api_request *req, struct api_reply *reply, enum dl_error e, const char *detail)
+{
+	const char *seg;
+	size_t seg_len;
+
+	memset(reply, 0, sizeof *reply);
+	api_error(reply, e, detail);
+	reply->route = metrics_route_of(route_of(req, &seg, &seg_len), req);
+	if (is_lock_route(reply->route))
+		add_header_str(reply, "Cache-Control", "no-store");
+}
+
 bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
                 void *arg, struct api_call **call)
 {

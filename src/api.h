@@ -73,6 +73,12 @@ void api_abandon(struct api_call *call);
 /* Fills reply with a problem+json error. detail may be NULL. */
 void api_error(struct api_reply *reply, enum dl_error e, const char *detail);
 
+/* Fills reply with a problem+json error for req, found wrong before it could
+ * be handled (framing, size, shutdown): labelled with req's route and given
+ * the headers that route's answers always carry. Only method and path of req
+ * are used. */
+void api_reject(const struct api_request *req, struct api_reply *reply, enum dl_error e, const char *detail);
+
 /* Frees what reply owns and zeroes it. */
 void api_reply_release(struct api_reply *reply);
 

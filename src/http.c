@@ -258,10 +258,16 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
  * request's body has not been read to its end. */
 static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const char *detail, bool close)
 {
+	const char *q = strchr(r->uri, '?');
+	struct api_request req = {
+		.method = r->method,
+		.path = r->uri,
+		.path_len = q ? (size_t)(q - r->uri) : strlen(r->uri),
+	};
+
 	r->early = e;
 	r->close = close;
-	api_error(&r->reply, e, detail);
-	r->reply.route = ROUTE_OTHER;
+	api_reject(&req, &r->reply, e, detail);
 	return queue_reply(r);
 }
 
@@ -273,10 +279,8 @@ static enum MHD_Result dispatch(struct http_req *r)
 	const char *q;
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
-	if (srv->quiescing) {
-		api_error(&r->reply, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance");
-		return queue_reply(r);
-	}
+	if (srv->quiescing)
+		return answer_error(r, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", false);
 	q = strchr(r->uri, '?');
 	req.method = r->method;
 	req.path = r->uri;

@@ -161,6 +161,12 @@ static void ignore_lock(void *arg, const struct lock_reply *r)
 	(void)r;
 }
 
+static void ignore_ping(void *arg, bool ok)
+{
+	(void)arg;
+	(void)ok;
+}
+
 /* Gives back what this call may have taken: on nodes that granted it, and on
  * nodes that did not answer, which may have granted it all the same (the
  * release is token-checked, so it is harmless where nothing was taken).
@@ -290,6 +296,18 @@ static void decide_acquire(struct call *c)
 	struct redlock *rl = c->rl;
 	unsigned granted = count(c, LOCK_GRANTED) + count(c, LOCK_REACQUIRED);
 
+	if (count(c, LOCK_REACQUIRED) >= rl->quorum) {
+		/* The caller's lock, still held on a quorum: it keeps its fence.
+		 * Nodes that granted it afresh (they had lost it) take that fence
+		 * for the lock too; their counters stay where they are (higher). */
+		int64_t fence = pick(c, LOCK_REACQUIRED)->view.fence;
+		for (unsigned i = 0; i < rl->n; i++)
+			if (c->legs[i].reply.outcome == LOCK_GRANTED)
+				rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, ignore_ping, NULL);
+		c->fence = fence;
+		grant(c);
+		return;
+	}
 	if (granted >= rl->quorum) {
 		int64_t fence = 0;
 		for (unsigned i = 0; i < rl->n; i++) {
@@ -345,6 +363,13 @@ static void decide_acquire(struct call *c)
 
 /* ---- renew, release, inspect ---- */
 
+static void answer_mismatch(struct call *c, const struct lock_reply *holder)
+{
+	struct lock_reply r = *holder;
+	r.view.token[0] = '\0';
+	answer(c, &r);
+}
+
 static void decide_renew(struct call *c)
 {
 	struct redlock *rl = c->rl;
@@ -375,16 +400,17 @@ static void decide_renew(struct call *c)
 		answer(c, &r);
 		return;
 	}
-	if (answered(c) < rl->quorum) {
-		answer_outcome(c, LOCK_UNAVAILABLE);
-	} else if ((best = pick(c, LOCK_TOKEN_MISMATCH)) != NULL &&
-	           count(c, LOCK_TOKEN_MISMATCH) >= count(c, LOCK_NOT_HELD)) {
-		struct lock_reply r = *best;
-		r.view.token[0] = '\0';
-		answer(c, &r);
-	} else {
+	/* Not renewed on a quorum: say why only if the nodes that answered
+	 * settle it; a node that did not answer might hold the caller's lock. */
+	best = pick(c, LOCK_TOKEN_MISMATCH);
+	if (count(c, LOCK_NOT_HELD) >= rl->quorum)
 		answer_outcome(c, LOCK_NOT_HELD);
-	}
+	else if (answered(c) < rl->n)
+		answer_outcome(c, LOCK_UNAVAILABLE);
+	else if (best && count(c, LOCK_TOKEN_MISMATCH) >= count(c, LOCK_NOT_HELD))
+		answer_mismatch(c, best);
+	else
+		answer_outcome(c, LOCK_NOT_HELD);
 }
 
 static void decide_release(struct call *c)
@@ -393,17 +419,18 @@ static void decide_release(struct call *c)
 	unsigned released = count(c, LOCK_RELEASED), gone = count(c, LOCK_NOT_HELD);
 	const struct lock_reply *mismatch = pick(c, LOCK_TOKEN_MISMATCH);
 
-	if (released > 0 && released + gone >= rl->quorum) {
+	if (released > 0 && released + gone >= rl->quorum)
 		answer_outcome(c, LOCK_RELEASED);
-	} else if (answered(c) < rl->quorum) {
-		answer_outcome(c, LOCK_UNAVAILABLE);
-	} else if (mismatch && count(c, LOCK_TOKEN_MISMATCH) >= gone) {
-		struct lock_reply r = *mismatch;
-		r.view.token[0] = '\0';
-		answer(c, &r);
-	} else {
+	else if (gone >= rl->quorum)
 		answer_outcome(c, LOCK_NOT_HELD);
-	}
+	else if (mismatch && count(c, LOCK_TOKEN_MISMATCH) >= rl->quorum)
+		answer_mismatch(c, mismatch);
+	else if (answered(c) < rl->n)
+		answer_outcome(c, LOCK_UNAVAILABLE); /* unsettled: the silent nodes decide */
+	else if (mismatch && count(c, LOCK_TOKEN_MISMATCH) >= gone)
+		answer_mismatch(c, mismatch);
+	else
+		answer_outcome(c, LOCK_NOT_HELD);
 }
 
 static void decide_inspect(struct call *c)
@@ -420,8 +447,8 @@ static void decide_inspect(struct call *c)
 		}
 		r.view.ttl_ms = left > 0 ? left : 0;
 		answer(c, &r);
-	} else if (answered(c) < rl->quorum) {
-		answer_outcome(c, LOCK_UNAVAILABLE);
+	} else if (count(c, LOCK_FOUND) + (rl->n - answered(c)) >= rl->quorum) {
+		answer_outcome(c, LOCK_UNAVAILABLE); /* the silent nodes could make a quorum */
 	} else {
 		answer_outcome(c, LOCK_NOT_HELD);
 	}
@@ -552,6 +579,7 @@ static enum backend_start rl_ping(struct backend *b, backend_ping_fn *cb, void *
 struct list_call {
 	struct redlock *rl;
 	unsigned node;      /* the node whose keyspace this page scans */
+	unsigned skipped;   /* bit j: node j was down when the walk passed it */
 	char next_cursor[LOCK_CURSOR_MAX + 1];
 	size_t count;
 	struct lock_view *names; /* the page's candidates (from the scanned node) */
@@ -592,14 +620,23 @@ static void list_decide(struct list_call *lc)
 		const struct lock_reply *best = NULL;
 		unsigned held = 0;
 		bool earlier = false;
+		unsigned silent = 0;
 		for (unsigned j = 0; j < rl->n; j++) {
+			if (row[j].outcome == LOCK_UNAVAILABLE || row[j].outcome == LOCK_BACKEND_ERROR)
+				silent++;
 			if (row[j].outcome != LOCK_FOUND)
 				continue;
 			held++;
-			if (j < lc->node)
+			if (j < lc->node && !(lc->skipped & (1u << j)))
 				earlier = true; /* reported when that node was scanned */
 			if (!best || row[j].view.fence > best->view.fence)
 				best = &row[j];
+		}
+		if (held < rl->quorum && held + silent >= rl->quorum) {
+			/* Too few nodes answered to tell whether a quorum holds it. */
+			free(out);
+			list_answer(lc, LOCK_UNAVAILABLE, NULL, 0);
+			return;
 		}
 		if (held >= rl->quorum && !earlier) {
 			out[k] = best->view;
@@ -622,26 +659,65 @@ static void on_list_inspect(void *arg, const struct lock_reply *reply)
 		list_decide(lc);
 }
 
-/* Cursor: "<node digit><that node's cursor>", "" for the first page. */
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Cursor: "<node digit><skipped-nodes mask: 2 base64url chars><that node's
+ * cursor>"; "" for the first page. */
+static void set_cursor(struct list_call *lc, unsigned node, unsigned skipped, const char *inner)
+{
+	size_t len = strnlen(inner, LOCK_CURSOR_MAX - 4); /* node cursors are about 370 chars */
+	lc->next_cursor[0] = (char)('0' + node);
+	lc->next_cursor[1] = B64[(skipped >> 6) & 63];
+	lc->next_cursor[2] = B64[skipped & 63];
+	memcpy(lc->next_cursor + 3, inner, len);
+	lc->next_cursor[len + 3] = '\0';
+}
+
+static bool parse_cursor(const char *cursor, unsigned n, unsigned *node, unsigned *skipped, const char **inner)
+{
+	const char *hi, *lo;
+
+	if (cursor[0] < '0' || cursor[0] > '9' || (unsigned)(cursor[0] - '0') >= n || !cursor[1] || !cursor[2])
+		return false;
+	hi = strchr(B64, cursor[1]);
+	lo = strchr(B64, cursor[2]);
+	if (!hi || !lo)
+		return false;
+	*node = (unsigned)(cursor[0] - '0');
+	*skipped = (unsigned)((hi - B64) << 6 | (lo - B64));
+	*inner = cursor + 3;
+	return true;
+}
+
+static void node_page_down(void *arg);
+
+/* An empty page whose cursor moves past the scanned node (marked skipped:
+ * a lock held on a quorum is also on a node the walk still visits). */
+static void skip_node(struct list_call *lc)
+{
+	if (lc->node + 1 < lc->rl->n)
+		set_cursor(lc, lc->node + 1, lc->skipped | 1u << lc->node, "");
+	else
+		lc->next_cursor[0] = '\0';
+	list_answer(lc, LOCK_FOUND, NULL, 0);
+}
+
 static void on_node_page(void *arg, const struct list_reply *page)
 {
 	struct list_call *lc = arg;
 	struct redlock *rl = lc->rl;
 
-	if (page->outcome == LOCK_FOUND && page->next_cursor[0]) {
-		/* Node cursors are far shorter than LOCK_CURSOR_MAX (about 370 chars). */
-		size_t len = strnlen(page->next_cursor, LOCK_CURSOR_MAX - 1);
-		lc->next_cursor[0] = (char)('0' + lc->node);
-		memcpy(lc->next_cursor + 1, page->next_cursor, len);
-		lc->next_cursor[len + 1] = '\0';
+	if (page->outcome != LOCK_FOUND) {
+		node_page_down(lc);
+		return;
 	}
+	if (page->next_cursor[0])
+		set_cursor(lc, lc->node, lc->skipped, page->next_cursor);
 	else if (lc->node + 1 < rl->n)
-		snprintf(lc->next_cursor, sizeof lc->next_cursor, "%u", lc->node + 1);
+		set_cursor(lc, lc->node + 1, lc->skipped, "");
 	else
 		lc->next_cursor[0] = '\0';
-	if (page->outcome != LOCK_FOUND || page->count == 0) {
-		/* An unreachable node is skipped: a lock held on a quorum is also
-		 * on another node, which the walk still visits. */
+	if (page->count == 0) {
 		list_answer(lc, LOCK_FOUND, NULL, 0);
 		return;
 	}
@@ -674,12 +750,24 @@ static void on_node_page(void *arg, const struct list_reply *page)
 		list_decide(lc);
 }
 
-/* The scanned node is down: answer (from the loop) an empty page whose
- * cursor moves on to the next node. */
+/* The scanned node is down: if a quorum answers, an empty page whose cursor
+ * moves on to the next node; if not, 503. */
+static void on_list_quorum(void *arg, bool ok)
+{
+	struct list_call *lc = arg;
+
+	if (ok)
+		skip_node(lc);
+	else
+		list_answer(lc, LOCK_UNAVAILABLE, NULL, 0);
+}
+
 static void node_page_down(void *arg)
 {
-	struct list_reply down = { .outcome = LOCK_UNAVAILABLE };
-	on_node_page(arg, &down);
+	struct list_call *lc = arg;
+
+	if (rl_ping(&lc->rl->base, on_list_quorum, lc) != BACKEND_STARTED)
+		list_answer(lc, LOCK_UNAVAILABLE, NULL, 0);
 }
 
 static enum backend_start rl_list(struct backend *b, const struct list_request *req, backend_list_fn *cb, void *arg)
@@ -690,17 +778,16 @@ static enum backend_start rl_list(struct backend *b, const struct list_request *
 	unsigned node = 0;
 	enum backend_start st;
 
-	if (req->cursor && req->cursor[0]) {
-		if (req->cursor[0] < '0' || req->cursor[0] > '9' || (unsigned)(req->cursor[0] - '0') >= rl->n)
-			return BACKEND_BAD_CURSOR;
-		node = (unsigned)(req->cursor[0] - '0');
-		inner.cursor = req->cursor + 1;
-	}
+	unsigned skipped = 0;
+
+	if (req->cursor && req->cursor[0] && !parse_cursor(req->cursor, rl->n, &node, &skipped, &inner.cursor))
+		return BACKEND_BAD_CURSOR;
 	lc = calloc(1, sizeof *lc);
 	if (!lc)
 		return BACKEND_NO_MEMORY;
 	lc->rl = rl;
 	lc->node = node;
+	lc->skipped = skipped;
 	lc->cb = cb;
 	lc->arg = arg;
 	st = rl->nodes[node]->ops->list(rl->nodes[node], &inner, on_node_page, lc);

@@ -837,6 +837,234 @@ static void resp_parse_json(struct resp *r)
 	r->json = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &e);
 }
 
+/* ------------------------------------------------------ traffic recording
+ *
+ * With DLOCKD_RECORD=/path/file.jsonl every exchange made through http_ex()
+ * (and so http(), httpb(), http_async()) and raw_http() appends one JSON line:
+ *   {"test":..., "via":"curl"|"raw", "method":..., "target":"/path?query",
+ *    "request_content_type":str|null, "status":int (0: no response),
+ *    "headers":{lower-case name: value}, "body":str, ["body_base64":str],
+ *    ["error":str], raw only: "raw_request":str or "raw_request_base64":str}
+ * A body that is not valid UTF-8 is also given as body_base64 (and "body"
+ * then has '?' for the bytes >= 0x80).
+ * api/conformance.mjs validates these against openapi.yaml. Off by default. */
+
+static const char *find_crlfcrlf(const char *p, size_t n);
+
+static int g_rec_fd = -1; /* -1: off */
+static pthread_once_t g_rec_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_rec_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void rec_open(void)
+{
+	const char *p = getenv("DLOCKD_RECORD");
+	if (!p || !*p)
+		return;
+	g_rec_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (g_rec_fd < 0)
+		fprintf(stderr, "# DLOCKD_RECORD: cannot open %s: %s\n", p, strerror(errno));
+}
+
+static int rec_fd(void)
+{
+	pthread_once(&g_rec_once, rec_open);
+	return g_rec_fd;
+}
+
+/* bytes that are not printable ASCII are percent-encoded (raw targets may
+ * hold any byte); the result is always valid UTF-8 */
+static json_t *rec_target(const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *p = xmalloc(3 * n + 1);
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c > 0x20 && c < 0x7f) {
+			p[j++] = (char)c;
+		} else {
+			p[j++] = '%';
+			p[j++] = hex[c >> 4];
+			p[j++] = hex[c & 15];
+		}
+	}
+	json_t *v = json_stringn(p, j);
+	free(p);
+	return v;
+}
+
+static json_t *rec_base64(const char *s, size_t n)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *p = xmalloc(4 * (n / 3 + 1) + 1);
+	size_t j = 0, i = 0;
+	for (; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)s[i] << 16 | (unsigned)(unsigned char)s[i + 1] << 8 |
+		             (unsigned char)s[i + 2];
+		p[j++] = b64[v >> 18];
+		p[j++] = b64[(v >> 12) & 63];
+		p[j++] = b64[(v >> 6) & 63];
+		p[j++] = b64[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)(unsigned char)s[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)(unsigned char)s[i + 1] << 8;
+		p[j++] = b64[v >> 18];
+		p[j++] = b64[(v >> 12) & 63];
+		p[j++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		p[j++] = '=';
+	}
+	json_t *r = json_stringn(p, j);
+	free(p);
+	return r;
+}
+
+/* a string value; bytes that are not valid UTF-8 are replaced by '?' */
+static json_t *rec_text(const char *s, size_t n)
+{
+	json_t *v = json_stringn(s, n);
+	if (v)
+		return v;
+	char *p = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	v = json_stringn(p, n);
+	free(p);
+	return v ? v : json_string("");
+}
+
+static void record_exchange(const char *via, const char *method, const char *target, size_t target_len,
+                            const char *req_ctype, size_t req_ctype_len, const struct resp *r, const char *raw,
+                            size_t raw_len)
+{
+	if (rec_fd() < 0)
+		return;
+	json_t *o = json_object();
+	const char *test = g_cur_name;
+	json_object_set_new(o, "test", test ? json_string(test) : json_null());
+	json_object_set_new(o, "via", json_string(via));
+	json_object_set_new(o, "method", rec_target(method, strlen(method)));
+	json_object_set_new(o, "target", rec_target(target, target_len));
+	json_object_set_new(o, "request_content_type", req_ctype ? rec_text(req_ctype, req_ctype_len) : json_null());
+	json_object_set_new(o, "status", json_integer(r->status));
+	json_t *h = json_object();
+	for (size_t i = 0; i < r->nhdr; i++) {
+		const char *line = r->hdr[i];
+		const char *colon = strchr(line, ':');
+		if (!colon || colon == line)
+			continue;
+		size_t nl = (size_t)(colon - line);
+		char *name = xmalloc(nl + 1);
+		for (size_t k = 0; k < nl; k++)
+			name[k] = (char)tolower((unsigned char)line[k]);
+		name[nl] = 0;
+		const char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		json_t *val = rec_text(v, strlen(v));
+		json_t *old = json_object_get(h, name);
+		if (old && json_is_string(old)) {
+			/* repeated header: join as a list, as HTTP allows */
+			char *j = NULL;
+			size_t jl = 0;
+			FILE *m = open_memstream(&j, &jl);
+			fprintf(m, "%s, %s", json_string_value(old), json_string_value(val));
+			fclose(m);
+			json_decref(val);
+			val = rec_text(j, jl);
+			free(j);
+		}
+		json_t *utf = json_stringn(name, nl);
+		if (utf) {
+			json_decref(utf);
+			json_object_set_new(h, name, val);
+		} else {
+			json_decref(val);
+		}
+		free(name);
+	}
+	json_object_set_new(o, "headers", h);
+	json_t *body = json_stringn(r->body ? r->body : "", r->body ? r->len : 0);
+	if (body) {
+		json_object_set_new(o, "body", body);
+	} else {
+		json_object_set_new(o, "body", rec_text(r->body, r->len));
+		json_object_set_new(o, "body_base64", rec_base64(r->body, r->len));
+	}
+	if (r->status == 0 && r->err[0])
+		json_object_set_new(o, "error", rec_text(r->err, strlen(r->err)));
+	if (raw) {
+		json_t *rq = json_stringn(raw, raw_len);
+		if (rq)
+			json_object_set_new(o, "raw_request", rq);
+		else
+			json_object_set_new(o, "raw_request_base64", rec_base64(raw, raw_len));
+	}
+	char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (!line)
+		return;
+	size_t n = strlen(line);
+	line[n] = '\n'; /* replaces the NUL: write n + 1 bytes, not a string any more */
+	pthread_mutex_lock(&g_rec_mu);
+	const char *p = line;
+	size_t left = n + 1;
+	while (left) {
+		ssize_t w = write(g_rec_fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		left -= (size_t)w;
+	}
+	pthread_mutex_unlock(&g_rec_mu);
+	free(line);
+}
+
+/* the raw request's method, target and Content-Type, for the recording */
+static void record_raw(const char *data, size_t len, const struct resp *r)
+{
+	if (rec_fd() < 0)
+		return;
+	const char *eol = memchr(data, '\n', len);
+	size_t ll = eol ? (size_t)(eol - data) : len;
+	if (ll && data[ll - 1] == '\r')
+		ll--;
+	const char *sp1 = memchr(data, ' ', ll);
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', ll - (size_t)(sp1 + 1 - data)) : NULL;
+	char method[32];
+	size_t ml = sp1 ? (size_t)(sp1 - data) : ll;
+	if (ml >= sizeof method)
+		ml = sizeof method - 1;
+	memcpy(method, data, ml);
+	method[ml] = 0;
+	const char *target = sp1 ? sp1 + 1 : "";
+	size_t tl = sp1 ? (sp2 ? (size_t)(sp2 - target) : ll - (size_t)(target - data)) : 0;
+	const char *ct = NULL;
+	size_t ctl = 0;
+	const char *hend = find_crlfcrlf(data, len);
+	const char *q = eol ? eol + 1 : data + len;
+	const char *lim = hend ? hend + 2 : data + len;
+	while (q < lim) {
+		const char *e = memchr(q, '\n', (size_t)(lim - q));
+		size_t hl = e ? (size_t)(e - q) : (size_t)(lim - q);
+		if (hl && q[hl - 1] == '\r')
+			hl--;
+		if (hl > 13 && strncasecmp(q, "content-type:", 13) == 0) {
+			ct = q + 13;
+			ctl = hl - 13;
+			while (ctl && (*ct == ' ' || *ct == '\t')) {
+				ct++;
+				ctl--;
+			}
+		}
+		q = e ? e + 1 : lim;
+	}
+	record_exchange("raw", method, target, tl, ct, ctl, r, data, len);
+}
+
 CURL *curl_new(void)
 {
 	CURL *h = curl_easy_init();
@@ -915,6 +1143,22 @@ struct resp *http_ex(CURL *h, int port, const char *method, const char *path, co
 	r->body = b.p;
 	r->len = b.len;
 	resp_parse_json(r);
+	if (rec_fd() >= 0) {
+		const char *rct = ctype;
+		size_t rctl = ctype ? strlen(ctype) : 0;
+		for (size_t i = 0; hdrs && hdrs[i]; i++) {
+			const char *v = hdrs[i] + 13;
+			if (strncasecmp(hdrs[i], "content-type:", 13) != 0)
+				continue;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (*v) {
+				rct = v;
+				rctl = strlen(v);
+			}
+		}
+		record_exchange("curl", method, path, strlen(path), rct, rctl, r, NULL, 0);
+	}
 	return r;
 }
 
@@ -1093,6 +1337,7 @@ struct resp *raw_http(const void *data, size_t len)
 		snprintf(r->err, sizeof r->err, "connect failed: %s", strerror(errno));
 		gb_append(&b, "", 0);
 		r->body = b.p;
+		record_raw(data, len, r);
 		return r;
 	}
 	send_all(fd, data, len); /* the server may answer early and close */
@@ -1187,6 +1432,7 @@ struct resp *raw_http(const void *data, size_t len)
 	r->body = body.p;
 	r->len = body.len;
 	resp_parse_json(r);
+	record_raw(data, len, r);
 	return r;
 }
 
@@ -1772,6 +2018,9 @@ static void run_one(const struct test *test, bool redis_ok)
 	}
 	if (setjmp(g_jmp) == 0)
 		dlockd_stop_checked();
+	/* Redlock nodes and replicas, if the test started any */
+	if (setjmp(g_jmp) == 0)
+		nodes_cleanup();
 	async_join_all(); /* their requests end with dlockd */
 	alarm(0);
 	const struct test *t = g_cur_test;
@@ -1859,4 +2108,240 @@ int harness_main(const struct test *const *suites)
 	printf("%d passed, %d failed\n", g_npassed, g_nfailed);
 	fflush(stdout);
 	return g_nfailed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ Redlock nodes
+ *
+ * Independent redis-servers and extra dlockd replicas (see harness.h). */
+
+struct node g_nodes[NODES_MAX];
+int g_nnodes;
+
+static struct dlockd g_replicas[REPLICAS_MAX];
+static int g_nreplicas;
+static struct dlockd g_saved_dl; /* g_dl while replica_start() borrows it */
+static bool g_dl_borrowed;
+
+static bool port_pings(int port, int timeout_ms)
+{
+	double end = mono_ms() + timeout_ms;
+	do {
+		int fd = connect_port(port, 200);
+		if (fd >= 0) {
+			char line[64];
+			if (send_all(fd, "PING\r\n", 6) && read_line(fd, line, sizeof line, mono_ms() + 300) >= 0 &&
+			    strcmp(line, "+PONG") == 0) {
+				close(fd);
+				return true;
+			}
+			close(fd);
+		}
+		sleep_ms(10);
+	} while (mono_ms() < end);
+	return false;
+}
+
+static bool port_taken(int port, int self)
+{
+	if (port <= 0 || port == g_redis.port || port == g_dl.port)
+		return true;
+	for (int i = 0; i < NODES_MAX; i++)
+		if (i != self && g_nodes[i].port == port)
+			return true;
+	return false;
+}
+
+void node_start(int i)
+{
+	if (i < 0 || i >= NODES_MAX)
+		FAIL("node %d out of range", i);
+	struct node *nd = &g_nodes[i];
+	if (nd->pid > 0)
+		FAIL("node %d is already running", i);
+	for (int tries = 0; !nd->port || port_taken(nd->port, i); tries++) {
+		if (tries > 20)
+			FAIL("no free port for node %d", i);
+		nd->port = free_port();
+	}
+	if (!nd->dir[0]) {
+		snprintf(nd->dir, sizeof nd->dir, "%s/node-%d", g_tmpdir, i);
+		mkdir(nd->dir, 0700);
+		snprintf(nd->log, sizeof nd->log, "%s/node-%d.log", g_tmpdir, i);
+	}
+	char port[16];
+	snprintf(port, sizeof port, "%d", nd->port);
+	char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1",   "--save", "",
+	                "--appendonly", "no",     "--dir", nd->dir,  "--daemonize", "no",     "--protected-mode",
+	                "no",           NULL};
+	nd->pid = spawn(argv, nd->log, -1);
+	nd->paused = false;
+	if (nd->pid <= 0) {
+		nd->pid = 0;
+		FAIL("fork failed for node %d: %s", i, strerror(errno));
+	}
+	if (!port_pings(nd->port, 10000)) {
+		log_tail(nd->log, 20);
+		node_kill(i);
+		FAIL("node %d (redis-server on port %d) did not answer PING", i, nd->port);
+	}
+}
+
+void nodes_start(int n)
+{
+	if (n < 1 || n > NODES_MAX)
+		FAIL("nodes_start(%d): 1..%d nodes", n, NODES_MAX);
+	if (g_nnodes)
+		FAIL("nodes_start: nodes already started");
+	g_nnodes = n;
+	for (int i = 0; i < n; i++)
+		node_start(i);
+}
+
+void node_kill(int i)
+{
+	if (i < 0 || i >= NODES_MAX)
+		return;
+	struct node *nd = &g_nodes[i];
+	if (nd->pid > 0) {
+		kill(-nd->pid, SIGKILL);
+		kill(nd->pid, SIGKILL);
+		waitpid(nd->pid, NULL, 0);
+	}
+	nd->pid = 0;
+	nd->paused = false;
+}
+
+void node_pause(int i)
+{
+	if (i >= 0 && i < NODES_MAX && g_nodes[i].pid > 0) {
+		kill(g_nodes[i].pid, SIGSTOP);
+		g_nodes[i].paused = true;
+	}
+}
+
+void node_resume(int i)
+{
+	if (i >= 0 && i < NODES_MAX && g_nodes[i].pid > 0) {
+		kill(g_nodes[i].pid, SIGCONT);
+		g_nodes[i].paused = false;
+	}
+}
+
+char node_cmd(int i, char *out, size_t outsz, int argc, const char *const *argv)
+{
+	if (outsz)
+		out[0] = 0;
+	if (i < 0 || i >= NODES_MAX || g_nodes[i].pid <= 0)
+		return 0;
+	int saved = g_redis.port; /* redis_cmd() talks to g_redis.port */
+	g_redis.port = g_nodes[i].port;
+	char t = redis_cmd(out, outsz, argc, argv);
+	g_redis.port = saved;
+	return t;
+}
+
+bool node_flushall(int i)
+{
+	char out[64];
+	const char *argv[] = {"FLUSHALL"};
+	return node_cmd(i, out, sizeof out, 1, argv) == '+';
+}
+
+int node_exists(int i, const char *key)
+{
+	char out[64];
+	const char *argv[] = {"EXISTS", key};
+	if (node_cmd(i, out, sizeof out, 2, argv) != ':')
+		return -1;
+	return atoi(out);
+}
+
+const char *const *nodes_args(const char *const *extra)
+{
+	size_t ne = 0;
+	while (extra && extra[ne])
+		ne++;
+	const char **a = talloc((2 * (size_t)g_nnodes + ne + 1) * sizeof *a);
+	size_t k = 0;
+	for (int i = 0; i < g_nnodes; i++) {
+		a[k++] = "--redis";
+		a[k++] = tfmt("redis://127.0.0.1:%d", g_nodes[i].port);
+	}
+	for (size_t i = 0; i < ne; i++)
+		a[k++] = extra[i];
+	a[k] = NULL;
+	return a;
+}
+
+void dlockd_start_nodes(const char *const *extra)
+{
+	if (!g_nnodes)
+		FAIL("dlockd_start_nodes: no nodes started");
+	dlockd_start(nodes_args(extra));
+}
+
+int replica_start(const char *const *extra)
+{
+	if (g_nreplicas >= REPLICAS_MAX)
+		FAIL("at most %d replicas", REPLICAS_MAX);
+	if (!g_nnodes)
+		FAIL("replica_start: no nodes started");
+	const char *const *args = nodes_args(extra);
+	/* dlockd_start() starts g_dl: lend it out; nodes_cleanup() gives it back
+	 * if the start fails the test */
+	g_saved_dl = g_dl;
+	g_dl_borrowed = true;
+	memset(&g_dl, 0, sizeof g_dl);
+	dlockd_start(args);
+	g_replicas[g_nreplicas++] = g_dl;
+	g_dl = g_saved_dl;
+	g_dl_borrowed = false;
+	return g_replicas[g_nreplicas - 1].port;
+}
+
+struct resp *http_at(int port, const char *method, const char *path, const char *body, const char *ctype, ...)
+{
+	const char *hdrs[32];
+	size_t n = 0;
+	va_list ap;
+	va_start(ap, ctype);
+	const char *h;
+	while ((h = va_arg(ap, const char *)) != NULL && n + 1 < sizeof hdrs / sizeof hdrs[0])
+		hdrs[n++] = h;
+	va_end(ap);
+	hdrs[n] = NULL;
+	int saved = g_dl.port; /* httpb() talks to g_dl.port */
+	g_dl.port = port;
+	struct resp *r = httpb(method, path, body, body ? strlen(body) : 0, ctype, hdrs);
+	g_dl.port = saved;
+	return r;
+}
+
+void nodes_cleanup(void)
+{
+	char why[256], first[400] = "";
+	for (int i = 0; i < NODES_MAX; i++)
+		if (g_nodes[i].paused)
+			node_resume(i);
+	if (g_dl_borrowed) {
+		/* a replica failed to start: the runner stopped it as g_dl */
+		g_dl_borrowed = false;
+		g_dl = g_saved_dl;
+		if (!dlockd_stop(why, sizeof why))
+			snprintf(first, sizeof first, "%s", why);
+	}
+	struct dlockd saved = g_dl;
+	for (int i = 0; i < g_nreplicas; i++) {
+		g_dl = g_replicas[i];
+		if (!dlockd_stop(why, sizeof why) && !first[0])
+			snprintf(first, sizeof first, "replica on port %d: %s", g_replicas[i].port, why);
+	}
+	g_dl = saved;
+	g_nreplicas = 0;
+	for (int i = 0; i < NODES_MAX; i++)
+		node_kill(i);
+	memset(g_nodes, 0, sizeof g_nodes);
+	g_nnodes = 0;
+	if (first[0])
+		FAIL("%s", first);
 }

@@ -47,6 +47,7 @@ extern const struct test tests_ops[];
 extern const struct test tests_backend[];
 extern const struct test tests_concurrency[];
 extern const struct test tests_wait[];
+extern const struct test tests_redlock[];
 
 int harness_main(const struct test *const *suites);
 
@@ -240,5 +241,50 @@ char redis_cmd(char *out, size_t outsz, int argc, const char *const *argv);
 char redis_cmd_db(int db, char *out, size_t outsz, int argc, const char *const *argv);
 bool redis_ping(int timeout_ms);
 bool redis_flushall(void);
+
+/* ---------------------------------------------- Redlock: several nodes
+ *
+ * Independent redis-servers ("nodes", separate from g_redis) and extra dlockd
+ * processes ("replicas", separate from g_dl) for the Redlock tests. The runner
+ * stops the replicas (each must exit 0 on SIGTERM, like g_dl) and kills the
+ * nodes after every test that started any. Main thread only. */
+
+enum { NODES_MAX = 9, REPLICAS_MAX = 4 };
+
+struct node {
+	pid_t pid; /* 0 while down */
+	int port;  /* kept across restarts */
+	char dir[512];
+	char log[512];
+	bool paused;
+};
+extern struct node g_nodes[NODES_MAX];
+extern int g_nnodes;
+
+/* start n fresh, empty nodes on free ports; fails the test otherwise */
+void nodes_start(int n);
+/* (re)start node i on its own port, empty (a fresh process); fails the test
+ * if it does not answer PING */
+void node_start(int i);
+void node_kill(int i);   /* SIGKILL + reap (a no-op if it is down) */
+void node_pause(int i);  /* SIGSTOP */
+void node_resume(int i); /* SIGCONT */
+/* one command to node i, as redis_cmd() */
+char node_cmd(int i, char *out, size_t outsz, int argc, const char *const *argv);
+bool node_flushall(int i);
+/* EXISTS key on node i: 1, 0, or -1 if it did not answer */
+int node_exists(int i, const char *key);
+/* "--redis" "redis://127.0.0.1:<port>" for every node, then extra;
+ * NULL-terminated, test-owned */
+const char *const *nodes_args(const char *const *extra);
+/* start g_dl over every node (plus extra flags), as dlockd_start() */
+void dlockd_start_nodes(const char *const *extra);
+/* start another dlockd over every node (plus extra flags); returns its port */
+int replica_start(const char *const *extra);
+/* HTTP request to another port (e.g. a replica's), test-owned, as http() */
+struct resp *http_at(int port, const char *method, const char *path, const char *body, const char *ctype, ...)
+    __attribute__((sentinel));
+/* the runner's hook: stop replicas (checked), kill nodes */
+void nodes_cleanup(void);
 
 #endif

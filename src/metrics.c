@@ -123,6 +123,30 @@ static uint64_t load(atomic_uint_fast64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+/* Writes one histogram's _bucket, _sum and _count lines; labels may be "". */
+static void histogram(FILE *f, const char *name, const char *labels, atomic_uint_fast64_t *buckets,
+                      atomic_uint_fast64_t *sum_us)
+{
+	const char *sep = labels[0] ? "," : "";
+	uint64_t cum = 0;
+
+	for (int b = 0; b <= NBUCKET; b++) {
+		cum += load(&buckets[b]);
+		if (b < NBUCKET)
+			fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, (double)BUCKETS_US[b] / 1e6,
+			        (unsigned long long)cum);
+		else
+			fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cum);
+	}
+	if (labels[0]) {
+		fprintf(f, "%s_sum{%s} %.6f\n", name, labels, (double)load(sum_us) / 1e6);
+		fprintf(f, "%s_count{%s} %llu\n", name, labels, (unsigned long long)cum);
+	} else {
+		fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, (double)load(sum_us) / 1e6, name,
+		        (unsigned long long)cum);
+	}
+}
+
 char *metrics_render(size_t *len)
 {
 	char *buf = NULL;
@@ -150,40 +174,17 @@ char *metrics_render(size_t *len)
 	      "# TYPE dlockd_http_request_duration_seconds histogram\n",
 	      f);
 	for (int r = 0; r < ROUTE_COUNT; r++) {
-		uint64_t cum = 0;
-		for (int b = 0; b <= NBUCKET; b++) {
-			cum += load(&m.buckets[r][b]);
-			if (b < NBUCKET)
-				fprintf(f, "dlockd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-				        ROUTE_NAMES[r], (double)BUCKETS_US[b] / 1e6, (unsigned long long)cum);
-			else
-				fprintf(f, "dlockd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-				        ROUTE_NAMES[r], (unsigned long long)cum);
-		}
-		fprintf(f, "dlockd_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", ROUTE_NAMES[r],
-		        (double)load(&m.sum_us[r]) / 1e6);
-		fprintf(f, "dlockd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", ROUTE_NAMES[r],
-		        (unsigned long long)cum);
+		char labels[64];
+		snprintf(labels, sizeof labels, "route=\"%s\"", ROUTE_NAMES[r]);
+		histogram(f, "dlockd_http_request_duration_seconds", labels, m.buckets[r], &m.sum_us[r]);
 	}
 	for (int c = 0; c < METRIC_COUNTER_COUNT; c++)
 		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", COUNTERS[c].name, COUNTERS[c].help,
 		        COUNTERS[c].name, COUNTERS[c].name, (unsigned long long)load(&m.counters[c]));
-	{
-		uint64_t cum = 0;
-		fputs("# HELP dlockd_wait_duration_seconds How long requests waited for a lock (wait_ms > 0).\n"
-		      "# TYPE dlockd_wait_duration_seconds histogram\n",
-		      f);
-		for (int b = 0; b <= NBUCKET; b++) {
-			cum += load(&m.wait_buckets[b]);
-			if (b < NBUCKET)
-				fprintf(f, "dlockd_wait_duration_seconds_bucket{le=\"%g\"} %llu\n", (double)BUCKETS_US[b] / 1e6,
-				        (unsigned long long)cum);
-			else
-				fprintf(f, "dlockd_wait_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-		}
-		fprintf(f, "dlockd_wait_duration_seconds_sum %.6f\ndlockd_wait_duration_seconds_count %llu\n",
-		        (double)load(&m.wait_sum_us) / 1e6, (unsigned long long)cum);
-	}
+	fputs("# HELP dlockd_wait_duration_seconds How long requests waited for a lock (wait_ms > 0).\n"
+	      "# TYPE dlockd_wait_duration_seconds histogram\n",
+	      f);
+	histogram(f, "dlockd_wait_duration_seconds", "", m.wait_buckets, &m.wait_sum_us);
 	if (m.nnodes > 0) {
 		fputs("# HELP dlockd_redis_node_calls_total Calls to each Redis node (Redlock mode).\n"
 		      "# TYPE dlockd_redis_node_calls_total counter\n",

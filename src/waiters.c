@@ -36,6 +36,7 @@ struct waiter {
 	bool in_flight; /* an attempt is on its way */
 	bool again;     /* woken while in flight: try again when it returns */
 	bool abandoned; /* the client is gone: never call back */
+	bool refused;   /* a try was refused: a grant now is a hand-off */
 	struct lock_reply last; /* the last answer: what a timeout reports */
 	backend_lock_fn *cb;
 	void *arg;
@@ -76,7 +77,7 @@ static void finish(struct waiter *w, const struct lock_reply *reply)
 	uint64_t waited_ms = loop_now_ms(w->ws->loop) - w->start_ms;
 
 	metrics_wait_observe(waited_ms * 1000);
-	if (reply->outcome == LOCK_GRANTED)
+	if (reply->outcome == LOCK_GRANTED && w->refused)
 		metrics_inc(METRIC_HANDOFFS);
 	else if (reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED)
 		metrics_inc(METRIC_WAIT_TIMEOUTS);
@@ -125,6 +126,7 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 	}
 	switch (reply->outcome) {
 	case LOCK_HELD:
+		w->refused = true;
 		w->last = *reply;
 		if (final)
 			break;
@@ -134,6 +136,7 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 		                                     : 0) + 1);
 		goto maybe_again;
 	case LOCK_RESERVED:
+		w->refused = true;
 		w->last = *reply;
 		if (final)
 			break;
@@ -294,7 +297,7 @@ enum backend_start waiters_acquire(struct waiters *ws, const struct lock_request
 	gen = w->gen;
 	memset(&w->last, 0, sizeof w->last);
 	w->used = true;
-	w->in_flight = w->again = w->abandoned = false;
+	w->in_flight = w->again = w->abandoned = w->refused = false;
 	snprintf(w->id, sizeof w->id, "%u.%u.%u", ws->worker, w->slot, gen);
 	snprintf(w->name, sizeof w->name, "%s", req->name);
 	snprintf(w->token, sizeof w->token, "%s", req->token);

@@ -87,22 +87,20 @@ void api_reply_release(struct api_reply *reply)
 	memset(reply, 0, sizeof *reply);
 }
 
-static void add_header_num(struct api_reply *reply, const char *name, long long v)
-{
-	if (reply->nheaders == API_MAX_HEADERS)
-		return;
-	reply->headers[reply->nheaders].name = name;
-	snprintf(reply->headers[reply->nheaders].value, API_HEADER_VALUE_MAX, "%lld", v);
-	reply->nheaders++;
-}
-
+/* Adds a header; value must outlive the reply (static, or the reply's own buffer). */
 static void add_header_str(struct api_reply *reply, const char *name, const char *value)
 {
 	if (reply->nheaders == API_MAX_HEADERS)
 		return;
 	reply->headers[reply->nheaders].name = name;
-	snprintf(reply->headers[reply->nheaders].value, API_HEADER_VALUE_MAX, "%s", value);
+	reply->headers[reply->nheaders].value = value;
 	reply->nheaders++;
+}
+
+static void add_retry_after(struct api_reply *reply, long long seconds)
+{
+	snprintf(reply->retry_after, sizeof reply->retry_after, "%lld", seconds);
+	add_header_str(reply, "Retry-After", reply->retry_after);
 }
 
 /* Serialises obj (stolen) as the reply body. */
@@ -187,9 +185,9 @@ static void problem(struct api_reply *reply, enum dl_error e, const char *detail
 	}
 	set_json(reply, status, "application/problem+json", o);
 	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN || e == DL_TOO_MANY_WAITERS)
-		add_header_num(reply, "Retry-After", 1);
+		add_retry_after(reply, 1);
 	if (holder && e == DL_LOCK_HELD)
-		add_header_num(reply, "Retry-After", (long long)lock_retry_after_s(holder->ttl_ms));
+		add_retry_after(reply, (long long)lock_retry_after_s(holder->ttl_ms));
 }
 
 void api_error(struct api_reply *reply, enum dl_error e, const char *detail)
@@ -233,14 +231,14 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	struct api_call *c = arg;
 	struct api_reply *reply = c->reply;
 	const struct lock_view *v = &r->view;
-	char detail[128], when[LOCK_TIME_LEN + 1], location[8 + LOCK_NAME_MAX];
+	char detail[128], when[LOCK_TIME_LEN + 1];
 
 	switch (r->outcome) {
 	case LOCK_GRANTED:
 		metrics_inc(METRIC_ACQUISITIONS);
 		set_json(reply, 201, "application/json", grant_json(v));
-		snprintf(location, sizeof location, "/locks/%s", v->name);
-		add_header_str(reply, "Location", location);
+		snprintf(reply->location, sizeof reply->location, "/locks/%s", v->name);
+		add_header_str(reply, "Location", reply->location);
 		break;
 	case LOCK_REACQUIRED:
 		metrics_inc(METRIC_REACQUISITIONS);
@@ -278,7 +276,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	case LOCK_RESERVED:
 		metrics_inc(METRIC_CONFLICTS);
 		problem(reply, DL_LOCK_HELD, "the lock is being handed to a request that waited for it", NULL);
-		add_header_num(reply, "Retry-After", 1);
+		add_retry_after(reply, 1);
 		break;
 	case LOCK_UNAVAILABLE:
 		problem(reply, DL_BACKEND_UNAVAILABLE, "Redis did not answer in time", NULL);

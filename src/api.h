@@ -12,6 +12,7 @@
 #include "config.h"
 #include "waiters.h"
 #include "errors.h"
+#include "lock.h"
 #include "metrics.h"
 
 struct api;
@@ -31,11 +32,11 @@ struct api_request {
 	unsigned lock_token_count; /* how many Lock-Token headers came */
 };
 
-enum { API_MAX_HEADERS = 4, API_HEADER_VALUE_MAX = 320 };
+enum { API_MAX_HEADERS = 4 };
 
 struct api_header {
 	const char *name;
-	char value[API_HEADER_VALUE_MAX];
+	const char *value; /* static, or one of the reply's own buffers below */
 };
 
 struct api_reply {
@@ -46,6 +47,8 @@ struct api_reply {
 	bool body_static;
 	struct api_header headers[API_MAX_HEADERS];
 	unsigned nheaders;
+	char location[8 + LOCK_NAME_MAX];   /* the Location header's value */
+	char retry_after[24];               /* the Retry-After header's value */
 	enum metrics_route route;
 	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
 };

@@ -38,7 +38,7 @@ static const struct opt {
 	[O_MAX_CONN] = { "max-connections", "DLOCKD_MAX_CONNECTIONS", "N", "open HTTP connections at most, per thread (default 10000)", OPT_U32, 1, 1000000 },
 	[O_MAX_CONN_IP] = { "max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N", "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000 },
 	[O_CONN_TIMEOUT] = { "connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S", "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400 },
-	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for headers and I/O (default 16384)", OPT_U32, 4096, 1048576 },
+	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for request headers and I/O (default 4096; raise it for clients that send large headers)", OPT_U32, 4096, 1048576 },
 	[O_MAX_WAIT] = { "max-wait-ms", "DLOCKD_MAX_WAIT_MS", "MS", "longest wait_ms a request may ask for (default 60000)", OPT_I64, 0, 3600000 },
 	[O_MAX_WAITERS] = { "max-waiters", "DLOCKD_MAX_WAITERS", "N", "waiting requests at most, per thread; beyond, 503 (default 10000)", OPT_U32, 0, 10000000 },
 	[O_NODE_TIMEOUT] = { "node-timeout-ms", "DLOCKD_NODE_TIMEOUT_MS", "MS", "Redlock (several --redis): per-node timeout (default 50)", OPT_U32, 1, 60000 },
@@ -304,7 +304,7 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	c->log_level = LOG_INFO;
 	c->max_connections = 10000;
 	c->connection_timeout_s = 30;
-	c->connection_memory = 16384;
+	c->connection_memory = 4096;
 	c->max_wait_ms = 60000;
 	c->max_waiters = 10000;
 	c->node_timeout_ms = 50;

@@ -37,7 +37,6 @@ struct waiter {
 	bool again;     /* woken while in flight: try again when it returns */
 	bool abandoned; /* the client is gone: never call back */
 	bool refused;   /* a try was refused: a grant now is a hand-off */
-	struct lock_reply last; /* the last answer: what a timeout reports */
 	backend_lock_fn *cb;
 	void *arg;
 };
@@ -61,7 +60,6 @@ static void waiter_release_slot(struct waiter *w)
 	loop_timer_stop(ws->loop, &w->timer);
 	explicit_bzero(w->token, sizeof w->token);
 	explicit_bzero(w->retoken, sizeof w->retoken);
-	explicit_bzero(w->last.view.token, sizeof w->last.view.token);
 	w->used = false;
 	w->gen++;
 	ws->free_slots[ws->nfree++] = w->slot;
@@ -127,7 +125,6 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 	switch (reply->outcome) {
 	case LOCK_HELD:
 		w->refused = true;
-		w->last = *reply;
 		if (final)
 			break;
 		/* Try again when the holder's lease ends, unless woken before. */
@@ -137,7 +134,6 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 		goto maybe_again;
 	case LOCK_RESERVED:
 		w->refused = true;
-		w->last = *reply;
 		if (final)
 			break;
 		schedule(w, now + RESERVED_RECHECK_MS);
@@ -295,7 +291,6 @@ enum backend_start waiters_acquire(struct waiters *ws, const struct lock_request
 	if (!w)
 		return BACKEND_NO_MEMORY;
 	gen = w->gen;
-	memset(&w->last, 0, sizeof w->last);
 	w->used = true;
 	w->in_flight = w->again = w->abandoned = w->refused = false;
 	snprintf(w->id, sizeof w->id, "%u.%u.%u", ws->worker, w->slot, gen);

@@ -110,7 +110,7 @@ static void test_defaults(void)
 	CHECK_INT(c.max_connections, 10000, "max_connections");
 	CHECK_INT(c.max_connections_per_ip, 0, "max_connections_per_ip");
 	CHECK_INT(c.connection_timeout_s, 30, "connection_timeout_s");
-	CHECK_INT(c.connection_memory, 16384, "connection_memory");
+	CHECK_INT(c.connection_memory, 4096, "connection_memory");
 	CHECK_INT(c.max_wait_ms, 60000, "max_wait_ms");
 	CHECK_INT(c.max_waiters, 10000, "max_waiters");
 	CHECK(!c.healthcheck, "healthcheck is off by default");

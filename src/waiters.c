@@ -25,11 +25,11 @@ struct waiter {
 	unsigned slot, gen;
 	bool used;
 	char id[WAITER_ID_MAX];
-	char name[LOCK_NAME_MAX + 1];
+	char *name;                       /* malloc'd, like owner: thousands may wait */
+	char *owner;                      /* NULL for none */
 	char token[LOCK_TOKEN_MAX + 1];   /* the token a grant will carry */
 	char retoken[LOCK_TOKEN_MAX + 1]; /* the caller's own token, for a re-acquire */
-	char owner[LOCK_OWNER_MAX + 1];
-	bool has_owner, has_retoken;
+	bool has_retoken;
 	int64_t ttl_ms;
 	uint64_t start_ms, deadline_ms; /* loop (monotonic) time */
 	struct loop_timer timer;
@@ -58,6 +58,9 @@ static void waiter_release_slot(struct waiter *w)
 	struct waiters *ws = w->ws;
 
 	loop_timer_stop(ws->loop, &w->timer);
+	free(w->name);
+	free(w->owner);
+	w->name = w->owner = NULL;
 	explicit_bzero(w->token, sizeof w->token);
 	explicit_bzero(w->retoken, sizeof w->retoken);
 	w->used = false;
@@ -159,7 +162,7 @@ static enum backend_start try_once(struct waiter *w)
 		.name = w->name,
 		.token = w->token,
 		.reacquire_token = w->has_retoken ? w->retoken : NULL,
-		.owner = w->has_owner ? w->owner : NULL,
+		.owner = w->owner,
 		.ttl_ms = w->ttl_ms,
 		.waiter = w->id,
 		.wait_ms = w->deadline_ms > now ? (int64_t)(w->deadline_ms - now) : 1,
@@ -189,7 +192,7 @@ static void attempt(struct waiter *w)
 		waiter_release_slot(w);
 	} else {
 		struct lock_reply fail = { .outcome = st == BACKEND_NO_MEMORY ? LOCK_BACKEND_ERROR : LOCK_UNAVAILABLE };
-		memcpy(fail.view.name, w->name, sizeof fail.view.name);
+		snprintf(fail.view.name, sizeof fail.view.name, "%s", w->name);
 		finish(w, &fail);
 	}
 }
@@ -292,21 +295,24 @@ enum backend_start waiters_acquire(struct waiters *ws, const struct lock_request
 		return BACKEND_NO_MEMORY;
 	gen = w->gen;
 	w->used = true;
+	ws->count++; /* from here on, waiter_release_slot() undoes all of this */
+	metrics_waiters(1);
 	w->in_flight = w->again = w->abandoned = w->refused = false;
 	snprintf(w->id, sizeof w->id, "%u.%u.%u", ws->worker, w->slot, gen);
-	snprintf(w->name, sizeof w->name, "%s", req->name);
+	w->name = strdup(req->name);
+	w->owner = req->owner ? strdup(req->owner) : NULL;
+	if (!w->name || (req->owner && !w->owner)) {
+		waiter_release_slot(w);
+		return BACKEND_NO_MEMORY;
+	}
 	snprintf(w->token, sizeof w->token, "%s", req->token);
 	w->has_retoken = req->reacquire_token != NULL;
 	snprintf(w->retoken, sizeof w->retoken, "%s", req->reacquire_token ? req->reacquire_token : "");
-	w->has_owner = req->owner != NULL;
-	snprintf(w->owner, sizeof w->owner, "%s", req->owner ? req->owner : "");
 	w->ttl_ms = req->ttl_ms;
 	w->start_ms = loop_now_ms(ws->loop);
 	w->deadline_ms = w->start_ms + (uint64_t)wait_ms;
 	w->cb = cb;
 	w->arg = arg;
-	ws->count++;
-	metrics_waiters(1);
 	{
 		enum backend_start st = try_once(w);
 		if (st != BACKEND_STARTED) {
@@ -337,7 +343,7 @@ void waiters_cancel_all(struct waiters *ws)
 		struct lock_reply r = { .outcome = LOCK_CANCELLED };
 		if (!w || !w->used || w->abandoned)
 			continue;
-		memcpy(r.view.name, w->name, sizeof r.view.name);
+		snprintf(r.view.name, sizeof r.view.name, "%s", w->name);
 		/* Leave the line; an attempt still in flight comes back abandoned. */
 		{
 			backend_lock_fn *cb = w->cb;

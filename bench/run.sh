@@ -1,0 +1,844 @@
+#!/usr/bin/env bash
+# dlockd benchmark suite: `make bench` (or `bash bench/run.sh`). See bench/README.md.
+#
+# Builds dlockd with -O2 (no sanitizers) into build-bench/, starts private
+# redis-server / dlockd / etcd processes on 127.0.0.1 only, runs each workload
+# for a few seconds and prints a table; bench/results.json gets every number,
+# the ratios and the machine facts. Every process it starts is stopped on exit,
+# also on failure or Ctrl-C.
+#
+# Knobs (environment): BENCH_SECONDS (4) per workload, BENCH_WARMUP (0.5),
+# BENCH_CONC (64), BENCH_MEM_CONNS (10000), BENCH_REDIS_REQUESTS (150000, per
+# redis-benchmark run), BENCH_RESULTS (bench/results.json), BENCH_SKIP (space-
+# separated: etcd node redlock memory wrk), BENCH_NO_INSTALL=1 (never apt-get),
+# BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+
+DUR=${BENCH_SECONDS:-4}
+WARM=${BENCH_WARMUP:-0.5}
+CONC=${BENCH_CONC:-64}
+BIG=${BENCH_MEM_CONNS:-10000}
+REDIS_N=${BENCH_REDIS_REQUESTS:-150000}
+OUT_JSON=${BENCH_RESULTS:-$ROOT/bench/results.json}
+SKIP=" ${BENCH_SKIP:-} "
+BUILD=build-bench
+BIN=$ROOT/$BUILD/bench
+DLOCKD=${BENCH_DLOCKD:-$ROOT/$BUILD/dlockd}
+LOADGEN=$BIN/loadgen
+T0=$(date +%s.%N)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/dlockd-bench.XXXXXX") || exit 1
+SHM=""
+PIDS=()
+FAILS=0
+NOTES=()
+
+# ---------------------------------------------------------------- cleanup ---
+
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# Stops one process this script started (by its PID): TERM, then KILL after 5 s.
+stop_pid() {
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	forget_pid "$pid"
+}
+
+cleanup() {
+	local p
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do stop_pid "$p"; done
+	rm -rf "$TMP"
+	[ -n "$SHM" ] && rm -rf "$SHM"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT
+trap 'echo "bench: terminated" >&2; exit 143' TERM
+
+# ---------------------------------------------------------------- helpers ---
+
+log() { printf '[%5.1fs] %s\n' "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$*" >&2; }
+note() { NOTES+=("$*"); log "note: $*"; }
+skipped() { [[ "$SKIP" == *" $1 "* ]]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# A port below the usual ephemeral range that nothing answers on.
+next_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# GET over a fresh HTTP/1.0 connection (no curl needed): prints the response.
+http_get() {
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+		printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3
+		cat <&3' "$1" "$2" 2>/dev/null
+}
+
+# Value of a flat field from a one-line JSON object in a file.
+jget() { grep -o "\"$2\":[^,}]*" "$1" 2>/dev/null | head -1 | cut -d: -f2- | tr -d '"'; }
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+mib() { awk -v k="$1" 'BEGIN{ if (k == "") print ""; else printf "%.1f", k / 1024 }'; }
+ms() { awk -v u="$1" 'BEGIN{ if (u == "" || u < 0) print ""; else printf "%.3f", u / 1000 }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print ""; else printf "%.3f", a / b }'; }
+num() { [[ "$1" =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+
+# row KEY LABEL VALUE UNIT [RATIO VS TARGET NOTE]
+# TARGET is ">=X" or "<X" applied to RATIO when given, else to VALUE.
+ROWS=$TMP/rows
+: >"$ROWS"
+row() {
+	local key=$1 label=$2 value=$3 unit=$4 ratio=${5:-} vs=${6:-} target=${7:-} rnote=${8:-} met=""
+	if [ -n "$target" ]; then
+		local x=$value
+		[ -n "$ratio" ] && x=$ratio
+		if num "$x"; then
+			met=$(awk -v x="$x" -v t="$target" 'BEGIN{
+				op = substr(t, 1, 2); v = substr(t, 3)
+				if (op != ">=" && op != "<=") { op = substr(t, 1, 1); v = substr(t, 2) }
+				x += 0; v += 0
+				ok = (op == ">=") ? x >= v : (op == "<=") ? x <= v : (op == ">") ? x > v : x < v
+				print ok ? "met" : "MISS" }')
+		fi
+	fi
+	# fields separated by US (\037), not tabs: `read` would merge empty tab-separated fields
+	printf '%s\037%s\037%s\037%s\037%s\037%s\037%s\037%s\037%s\n' "$key" "$label" "$value" "$unit" "$ratio" "$vs" "$target" "$met" "$rnote" >>"$ROWS"
+}
+
+RAW=$TMP/raw
+mkdir -p "$RAW"
+
+# lg KEY MODE ARGS...: runs the load generator on CPU 1; its JSON goes to $RAW/KEY.json.
+lg() {
+	local key=$1
+	shift
+	if ! $GEN "$LOADGEN" "$@" >"$RAW/$key.json" 2>"$TMP/$key.err" || ! grep -q '"mode"' "$RAW/$key.json"; then
+		log "FAILED: loadgen $* — $(tail -2 "$TMP/$key.err" | tr '\n' ' ')"
+		rm -f "$RAW/$key.json"
+		return 1
+	fi
+	local e
+	e=$(jget "$RAW/$key.json" errors)
+	[ "${e:-0}" != 0 ] && log "warning: $key: $e errors ($(jget "$RAW/$key.json" statuses))"
+	return 0
+}
+
+# errnote KEY: "" or "N errors: statuses; 5xx codes" for a row's note.
+errnote() {
+	local f=$RAW/$1.json e codes
+	e=$(jget "$f" errors)
+	[ -n "$e" ] && [ "$e" != 0 ] || return 0
+	codes=$(grep -o '"code":"[a-z_]*"' "$TMP/$1.err" 2>/dev/null | cut -d'"' -f4 | sort -u | tr '\n' ' ')
+	printf '%s errors (answers %s%s)' "$e" "$(jget "$f" statuses)" "${codes:+; 5xx: ${codes% }}"
+}
+join_notes() { local a=$1 b=$2; if [ -n "$a" ] && [ -n "$b" ]; then echo "$a; $b"; else echo "$a$b"; fi; }
+
+failed_row() {
+	FAILS=$((FAILS + 1))
+	row "$1" "$2" failed "" "" "" "" "$3"
+}
+
+# ---------------------------------------------------------------- processes ---
+
+# start_redis: sets RPORT/RPID.
+start_redis() {
+	local port pid i attempt
+	for ((attempt = 0; attempt < 5; attempt++)); do
+		port=$(next_port) || return 1
+		$SRV redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
+			--dir "$TMP" --dbfilename "dump-$port.rdb" --logfile "$TMP/redis-$port.log" --daemonize no &
+		pid=$!
+		PIDS+=("$pid")
+		for ((i = 0; i < 50; i++)); do
+			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+				RPORT=$port
+				RPID=$pid
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_pid "$pid"
+	done
+	return 1
+}
+
+# start_dlockd "REDIS_PORTS" [FLAGS...]: sets DPORT/DPID, or DERR and returns
+# 2 if dlockd refused the configuration (exit 2), 1 for other failures.
+start_dlockd() {
+	local rports=$1 port pid i attempt rp
+	shift
+	local rargs=()
+	for rp in $rports; do rargs+=(--redis "redis://127.0.0.1:$rp"); done
+	DERR=""
+	for ((attempt = 0; attempt < 5; attempt++)); do
+		port=$(next_port) || return 1
+		$SRV "$DLOCKD" --listen "127.0.0.1:$port" "${rargs[@]}" --log-level warn "$@" >"$TMP/dlockd-$port.log" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		for ((i = 0; i < 100; i++)); do
+			if http_get "$port" /readyz | head -1 | grep -q ' 200'; then
+				DPORT=$port
+				DPID=$pid
+				return 0
+			fi
+			if ! kill -0 "$pid" 2>/dev/null; then
+				wait "$pid"
+				local rc=$?
+				forget_pid "$pid"
+				DERR=$(grep -v '^$' "$TMP/dlockd-$port.log" | tail -1)
+				grep -qi 'address already in use' "$TMP/dlockd-$port.log" && continue 2
+				[ "$rc" = 2 ] && return 2
+				return 1
+			fi
+			sleep 0.05
+		done
+		DERR="not ready within 5 s: $(tail -1 "$TMP/dlockd-$port.log")"
+		stop_pid "$pid"
+		return 1
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- preflight ---
+
+log "dlockd benchmark suite (results: $OUT_JSON)"
+for t in redis-server redis-cli redis-benchmark make cc awk timeout; do
+	have "$t" || {
+		echo "bench: '$t' not found (Debian: apt-get install redis-server redis-tools make gcc coreutils)" >&2
+		exit 1
+	}
+done
+NPROC=$(nproc)
+if [ "$NPROC" -ge 2 ] && have taskset; then
+	SRV="taskset -c 0"
+	GEN="taskset -c 1"
+	PINNING="redis-server(s), dlockd and etcd pinned to CPU 0; the load generators (loadgen, wrk, redis-benchmark, node) to CPU 1"
+else
+	SRV=""
+	GEN=""
+	PINNING="not pinned (nproc=$NPROC or no taskset): servers and load generators share the CPUs"
+fi
+log "pinning: $PINNING"
+
+HARD_NOFILE=$(ulimit -Hn)
+if [ "$HARD_NOFILE" = unlimited ]; then
+	ulimit -n $((BIG * 2 + 1024)) 2>/dev/null
+else
+	ulimit -n "$HARD_NOFILE" 2>/dev/null
+	if [ "$HARD_NOFILE" -lt $((BIG + 256)) ]; then
+		newbig=$(((HARD_NOFILE - 256) / 100 * 100))
+		note "ulimit -Hn is $HARD_NOFILE: the memory workloads use $newbig connections/waiters instead of $BIG"
+		BIG=$newbig
+	fi
+fi
+log "ulimit -n $(ulimit -n) (hard $HARD_NOFILE)"
+
+# ---------------------------------------------------------------- build ---
+
+log "building dlockd (-O2, no sanitizers) and the bench tools"
+if ! make --no-print-directory BUILD=$BUILD OPT=-O2 "$BUILD/dlockd" >"$TMP/build.log" 2>&1; then
+	cat "$TMP/build.log" >&2
+	echo "bench: dlockd build failed" >&2
+	exit 1
+fi
+mkdir -p "$BIN"
+CWARN=(-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla)
+cc "${CWARN[@]}" -o "$LOADGEN" bench/loadgen.c &&
+	cc -std=c11 -O2 -Wall -Wextra -Werror -Wno-unused-const-variable -Isrc -o "$BIN/dump_scripts" bench/dump_scripts.c &&
+	cc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -o "$BIN/seqrand.so" bench/seqrand.c || {
+	echo "bench: building the bench tools failed" >&2
+	exit 1
+}
+"$BIN/dump_scripts" "$TMP" || exit 1
+
+# node-redlock peer: node_modules is git-ignored; install from the lockfile.
+NODE_OK=0
+if skipped node; then
+	note "node-redlock skipped (BENCH_SKIP)"
+elif ! have node || ! have npm; then
+	note "node-redlock skipped: node/npm not installed (Debian: apt-get install nodejs npm)"
+else
+	if [ ! -f bench/node/node_modules/.package-lock.json ] ||
+		[ bench/node/package-lock.json -nt bench/node/node_modules/.package-lock.json ]; then
+		log "npm ci in bench/node"
+		(cd bench/node && npm ci --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1 ||
+			note "npm ci failed: $(grep -v nodedir "$TMP/npm.log" | tail -1)"
+	fi
+	[ -d bench/node/node_modules/redlock ] && NODE_OK=1
+	[ "$NODE_OK" = 1 ] || note "node-redlock skipped: bench/node dependencies missing"
+fi
+
+# etcd peer: Debian's etcd-server.
+ETCD_OK=0
+if skipped etcd; then
+	note "etcd skipped (BENCH_SKIP)"
+else
+	if ! have etcd && [ "$(id -u)" = 0 ] && have apt-get && [ -z "${BENCH_NO_INSTALL:-}" ]; then
+		log "installing etcd-server (apt-get)"
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends etcd-server ||
+			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends etcd-server; }; } \
+			>"$TMP/apt.log" 2>&1 || note "apt-get install etcd-server failed: $(tail -1 "$TMP/apt.log")"
+	fi
+	if have etcd; then
+		ETCD_OK=1
+	else
+		note "etcd skipped: etcd-server not installed (as root: apt-get install etcd-server)"
+	fi
+fi
+
+# ---------------------------------------------------------------- facts ---
+
+COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain -- src Makefile 2>/dev/null | head -1)
+[ -n "$DIRTY" ] && COMMIT="$COMMIT+dirty"
+V_REDIS=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+V_ETCD=$( (have etcd && etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}') || true)
+V_NODE=$( (have node && node --version) || true)
+V_WRK=$( (have wrk && wrk -v 2>&1 | awk 'NR==1 {print $2}') || true)
+V_MHD=$(pkg-config --modversion libmicrohttpd 2>/dev/null || true)
+V_HIREDIS=$(pkg-config --modversion hiredis 2>/dev/null || true)
+V_CC=$(cc --version | head -1)
+CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+KERNEL=$(uname -r)
+MEM_TOTAL=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- single node ---
+
+start_redis || {
+	echo "bench: redis-server did not start" >&2
+	exit 1
+}
+R1=$RPORT
+R1PID=$RPID
+SHA_ACQ=$(redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/acquire.lua")
+SHA_REL=$(redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/release.lua")
+redis-cli -p "$R1" SCRIPT FLUSH >/dev/null
+
+if ! start_dlockd "$R1"; then
+	echo "bench: dlockd did not start: $DERR" >&2
+	exit 1
+fi
+D1=$DPORT
+D1PID=$DPID
+log "redis-server :$R1, dlockd :$D1 (pid $D1PID)"
+# dlockd loaded its scripts at startup: the same SHA1s mean the same bytes.
+SAME_SCRIPTS=$(redis-cli -p "$R1" SCRIPT EXISTS "$SHA_ACQ" "$SHA_REL" | tr -d '\n ')
+if [ "$SAME_SCRIPTS" = 11 ]; then
+	SAME_SCRIPTS=yes
+else
+	SAME_SCRIPTS=no
+	note "dlockd did not load the scripts dumped from src/store_scripts.h (SCRIPT EXISTS: $SAME_SCRIPTS)"
+fi
+
+# 1. uncontended pairs
+for c in 1 "$CONC"; do
+	k=pairs_c$c
+	if lg "$k" pairs --port "$D1" -c "$c" -d "$DUR" --warmup "$WARM" --name "p$c-" --ttl-ms 10000; then
+		f=$RAW/$k.json
+		row "$k" "dlockd acquire+release pairs, c=$c" "$(jget "$f" rate)" pairs/s "" "" "" "$(errnote "$k")"
+		row "${k}_p50" "  pair latency p50, c=$c" "$(ms "$(jget "$f" p50_us)")" ms
+		row "${k}_p99" "  pair latency p99, c=$c" "$(ms "$(jget "$f" p99_us)")" ms
+		log "pairs c=$c: $(jget "$f" rate) pairs/s"
+	else
+		failed_row "$k" "dlockd acquire+release pairs, c=$c" "loadgen failed"
+	fi
+done
+
+# HTTP ceiling: GET /healthz under the same load generator (and wrk as a cross-check).
+if lg healthz healthz --port "$D1" -c "$CONC" -d "$DUR" --warmup "$WARM"; then
+	row healthz "HTTP ceiling: GET /healthz, c=$CONC" "$(jget "$RAW/healthz.json" rate)" req/s
+	log "healthz: $(jget "$RAW/healthz.json" rate) req/s"
+else
+	failed_row healthz "HTTP ceiling: GET /healthz, c=$CONC" "loadgen failed"
+fi
+if ! skipped wrk && have wrk; then
+	if $GEN wrk -t1 -c"$CONC" -d"${DUR}s" --latency "http://127.0.0.1:$D1/healthz" >"$TMP/wrk.txt" 2>&1; then
+		WRK_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/wrk.txt")
+		row healthz_wrk "  same with wrk -t1 (cross-check of loadgen)" "$WRK_RPS" req/s
+	else
+		row healthz_wrk "  same with wrk -t1 (cross-check of loadgen)" failed "" "" "" "" "$(tail -1 "$TMP/wrk.txt")"
+	fi
+elif ! skipped wrk; then
+	note "wrk not installed (apt-get install wrk): no cross-check of the HTTP ceiling"
+fi
+
+# 2. renew
+if lg renew renew --port "$D1" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "r-"; then
+	f=$RAW/renew.json
+	row renew "dlockd renew (POST .../renew), c=$CONC" "$(jget "$f" rate)" renews/s "" "" "" "$(errnote renew)"
+	row renew_p50 "  renew latency p50" "$(ms "$(jget "$f" p50_us)")" ms
+	row renew_p99 "  renew latency p99" "$(ms "$(jget "$f" p99_us)")" ms
+	log "renew: $(jget "$f" rate) renews/s"
+else
+	failed_row renew "dlockd renew, c=$CONC" "loadgen failed"
+fi
+
+# 3. contended: wait_ms hand-offs
+if lg handoff handoff --port "$D1" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "hot" --ttl-ms 5000 --wait-ms 10000; then
+	f=$RAW/handoff.json
+	row handoff "contended, wait_ms: $CONC clients, one lock" "$(jget "$f" handoff_rate)" hand-offs/s "" "" "" \
+		"$(join_notes "$(jget "$f" ho_201_before_204) next 201 seen before the 204 (counted as 0)" "$(errnote handoff)")"
+	row handoff_p50 "  hand-off latency p50 (204 -> next 201)" "$(ms "$(jget "$f" ho_p50_us)")" ms "" "" "<1"
+	row handoff_p99 "  hand-off latency p99" "$(ms "$(jget "$f" ho_p99_us)")" ms
+	log "hand-offs c=$CONC: $(jget "$f" handoff_rate)/s, p50 $(jget "$f" ho_p50_us) us"
+else
+	failed_row handoff "contended, wait_ms, c=$CONC" "loadgen failed"
+fi
+if lg handoff_low handoff --port "$D1" -c 2 -n 500 -d 60 --warmup 0.2 --hold-us 2000 --name "hotlow" --ttl-ms 5000 --wait-ms 10000; then
+	f=$RAW/handoff_low.json
+	row handoff_low_p50 "low contention, wait_ms: 1 holder + 1 waiter, p50" "$(ms "$(jget "$f" ho_p50_us)")" ms "" "" "<1" \
+		"$(jget "$f" handoffs) hand-offs, holder keeps the lock 2 ms"
+	row handoff_low_p99 "  hand-off latency p99" "$(ms "$(jget "$f" ho_p99_us)")" ms
+	log "hand-offs low contention: p50 $(jget "$f" ho_p50_us) us"
+else
+	failed_row handoff_low_p50 "low contention, wait_ms" "loadgen failed"
+fi
+
+# 4. the same, polling every 100 ms without wait_ms
+if lg poll poll --port "$D1" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "hotpoll" --ttl-ms 5000 --poll-ms 100; then
+	f=$RAW/poll.json
+	row poll "contended, polling 100 ms: $CONC clients, one lock" "$(jget "$f" handoff_rate)" hand-offs/s \
+		"$(div "$(jget "$f" handoff_rate)" "$(jget "$RAW/handoff.json" handoff_rate)")" "wait_ms hand-offs/s" "" \
+		"$(join_notes "$(jget "$f" req_rate) req/s, $(jget "$f" polls_409) answered 409" "$(errnote poll)")"
+	row poll_p50 "  hand-off latency p50" "$(ms "$(jget "$f" ho_p50_us)")" ms
+	row poll_p99 "  hand-off latency p99" "$(ms "$(jget "$f" ho_p99_us)")" ms
+	log "polling c=$CONC: $(jget "$f" handoff_rate)/s, p50 $(jget "$f" ho_p50_us) us"
+else
+	failed_row poll "contended, polling, c=$CONC" "loadgen failed"
+fi
+# Low contention: 16 independent locks, each with one holder and one poller;
+# holds of 2..102 ms so releases fall at random points of the poll period.
+if lg poll_low poll --port "$D1" -c 32 --locks 16 -d "$((DUR + 1))" --warmup "$WARM" --hold-us 2000 \
+	--hold-jitter-us 100000 --name "pollow" --ttl-ms 5000 --poll-ms 100; then
+	f=$RAW/poll_low.json
+	row poll_low_p50 "low contention, polling 100 ms: p50" "$(ms "$(jget "$f" ho_p50_us)")" ms \
+		"$(div "$(jget "$f" ho_p50_us)" "$(jget "$RAW/handoff_low.json" ho_p50_us)")" "wait_ms low-contention p50" "" \
+		"$(jget "$f" handoffs) hand-offs on 16 locks"
+	row poll_low_p99 "  hand-off latency p99" "$(ms "$(jget "$f" ho_p99_us)")" ms
+else
+	failed_row poll_low_p50 "low contention, polling" "loadgen failed"
+fi
+
+# Ceiling: raw Redis running dlockd's own acquire/release scripts via EVALSHA.
+# KEYS/ARGV as documented in src/store_scripts.h; a fixed token so the release
+# needs no reply; seqrand.so makes __rand_int__ count 0,1,2,... so the release
+# run hits exactly the locks of the acquire run (checked below).
+redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/acquire.lua" >/dev/null
+redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/release.lua" >/dev/null
+TOKEN=benchtoken0123456789abcdef012345
+# rb NAME PIPELINE: prints "acquire/s p50 p99 release/s p50 p99 created left".
+rb() {
+	local name=$1 pipe=$2 a r held left
+	a=$(rb1 "$pipe" EVALSHA "$SHA_ACQ" 4 "dlock:lock:{${name}__rand_int__}" "dlock:fence:{$name}" \
+		"dlock:queue:{$name}" "dlock:waitdl:{$name}" "$TOKEN" 120000 0 "" "" "" 0 'dlock:alive:{' 0 dlock:wake)
+	held=$(redis-cli -p "$R1" --scan --pattern "dlock:lock:{$name[0-9]*" | wc -l)
+	r=$(rb1 "$pipe" EVALSHA "$SHA_REL" 3 "dlock:lock:{${name}__rand_int__}" "dlock:queue:{$name}" \
+		"dlock:waitdl:{$name}" "$TOKEN" 'dlock:alive:{' dlock:wake)
+	left=$(redis-cli -p "$R1" --scan --pattern "dlock:lock:{$name[0-9]*" | wc -l)
+	echo "${a:-x x x} ${r:-x x x} $held $left"
+}
+rb1() {
+	local pipe=$1
+	shift
+	LD_PRELOAD=$BIN/seqrand.so $GEN redis-benchmark -p "$R1" -c "$CONC" -P "$pipe" -n "$REDIS_N" -r 1000000000 --csv "$@" 2>&1 |
+		awk -F'","' '/^"EVALSHA/ {gsub(/"/, "", $NF); print $2, $5, $7}'
+}
+read -r RB_ACQ RB_ACQ_P50 RB_ACQ_P99 RB_REL RB_REL_P50 RB_REL_P99 RB_HELD RB_LEFT < <(rb rb 1)
+if num "${RB_ACQ:-}" && num "${RB_REL:-}"; then
+	RB_PAIRS=$(awk -v a="$RB_ACQ" -v r="$RB_REL" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}')
+	row redis_acq "raw Redis: acquire script EVALSHA (redis-benchmark), c=$CONC" "$RB_ACQ" calls/s "" "" "" \
+		"p50 ${RB_ACQ_P50} ms, p99 ${RB_ACQ_P99} ms; $RB_HELD locks created"
+	row redis_rel "raw Redis: release script EVALSHA (redis-benchmark), c=$CONC" "$RB_REL" calls/s "" "" "" \
+		"p50 ${RB_REL_P50} ms, p99 ${RB_REL_P99} ms; $RB_LEFT of them left unreleased"
+	row redis_pairs "raw Redis ceiling: EVALSHA pairs (1/(1/acq + 1/rel))" "$RB_PAIRS" pairs/s
+	[ "$RB_HELD" -ge "$REDIS_N" ] && [ "$RB_LEFT" = 0 ] ||
+		note "redis-benchmark pair check: $RB_HELD locks created (want $REDIS_N), $RB_LEFT left after the release run"
+	log "raw Redis EVALSHA: acquire $RB_ACQ/s, release $RB_REL/s -> $RB_PAIRS pairs/s"
+else
+	RB_PAIRS=""
+	failed_row redis_pairs "raw Redis ceiling: EVALSHA pairs" "redis-benchmark gave no numbers"
+fi
+# Redis's Lua capacity with pipelining (dlockd pipelines all its calls on one connection).
+read -r RBP_ACQ _ _ RBP_REL _ _ RBP_HELD RBP_LEFT < <(rb rbp 16)
+if num "${RBP_ACQ:-}" && num "${RBP_REL:-}"; then
+	RBP_PAIRS=$(awk -v a="$RBP_ACQ" -v r="$RBP_REL" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}')
+	row redis_pairs_p16 "  same, redis-benchmark -P 16 (Redis's Lua capacity)" "$RBP_PAIRS" pairs/s "" "" "" \
+		"acquire $RBP_ACQ/s, release $RBP_REL/s; $RBP_HELD created, $RBP_LEFT left"
+	log "raw Redis EVALSHA -P 16: $RBP_PAIRS pairs/s"
+else
+	RBP_PAIRS=""
+fi
+# Cross-check: the same two scripts, sequential per connection (as dlockd's clients do).
+if lg redis_resp redis-pairs --port "$R1" -c "$CONC" -d "$DUR" --warmup "$WARM" --name rp --sha-acquire "$SHA_ACQ" \
+	--sha-release "$SHA_REL" --ttl-ms 10000; then
+	row redis_resp "  same pairs from loadgen over RESP (acquire, reply, release)" "$(jget "$RAW/redis_resp.json" rate)" pairs/s
+fi
+
+# node-redlock on the same single Redis
+node_redlock() { # KEY PORTS
+	(cd bench/node && $GEN node redlock-bench.js --ports "$2" --conc "$CONC" --seconds "$DUR" --warmup "$WARM" \
+		--name "nr$RANDOM") >"$RAW/$1.json" 2>"$TMP/$1.err" && grep -q '"mode"' "$RAW/$1.json"
+}
+if [ "$NODE_OK" = 1 ]; then
+	if node_redlock node1 "$R1"; then
+		row node1 "node-redlock, 1 Redis, $CONC async loops" "$(jget "$RAW/node1.json" rate)" pairs/s "" "" "" \
+			"p50 $(ms "$(jget "$RAW/node1.json" p50_us)") ms; redlock $(jget "$RAW/node1.json" redlock), ioredis $(jget "$RAW/node1.json" ioredis)"
+		log "node-redlock 1 node: $(jget "$RAW/node1.json" rate) pairs/s"
+	else
+		failed_row node1 "node-redlock, 1 Redis" "$(tail -1 "$TMP/node1.err")"
+		rm -f "$RAW/node1.json"
+	fi
+fi
+
+RSS_AFTER_LOAD=$(rss_kib "$D1PID")
+stop_pid "$D1PID"
+
+# ---------------------------------------------------------------- Redlock ---
+
+if ! skipped redlock; then
+	RL=("$R1")
+	RLPIDS=()
+	for i in 2 3 4 5; do
+		start_redis || {
+			note "could not start Redis node $i"
+			break
+		}
+		RL+=("$RPORT")
+		RLPIDS+=("$RPID")
+	done
+	for n in 3 5; do
+		if [ "${#RL[@]}" -lt "$n" ]; then
+			failed_row "redlock$n" "dlockd Redlock, $n Redis nodes, pairs c=$CONC" "not enough Redis nodes"
+			continue
+		fi
+		start_dlockd "${RL[*]:0:$n}"
+		rc=$?
+		if [ "$rc" = 2 ] && grep -qiE 'redlock|not supported' <<<"$DERR"; then
+			row "redlock$n" "dlockd Redlock, $n Redis nodes, pairs c=$CONC" "skipped: Redlock not built" "" "" "" "" "$DERR"
+			log "Redlock $n nodes: skipped ($DERR)"
+		elif [ "$rc" != 0 ]; then
+			failed_row "redlock$n" "dlockd Redlock, $n Redis nodes" "dlockd: $DERR"
+		else
+			if lg "redlock$n" pairs --port "$DPORT" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "rl$n-" --ttl-ms 10000; then
+				f=$RAW/redlock$n.json
+				row "redlock$n" "dlockd Redlock, $n Redis nodes, pairs c=$CONC" "$(jget "$f" rate)" pairs/s \
+					"$(div "$(jget "$f" rate)" "$(jget "$RAW/pairs_c$CONC.json" rate)")" "single-node pairs" \
+					"$([ "$n" = 3 ] && echo '>=0.60')" \
+					"$(join_notes "p50 $(ms "$(jget "$f" p50_us)") ms, p99 $(ms "$(jget "$f" p99_us)") ms" "$(errnote "redlock$n")")"
+				log "Redlock $n nodes: $(jget "$f" rate) pairs/s"
+			else
+				failed_row "redlock$n" "dlockd Redlock, $n Redis nodes" "loadgen failed"
+			fi
+			stop_pid "$DPID"
+		fi
+	done
+	if [ "$NODE_OK" = 1 ] && [ "${#RL[@]}" -ge 3 ]; then
+		ports3=$(
+			IFS=,
+			echo "${RL[*]:0:3}"
+		)
+		if node_redlock node3 "$ports3"; then
+			row node3 "node-redlock, 3 Redis nodes, $CONC async loops" "$(jget "$RAW/node3.json" rate)" pairs/s \
+				"$(div "$(jget "$RAW/node3.json" rate)" "$(jget "$RAW/node1.json" rate)")" "node-redlock 1 node" "" \
+				"p50 $(ms "$(jget "$RAW/node3.json" p50_us)") ms"
+			log "node-redlock 3 nodes: $(jget "$RAW/node3.json" rate) pairs/s"
+		else
+			failed_row node3 "node-redlock, 3 Redis nodes" "$(tail -1 "$TMP/node3.err")"
+			rm -f "$RAW/node3.json"
+		fi
+	fi
+	for p in "${RLPIDS[@]}"; do stop_pid "$p"; done
+fi
+
+# ---------------------------------------------------------------- etcd ---
+
+if [ "$ETCD_OK" = 1 ]; then
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		SHM=$(mktemp -d /dev/shm/dlockd-bench-etcd.XXXXXX)
+		ETCD_DIR_NOTE="data dir on tmpfs (/dev/shm): fsync is nearly free, like Redis without persistence"
+	else
+		SHM=$(mktemp -d "$TMP/etcd.XXXXXX")
+		ETCD_DIR_NOTE="data dir on disk: etcd fsyncs every write (Redis runs without persistence)"
+	fi
+	EC=$(next_port)
+	EP=$(next_port)
+	while [ "$EP" = "$EC" ]; do EP=$(next_port); done
+	$SRV etcd --name bench --data-dir "$SHM/data" --listen-client-urls "http://127.0.0.1:$EC" \
+		--advertise-client-urls "http://127.0.0.1:$EC" --listen-peer-urls "http://127.0.0.1:$EP" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$EP" --initial-cluster "bench=http://127.0.0.1:$EP" \
+		--initial-cluster-state new --logger zap --log-level error >"$TMP/etcd.log" 2>&1 &
+	EPID=$!
+	PIDS+=("$EPID")
+	ok=0
+	for ((i = 0; i < 100; i++)); do
+		http_get "$EC" /health | grep -q '"health":"true"' && {
+			ok=1
+			break
+		}
+		kill -0 "$EPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$ok" = 1 ]; then
+		log "etcd $V_ETCD on :$EC ($ETCD_DIR_NOTE)"
+		for m in reuse lease; do
+			k=etcd_$m
+			label="etcd lock+unlock pairs, c=$CONC, $([ $m = reuse ] && echo 'lease reused' || echo 'lease granted+revoked per pair')"
+			if lg "$k" "etcd-$m" --port "$EC" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "e$m-"; then
+				row "$k" "$label" "$(jget "$RAW/$k.json" rate)" pairs/s "" "" "" \
+					"$(join_notes "p50 $(ms "$(jget "$RAW/$k.json" p50_us)") ms, p99 $(ms "$(jget "$RAW/$k.json" p99_us)") ms" "$(errnote "$k")")"
+				log "etcd $m: $(jget "$RAW/$k.json" rate) pairs/s"
+			else
+				failed_row "$k" "$label" "loadgen failed"
+			fi
+		done
+	else
+		note "etcd did not start: $(tail -1 "$TMP/etcd.log")"
+		failed_row etcd_reuse "etcd lock/unlock pairs" "etcd did not start"
+	fi
+	stop_pid "$EPID"
+fi
+
+# ---------------------------------------------------------------- memory ---
+
+# mem_run KIND CONN_MEMORY: a fresh dlockd; RSS idle, then with $BIG idle
+# keep-alive connections (KIND=conns) or $BIG suspended waiters (KIND=waiters).
+mem_run() {
+	local kind=$1 cm=$2 tag=${1}_${2} flags=(--max-connections $((BIG * 2)) --max-waiters $((BIG * 2)) --connection-timeout-s 300)
+	[ "$cm" != default ] && flags+=(--connection-memory "$cm")
+	MEM_IDLE="" MEM_LOADED="" MEM_AFTER="" MEM_ERR=""
+	if ! start_dlockd "$R1" "${flags[@]}"; then
+		MEM_ERR="dlockd did not start: $DERR"
+		return 1
+	fi
+	sleep 0.2
+	MEM_IDLE=$(rss_kib "$DPID")
+	local ready=$TMP/ready-$tag lgpid i n=""
+	if [ "$kind" = conns ]; then
+		$GEN "$LOADGEN" conns --port "$DPORT" -c "$BIG" --ready-file "$ready" --max-seconds 120 >"$RAW/mem_$tag.json" 2>"$TMP/mem_$tag.err" &
+	else
+		$GEN "$LOADGEN" waiters --port "$DPORT" -c "$BIG" --name "memhold$cm" --ttl-ms 5000 --wait-ms 60000 \
+			--ready-file "$ready" --max-seconds 120 >"$RAW/mem_$tag.json" 2>"$TMP/mem_$tag.err" &
+	fi
+	lgpid=$!
+	PIDS+=("$lgpid")
+	for ((i = 0; i < 600; i++)); do
+		[ -s "$ready" ] && break
+		kill -0 "$lgpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ ! -s "$ready" ]; then
+		MEM_ERR="load generator not ready: $(tail -1 "$TMP/mem_$tag.err")"
+	elif [ "$kind" = waiters ]; then
+		# wait until dlockd counts every waiter as suspended
+		# (give up when the count stalls for 5 s: waiters were answered instead)
+		local last=-1 stall=0
+		for ((i = 0; i < 600 && stall < 50; i++)); do
+			n=$(http_get "$DPORT" /metrics | awk '$1 == "dlockd_waiters" {print $2}')
+			[ "${n:-0}" -ge "$BIG" ] 2>/dev/null && break
+			if [ "${n:-0}" = "$last" ]; then stall=$((stall + 1)); else stall=0; fi
+			last=${n:-0}
+			sleep 0.1
+		done
+		[ "${n:-0}" -ge "$BIG" ] 2>/dev/null || MEM_ERR="dlockd_waiters reached only ${n:-?} of $BIG"
+	else
+		sleep 0.3
+	fi
+	MEM_LOADED=$(rss_kib "$DPID")
+	MEM_OPEN=$(ls "/proc/$DPID/fd" 2>/dev/null | wc -l)
+	stop_pid "$lgpid"
+	[ -n "$MEM_ERR" ] && MEM_ERR="$MEM_ERR; loadgen: $(jget "$RAW/mem_$tag.json" statuses) $(grep -o '"code":"[a-z_]*"' "$TMP/mem_$tag.err" | sort -u | tr '\n' ' ')"
+	sleep 0.5
+	MEM_AFTER=$(rss_kib "$DPID")
+	stop_pid "$DPID"
+	[ -z "$MEM_ERR" ]
+}
+
+if ! skipped memory; then
+	for cm in default 8192 4096; do
+		for kind in conns waiters; do
+			key=mem_${kind}_$cm
+			what=$([ $kind = conns ] && echo "$BIG idle keep-alive conns" || echo "$BIG suspended waiters")
+			cml=$([ $cm = default ] && echo "" || echo ", conn-memory $cm")
+			if mem_run "$kind" "$cm"; then
+				if [ "$cm" = default ] && [ "$kind" = conns ]; then
+					row mem_idle "dlockd RSS idle (fresh process)" "$(mib "$MEM_IDLE")" MiB
+				fi
+				tgt=""
+				[ "$cm" = default ] && tgt="<64"
+				row "$key" "dlockd RSS, $what$cml" "$(mib "$MEM_LOADED")" MiB "" "" "$tgt" \
+					"$(awk -v a="$MEM_LOADED" -v b="$MEM_IDLE" -v n="$BIG" 'BEGIN{printf "%.1f KiB per connection over idle", (a - b) / n}'); $MEM_OPEN fds; RSS after they closed: $(mib "$MEM_AFTER") MiB"
+				log "RSS $kind $cm: idle $(mib "$MEM_IDLE") MiB, loaded $(mib "$MEM_LOADED") MiB, after $(mib "$MEM_AFTER") MiB"
+			else
+				failed_row "$key" "dlockd RSS, $what$cml" "$MEM_ERR"
+			fi
+		done
+	done
+	[ -n "${RSS_AFTER_LOAD:-}" ] && row mem_after_bench "dlockd RSS after the throughput workloads" "$(mib "$RSS_AFTER_LOAD")" MiB
+fi
+
+stop_pid "$R1PID"
+
+# ---------------------------------------------------------------- ratios ---
+
+P64=$(jget "$RAW/pairs_c$CONC.json" rate 2>/dev/null)
+if num "${P64:-}"; then
+	[ -n "${RB_PAIRS:-}" ] && row ratio_redis "dlockd pairs c=$CONC / raw Redis EVALSHA pairs" "$(div "$P64" "$RB_PAIRS")" x \
+		"$(div "$P64" "$RB_PAIRS")" "redis-benchmark" ">=0.50"
+	[ -n "${RBP_PAIRS:-}" ] && row ratio_redis_p16 "dlockd pairs c=$CONC / raw Redis EVALSHA pairs, -P 16" \
+		"$(div "$P64" "$RBP_PAIRS")" x
+	[ -f "$RAW/redis_resp.json" ] && row ratio_redis_resp "dlockd pairs c=$CONC / loadgen RESP pairs" \
+		"$(div "$P64" "$(jget "$RAW/redis_resp.json" rate)")" x
+	[ -f "$RAW/healthz.json" ] && row ratio_http "dlockd pair requests/s / GET /healthz req/s" \
+		"$(div "$(awk -v p="$P64" 'BEGIN{print 2 * p}')" "$(jget "$RAW/healthz.json" rate)")" x
+	[ -f "$RAW/node1.json" ] && row ratio_node "dlockd pairs c=$CONC / node-redlock 1 node" \
+		"$(div "$P64" "$(jget "$RAW/node1.json" rate)")" x "$(div "$P64" "$(jget "$RAW/node1.json" rate)")" "node-redlock" ">=0.75"
+	[ -f "$RAW/etcd_reuse.json" ] && row ratio_etcd "dlockd pairs c=$CONC / etcd (lease reused)" \
+		"$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" x "$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" "etcd" ">=10"
+	[ -f "$RAW/etcd_lease.json" ] && row ratio_etcd_lease "dlockd pairs c=$CONC / etcd (lease per pair)" \
+		"$(div "$P64" "$(jget "$RAW/etcd_lease.json" rate)")" x
+fi
+
+# ---------------------------------------------------------------- report ---
+
+T_TOTAL=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+{
+	echo
+	echo "dlockd benchmark — commit $COMMIT — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "$NPROC x $CPU_MODEL, kernel $KERNEL, $MEM_TOTAL; redis $V_REDIS, etcd ${V_ETCD:-n/a}, node ${V_NODE:-n/a}, wrk ${V_WRK:-n/a}"
+	echo "pinning: $PINNING"
+	echo "each workload ${DUR}s after ${WARM}s warm-up, HTTP/1.1 keep-alive, loadgen = bench/loadgen.c (epoll, 1 thread); load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
+	echo
+	awk -F'\037' '
+		function fmt(v) { if (v ~ /^-?[0-9.]+$/) { if (v + 0 >= 1000) return sprintf("%.0f", v); if (v + 0 >= 100) return sprintf("%.1f", v); return sprintf("%.3g", v) } return v }
+		BEGIN { printf "%-62s %10s %-11s %-32s %s\n", "workload", "value", "unit", "ratio (vs)", "target"; s = sprintf("%0128d", 0); gsub(/0/, "-", s); print s }
+		{
+			r = ($5 != "") ? sprintf("%.3g (%s)", $5, $6) : ""
+			t = ($7 != "") ? $7 " " $8 : ""
+			if ($3 ~ /^(failed|skipped)/) { printf "%-62s %s\n", $2, $3; if ($9 != "") printf "      %s\n", $9; next }
+			printf "%-62s %10s %-11s %-32s %s\n", $2, fmt($3), $4, r, t
+			if ($9 != "") printf "      %s\n", $9
+		}' "$ROWS"
+	echo
+	for n in "${NOTES[@]}"; do echo "note: $n"; done
+	echo "scripts run by redis-benchmark identical to dlockd's (SCRIPT EXISTS): $SAME_SCRIPTS"
+	echo "total run time: ${T_TOTAL}s; results: $OUT_JSON"
+}
+
+# results.json (built without subshells: forks are slow on a busy machine)
+q() { # Q = $1 as a JSON string
+	local s=${1//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\t'/ }
+	s=${s//$'\n'/ }
+	Q="\"$s\""
+}
+qv() { if num "$1"; then Q=$1; elif [ -z "$1" ]; then Q=null; else q "$1"; fi; } # number, null or string
+J=""
+jf() { # jf SEP NAME VALUE [str]: appends SEP"NAME": VALUE
+	if [ "${4:-}" = str ]; then q "$3"; else qv "$3"; fi
+	J+="$1\"$2\": $Q"
+}
+jf $'{\n  ' date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" str
+jf $',\n  ' dlockd_commit "$COMMIT" str
+jf $',\n  ' build "make BUILD=$BUILD OPT=-O2 $BUILD/dlockd" str
+jf $',\n  ' duration_s "$T_TOTAL"
+jf $',\n  "machine": {' nproc "$NPROC"
+jf ', ' cpu_model "$CPU_MODEL" str
+jf ', ' kernel "$KERNEL" str
+jf ', ' mem_total "$MEM_TOTAL" str
+jf ', ' loadavg_before "$LOAD_BEFORE" str
+jf ', ' loadavg_after "$LOAD_AFTER" str
+jf ', ' ulimit_n "$(ulimit -n)"
+jf $'},\n  "versions": {' redis "$V_REDIS" str
+jf ', ' etcd "${V_ETCD:-}" str
+jf ', ' node "${V_NODE:-}" str
+jf ', ' wrk "${V_WRK:-}" str
+jf ', ' libmicrohttpd "$V_MHD" str
+jf ', ' hiredis "$V_HIREDIS" str
+jf ', ' cc "$V_CC" str
+jf ', ' redlock "$(jget "$RAW/node1.json" redlock)" str
+jf ', ' ioredis "$(jget "$RAW/node1.json" ioredis)" str
+jf $'},\n  "settings": {' seconds "$DUR"
+jf ', ' warmup_s "$WARM"
+jf ', ' concurrency "$CONC"
+jf ', ' memory_connections "$BIG"
+jf ', ' redis_benchmark_requests "$REDIS_N"
+jf ', ' pinning "$PINNING" str
+jf ', ' scripts_identical_to_dlockd "$SAME_SCRIPTS" str
+J+=$'},\n  "results": ['
+sep=$'\n    {'
+while IFS=$'\037' read -r key label value unit ratio vs target met rnote; do
+	status=ok
+	case "$value" in failed*) status=failed ;; skipped*) status=skipped ;; esac
+	[ "$status" = ok ] || {
+		rnote="$value${rnote:+: $rnote}"
+		value=""
+	}
+	label=${label#"${label%%[! ]*}"}
+	jf "$sep" key "$key" str
+	jf ', ' label "$label" str
+	jf ', ' value "$value"
+	jf ', ' unit "$unit" str
+	jf ', ' ratio "$ratio"
+	jf ', ' ratio_of "$vs" str
+	jf ', ' target "$target" str
+	case $met in met) J+=', "target_met": true' ;; MISS) J+=', "target_met": false' ;; *) J+=', "target_met": null' ;; esac
+	jf ', ' status "$status" str
+	jf ', ' note "$rnote" str
+	J+="}"
+	sep=$',\n    {'
+done <"$ROWS"
+J+=$'\n  ],\n  "notes": ['
+sep=""
+for n in "${NOTES[@]}"; do
+	q "$n"
+	J+="$sep$Q"
+	sep=", "
+done
+J+='],'$'\n''  "raw": {'
+sep=$'\n    '
+for f in "$RAW"/*.json; do
+	[ -s "$f" ] || continue
+	read -r line <"$f"
+	b=${f##*/}
+	J+="$sep\"${b%.json}\": $line"
+	sep=$',\n    '
+done
+J+=$'\n  }\n}\n'
+printf '%s' "$J" >"$OUT_JSON.tmp" && mv "$OUT_JSON.tmp" "$OUT_JSON"
+
+log "done: table on stdout, $OUT_JSON written"
+[ "$FAILS" = 0 ] || {
+	echo "bench: $FAILS workload(s) failed (see above)" >&2
+	exit 1
+}
+exit 0

@@ -293,7 +293,68 @@ static void t_wait_metrics(void)
 	CHECKF(metric("dlockd_waiters") == 0, "dlockd_waiters not back to 0");
 }
 
+/* Threads of a process, from /proc/PID/status; -1 if unreadable. */
+static int thread_count(pid_t pid)
+{
+	char path[64], line[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* 300 suspended waiters cost no thread each: the thread count stays put. */
+static void t_wait_300_waiters_no_threads(void)
+{
+	enum { N = 300 };
+	struct grant a = ACQUIRE("w300", "ttl_ms=30000");
+	int before = thread_count(g_dl.pid), during = -1, opened = 0, fds[N];
+	double waiting = -1, deadline;
+	const char *req = tfmt("PUT /locks/w300?wait_ms=20000&ttl_ms=5000 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n",
+	                       g_dl.port);
+
+	for (int i = 0; i < N; i++) {
+		int fd = dl_connect();
+		if (fd < 0)
+			break;
+		fds[opened++] = fd;
+		if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+			break;
+	}
+	deadline = mono_ms() + 10000.0 * g_slow;
+	while (mono_ms() < deadline) {
+		waiting = metric("dlockd_waiters");
+		if (waiting >= N)
+			break;
+		sleep_ms(50);
+	}
+	during = thread_count(g_dl.pid);
+	for (int i = 0; i < opened; i++)
+		close(fds[i]); /* every waiter leaves the line */
+	CHECKF(opened == N, "opened only %d of %d connections", opened, N);
+	CHECKF(waiting == N, "dlockd_waiters reached %g, expected %d", waiting, N);
+	CHECKF(before > 0 && during == before, "dlockd had %d threads before and %d with %d waiters", before, during, N);
+
+	deadline = mono_ms() + 10000.0 * g_slow;
+	while (mono_ms() < deadline && metric("dlockd_waiters") > 0)
+		sleep_ms(50);
+	CHECKF(metric("dlockd_waiters") == 0, "waiters did not leave after their clients closed");
+	struct resp *r = http("DELETE", "/locks/w300", NULL, NULL, tok_hdr(a.token), NULL);
+	EXPECT_STATUS(r, 204);
+	r = http("GET", "/locks/w300", NULL, NULL, NULL);
+	EXPECT_PROBLEM(r, 404, "not_held"); /* no departed waiter became the holder */
+}
+
 const struct test tests_wait[] = {
+    {"wait_300_waiters_no_threads", t_wait_300_waiters_no_threads, {NULL}, 0},
     {"wait_handoff_on_release", t_wait_handoff_on_release, {NULL}, 0},
     {"wait_timeout_409", t_wait_timeout, {NULL}, 0},
     {"wait_handoff_on_expiry", t_wait_handoff_on_expiry, {NULL}, 0},

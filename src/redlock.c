@@ -57,6 +57,8 @@ struct call {
 	int phase;        /* acquire: 1 = grant round, 2 = fence round */
 	int64_t fence;    /* acquire: the fence being raised to */
 	unsigned at_fence;
+	unsigned rolling_back;    /* roll-back releases still out */
+	struct lock_reply failure; /* acquire: the answer once the roll-back is done */
 	struct lock_request req;
 	char name[LOCK_NAME_MAX + 1];
 	char token[LOCK_TOKEN_MAX + 1];
@@ -171,22 +173,53 @@ static void ignore_ping(void *arg, bool ok)
  * nodes that did not answer, which may have granted it all the same (the
  * release is token-checked, so it is harmless where nothing was taken).
  * Re-acquires are left alone: that was the caller's lock already. */
-static void roll_back(struct call *c)
-{
-	struct redlock *rl = c->rl;
-	struct lock_request rel = { .name = c->name, .token = c->token };
-
-	for (unsigned i = 0; i < rl->n; i++) {
-		enum lock_outcome o = c->legs[i].reply.outcome;
-		if (o == LOCK_GRANTED || o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR)
-			rl->nodes[i]->ops->release(rl->nodes[i], &rel, ignore_lock, NULL);
-	}
-}
-
 static void answer(struct call *c, const struct lock_reply *r)
 {
 	c->lock_cb(c->arg, r);
 	call_free(c);
+}
+
+static void on_rolled_back(void *arg, const struct lock_reply *r)
+{
+	struct leg *leg = arg;
+	struct call *c = leg->call;
+
+	(void)r;
+	if (--c->rolling_back == 0)
+		answer(c, &c->failure);
+}
+
+/* Ends a failed acquire with reply r, once the nodes that granted it have
+ * released it again: the caller then sees no stray grant. Nodes that did not
+ * answer get the release too, unawaited (they may have granted it all the
+ * same; the release is token-checked). */
+static void fail(struct call *c, const struct lock_reply *r)
+{
+	struct redlock *rl = c->rl;
+	struct lock_request rel = { .name = c->name, .token = c->token };
+
+	c->failure = *r;
+	memcpy(c->failure.view.name, c->name, sizeof c->failure.view.name);
+	c->failure.view.token[0] = '\0';
+	c->rolling_back = 1; /* held while sending */
+	for (unsigned i = 0; i < rl->n; i++) {
+		enum lock_outcome o = c->legs[i].reply.outcome;
+		if (o == LOCK_GRANTED) {
+			if (rl->nodes[i]->ops->release(rl->nodes[i], &rel, on_rolled_back, &c->legs[i]) ==
+			    BACKEND_STARTED)
+				c->rolling_back++;
+		} else if (o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR) {
+			rl->nodes[i]->ops->release(rl->nodes[i], &rel, ignore_lock, NULL);
+		}
+	}
+	if (--c->rolling_back == 0)
+		answer(c, &c->failure);
+}
+
+static void fail_outcome(struct call *c, enum lock_outcome o)
+{
+	struct lock_reply r = { .outcome = o };
+	fail(c, &r);
 }
 
 static void answer_outcome(struct call *c, enum lock_outcome o)
@@ -248,8 +281,7 @@ static void grant(struct call *c)
 	const struct lock_reply *any = NULL;
 
 	if (validity <= 0) {
-		roll_back(c);
-		answer_outcome(c, LOCK_UNAVAILABLE);
+		fail_outcome(c, LOCK_UNAVAILABLE);
 		return;
 	}
 	for (unsigned i = 0; i < c->rl->n; i++) {
@@ -283,12 +315,10 @@ static void on_fence_floor(void *arg, bool ok)
 		c->at_fence++;
 	if (--c->pending > 0)
 		return;
-	if (c->at_fence >= c->rl->quorum) {
+	if (c->at_fence >= c->rl->quorum)
 		grant(c);
-	} else {
-		roll_back(c);
-		answer_outcome(c, LOCK_UNAVAILABLE);
-	}
+	else
+		fail_outcome(c, LOCK_UNAVAILABLE);
 }
 
 static void decide_acquire(struct call *c)
@@ -340,25 +370,18 @@ static void decide_acquire(struct call *c)
 			    BACKEND_STARTED)
 				c->pending++;
 		}
-		if (c->pending == 0) {
-			roll_back(c);
-			answer_outcome(c, LOCK_UNAVAILABLE);
-		}
+		if (c->pending == 0)
+			fail_outcome(c, LOCK_UNAVAILABLE);
 		return;
 	}
-	roll_back(c);
-	if (answered(c) < rl->quorum) {
-		answer_outcome(c, LOCK_UNAVAILABLE);
-	} else if (pick(c, LOCK_HELD)) {
-		struct lock_reply r = *pick(c, LOCK_HELD);
-		memcpy(r.view.name, c->name, sizeof r.view.name);
-		r.view.token[0] = '\0';
-		answer(c, &r);
-	} else {
+	if (answered(c) < rl->quorum)
+		fail_outcome(c, LOCK_UNAVAILABLE);
+	else if (pick(c, LOCK_HELD))
+		fail(c, pick(c, LOCK_HELD));
+	else
 		/* Free on some nodes, but not grantable on a quorum: a hand-off to an
 		 * earlier waiter, or a race with another acquirer. */
-		answer_outcome(c, LOCK_RESERVED);
-	}
+		fail_outcome(c, LOCK_RESERVED);
 }
 
 /* ---- renew, release, inspect ---- */

@@ -9,12 +9,17 @@
  * has not passed and its dlockd instance's alive key exists, so entries of
  * vanished clients and crashed replicas are pruned when they reach the head.
  * head_of(queue, waitdl, now, alive_head) prunes dead heads (at most 100 per
- * call) and returns the first live waiter, or nil. */
+ * call) and returns the first live waiter, or nil; `now` (Redis ms) may be
+ * nil, and Redis TIME is then read only if the line is not empty. */
 #define LUA_HEAD_OF                                                                                    \
 	"local function head_of(q, d, now, alive)\n"                                                   \
 	"  for _ = 1, 100 do\n"                                                                        \
 	"    local h = redis.call('ZRANGE', q, 0, 0)[1]\n"                                             \
 	"    if not h then return nil end\n"                                                           \
+	"    if not now then\n"                                                                        \
+	"      local t = redis.call('TIME')\n"                                                         \
+	"      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                      \
+	"    end\n"                                                                                    \
 	"    local dl = tonumber(redis.call('HGET', d, h) or '0')\n"                                   \
 	"    local inst = string.match(h, '^([^|]+)|')\n"                                              \
 	"    if dl > now and inst and redis.call('EXISTS', alive .. inst .. '}') == 1 then return h end\n" \
@@ -86,9 +91,9 @@ static const char SCRIPT_ACQUIRE[] =
 	"  local nxt = head_of(KEYS[3], KEYS[4], now, ARGV[8])\n"
 	"  if nxt then redis.call('PUBLISH', ARGV[10], nxt) end\n"
 	"end\n"
-	"local fence\n"
-	"if redis.call('EXISTS', KEYS[2]) == 1 then\n"
-	"  fence = string.format('%d', redis.call('INCR', KEYS[2]))\n"
+	"local fence = redis.call('INCR', KEYS[2])\n"
+	"if fence > 1 then\n"
+	"  fence = string.format('%d', fence)\n"
 	"else\n"
 	/* A lost counter restarts from Redis time in microseconds: above every
 	 * fence issued before, unless more than a million were issued per second. */
@@ -125,15 +130,15 @@ static const char SCRIPT_RENEW[] =
  * any, on the wake channel), {0} when not held, {-1, fence, remaining, now,
  * acquired, has_owner, owner, expires} on a token mismatch. */
 static const char SCRIPT_RELEASE[] =
-	LUA_NOW
 	LUA_HEAD_OF
 	"local cur = redis.call('HMGET', KEYS[1], 'token', 'owner', 'fence', 'acq', 'ho', 'exp')\n"
 	"if not cur[1] then return {0} end\n"
 	"if cur[1] ~= ARGV[1] then\n"
+	LUA_NOW
 	"  return {-1, cur[3], redis.call('PTTL', KEYS[1]), now, cur[4], cur[5] or '0', cur[2] or '', cur[6]}\n"
 	"end\n"
 	"redis.call('DEL', KEYS[1])\n"
-	"local head = head_of(KEYS[2], KEYS[3], now, ARGV[2])\n"
+	"local head = head_of(KEYS[2], KEYS[3], nil, ARGV[2])\n"
 	"if head then redis.call('PUBLISH', ARGV[3], head) end\n"
 	"return {1}\n";
 
@@ -141,12 +146,11 @@ static const char SCRIPT_RELEASE[] =
  * Takes the waiter out of line; if the lock is free, wakes the next in line.
  * Returns 1. */
 static const char SCRIPT_LEAVE[] =
-	LUA_NOW
 	LUA_HEAD_OF
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
 	"redis.call('HDEL', KEYS[3], ARGV[1])\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-	"  local head = head_of(KEYS[2], KEYS[3], now, ARGV[2])\n"
+	"  local head = head_of(KEYS[2], KEYS[3], nil, ARGV[2])\n"
 	"  if head then redis.call('PUBLISH', ARGV[3], head) end\n"
 	"end\n"
 	"return 1\n";

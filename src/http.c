@@ -34,6 +34,12 @@ static const char TOO_LARGE[] = "the request body is limited to 16384 bytes";
 
 enum req_state { REQ_HEADERS, REQ_BODY, REQ_WAITING, REQ_READY, REQ_QUEUED, REQ_ABANDONED };
 
+struct header_scan {
+	unsigned lock_tokens;
+	const char *lock_token;
+	bool content_length, transfer_encoding;
+};
+
 struct http_req {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
@@ -46,6 +52,7 @@ struct http_req {
 	size_t received; /* body bytes seen, kept or not */
 	bool close;      /* the answer comes before the body was read: close after it */
 	enum dl_error early; /* a framing problem found before the body ended */
+	struct header_scan headers; /* scanned once, with the headers */
 	struct api_reply reply;
 	struct api_call *call;        /* while suspended */
 	struct loop_watch hangup;     /* a long wait's client socket, while suspended */
@@ -232,11 +239,6 @@ static void on_hangup(void *arg, unsigned events)
 	resume(r, REQ_ABANDONED);
 }
 
-struct header_scan {
-	unsigned lock_tokens;
-	const char *lock_token;
-	bool content_length, transfer_encoding;
-};
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -274,11 +276,9 @@ static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const c
 static enum MHD_Result dispatch(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
-	struct header_scan h = { 0 };
 	struct api_request req = { 0 };
 	const char *q;
 
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
 	if (srv->quiescing)
 		return answer_error(r, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", false);
 	q = strchr(r->uri, '?');
@@ -290,8 +290,8 @@ static enum MHD_Result dispatch(struct http_req *r)
 	req.body = r->body ? r->body : "";
 	req.body_len = r->body_len;
 	req.content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	req.lock_token = h.lock_token;
-	req.lock_token_count = h.lock_tokens;
+	req.lock_token = r->headers.lock_token;
+	req.lock_token_count = r->headers.lock_tokens;
 	if (api_handle(srv->api, &req, &r->reply, on_api_done, r, &r->call))
 		return queue_reply(r);
 	r->state = REQ_WAITING;
@@ -324,13 +324,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO; /* out of memory when the request began */
 	switch (r->state) {
 	case REQ_HEADERS: {
-		struct header_scan h = { 0 };
+		struct header_scan *h = &r->headers;
 		const char *cl;
 		r->conn = conn;
 		snprintf(r->method, sizeof r->method, "%s", method);
 		r->state = REQ_BODY;
-		MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, &h);
-		if (h.content_length && h.transfer_encoding)
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, h);
+		if (h->content_length && h->transfer_encoding)
 			return answer_error(r, DL_BAD_REQUEST,
 			                    "Content-Length and Transfer-Encoding must not both be sent", true);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

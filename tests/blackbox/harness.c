@@ -621,13 +621,13 @@ char redis_cmd_db(int db, char *out, size_t outsz, int argc, const char *const *
 	return type;
 }
 
-bool redis_ping(int timeout_ms)
+/* True once the Redis on port answers an inline PING with +PONG (polls until timeout_ms). */
+static bool port_pings(int port, int timeout_ms)
 {
 	double end = mono_ms() + timeout_ms;
 	do {
-		int fd = connect_port(g_redis.port, 200);
+		int fd = connect_port(port, 200);
 		if (fd >= 0) {
-			/* inline command as the brief asks: "PING\r\n" */
 			char line[64];
 			if (send_all(fd, "PING\r\n", 6) && read_line(fd, line, sizeof line, mono_ms() + 300) >= 0 &&
 			    strcmp(line, "+PONG") == 0) {
@@ -636,9 +636,14 @@ bool redis_ping(int timeout_ms)
 			}
 			close(fd);
 		}
-		sleep_ms(20);
+		sleep_ms(10);
 	} while (mono_ms() < end);
 	return false;
+}
+
+bool redis_ping(int timeout_ms)
+{
+	return port_pings(g_redis.port, timeout_ms);
 }
 
 bool redis_flushall(void)
@@ -2122,24 +2127,6 @@ static int g_nreplicas;
 static struct dlockd g_saved_dl; /* g_dl while replica_start() borrows it */
 static bool g_dl_borrowed;
 
-static bool port_pings(int port, int timeout_ms)
-{
-	double end = mono_ms() + timeout_ms;
-	do {
-		int fd = connect_port(port, 200);
-		if (fd >= 0) {
-			char line[64];
-			if (send_all(fd, "PING\r\n", 6) && read_line(fd, line, sizeof line, mono_ms() + 300) >= 0 &&
-			    strcmp(line, "+PONG") == 0) {
-				close(fd);
-				return true;
-			}
-			close(fd);
-		}
-		sleep_ms(10);
-	} while (mono_ms() < end);
-	return false;
-}
 
 static bool port_taken(int port, int self)
 {

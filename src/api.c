@@ -30,30 +30,30 @@ struct api_call {
 
 /* The one table from errors to HTTP statuses. */
 static const int STATUS_OF[DL_ERROR_COUNT] = {
-	[DL_OK] = 200,
-	[DL_INVALID_NAME] = 400,
-	[DL_INVALID_TTL] = 400,
-	[DL_INVALID_WAIT] = 400,
-	[DL_INVALID_OWNER] = 400,
-	[DL_INVALID_TOKEN] = 400,
-	[DL_MISSING_TOKEN] = 400,
-	[DL_INVALID_PARAMETER] = 400,
-	[DL_INVALID_JSON] = 400,
-	[DL_INVALID_PREFIX] = 400,
-	[DL_INVALID_LIMIT] = 400,
-	[DL_INVALID_CURSOR] = 400,
-	[DL_BODY_TOO_LARGE] = 413,
-	[DL_UNSUPPORTED_MEDIA_TYPE] = 415,
-	[DL_BAD_REQUEST] = 400,
-	[DL_NOT_FOUND] = 404,
-	[DL_METHOD_NOT_ALLOWED] = 405,
-	[DL_LOCK_HELD] = 409,
-	[DL_NOT_HELD] = 404,
-	[DL_TOKEN_MISMATCH] = 409,
-	[DL_BACKEND_UNAVAILABLE] = 503,
-	[DL_SHUTTING_DOWN] = 503,
-	[DL_TOO_MANY_WAITERS] = 503,
-	[DL_INTERNAL] = 500,
+    [DL_OK] = 200,
+    [DL_INVALID_NAME] = 400,
+    [DL_INVALID_TTL] = 400,
+    [DL_INVALID_WAIT] = 400,
+    [DL_INVALID_OWNER] = 400,
+    [DL_INVALID_TOKEN] = 400,
+    [DL_MISSING_TOKEN] = 400,
+    [DL_INVALID_PARAMETER] = 400,
+    [DL_INVALID_JSON] = 400,
+    [DL_INVALID_PREFIX] = 400,
+    [DL_INVALID_LIMIT] = 400,
+    [DL_INVALID_CURSOR] = 400,
+    [DL_BODY_TOO_LARGE] = 413,
+    [DL_UNSUPPORTED_MEDIA_TYPE] = 415,
+    [DL_BAD_REQUEST] = 400,
+    [DL_NOT_FOUND] = 404,
+    [DL_METHOD_NOT_ALLOWED] = 405,
+    [DL_LOCK_HELD] = 409,
+    [DL_NOT_HELD] = 404,
+    [DL_TOKEN_MISMATCH] = 409,
+    [DL_BACKEND_UNAVAILABLE] = 503,
+    [DL_SHUTTING_DOWN] = 503,
+    [DL_TOO_MANY_WAITERS] = 503,
+    [DL_INTERNAL] = 500,
 };
 
 int api_error_status(enum dl_error e)
@@ -110,8 +110,9 @@ static void set_json(struct api_reply *reply, int status, const char *content_ty
 
 	json_decref(obj);
 	if (!text) {
-		static const char OOM[] = "{\"type\":\"urn:dlockd:problem:internal_error\",\"title\":\"Internal error\","
-		                          "\"status\":500,\"detail\":\"out of memory\",\"code\":\"internal_error\"}";
+		static const char OOM[] =
+		    "{\"type\":\"urn:dlockd:problem:internal_error\",\"title\":\"Internal error\","
+		    "\"status\":500,\"detail\":\"out of memory\",\"code\":\"internal_error\"}";
 		reply->status = 500;
 		reply->content_type = "application/problem+json";
 		reply->body = (char *)OOM;
@@ -195,8 +196,7 @@ void api_error(struct api_reply *reply, enum dl_error e, const char *detail)
 	problem(reply, e, detail, NULL);
 }
 
-static void reply_static(struct api_reply *reply, int status, const char *content_type, const char *body,
-                         size_t len)
+static void reply_static(struct api_reply *reply, int status, const char *content_type, const char *body, size_t len)
 {
 	reply->status = status;
 	reply->content_type = content_type;
@@ -307,7 +307,8 @@ static void on_list_reply(void *arg, const struct list_reply *r)
 			json_array_append_new(arr, view_json(&r->locks[i]));
 		if (o) {
 			json_object_set_new(o, "locks", arr ? arr : json_array());
-			json_object_set_new(o, "next_cursor", r->next_cursor[0] ? json_string(r->next_cursor) : json_null());
+			json_object_set_new(o, "next_cursor",
+			                    r->next_cursor[0] ? json_string(r->next_cursor) : json_null());
 		} else {
 			json_decref(arr);
 		}
@@ -378,19 +379,26 @@ static bool method_is(const struct api_request *req, const char *m)
 static enum metrics_route metrics_route_of(enum route_kind k, const struct api_request *req)
 {
 	switch (k) {
-	case R_HEALTH: return ROUTE_HEALTH;
-	case R_READY: return ROUTE_READY;
-	case R_METRICS: return ROUTE_METRICS;
-	case R_SPEC: return ROUTE_SPEC;
-	case R_LIST: return ROUTE_LIST;
-	case R_RENEW: return ROUTE_RENEW;
+	case R_HEALTH:
+		return ROUTE_HEALTH;
+	case R_READY:
+		return ROUTE_READY;
+	case R_METRICS:
+		return ROUTE_METRICS;
+	case R_SPEC:
+		return ROUTE_SPEC;
+	case R_LIST:
+		return ROUTE_LIST;
+	case R_RENEW:
+		return ROUTE_RENEW;
 	case R_LOCK:
 		if (method_is(req, "PUT"))
 			return ROUTE_ACQUIRE;
 		if (method_is(req, "DELETE"))
 			return ROUTE_RELEASE;
 		return ROUTE_INSPECT;
-	default: return ROUTE_OTHER;
+	default:
+		return ROUTE_OTHER;
 	}
 }
 
@@ -413,8 +421,8 @@ static bool method_allowed(enum route_kind k, const struct api_request *req, con
 
 /* Picks the caller's token from the Lock-Token header or the parameters:
  * exactly one source. Returns DL_OK with *token set (NULL if none given). */
-static enum dl_error pick_token(const struct api_request *req, const struct params *p, const char **token,
-                                char *detail, size_t dlen)
+static enum dl_error pick_token(const struct api_request *req, const struct params *p, const char **token, char *detail,
+                                size_t dlen)
 {
 	bool in_params = p->given & PARAMS_BIT(PARAM_TOKEN);
 
@@ -459,10 +467,9 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 	size_t seg_len = 0;
 	enum route_kind kind = route_of(req, &seg, &seg_len);
 	struct params_rules rules = {
-		.min_ttl_ms = cfg->min_ttl_ms, .max_ttl_ms = cfg->max_ttl_ms, .max_wait_ms = cfg->max_wait_ms
-	};
+	    .min_ttl_ms = cfg->min_ttl_ms, .max_ttl_ms = cfg->max_ttl_ms, .max_wait_ms = cfg->max_wait_ms};
 	struct params p;
-	struct lock_request lr = { 0 };
+	struct lock_request lr = {0};
 	char name[LOCK_NAME_MAX + 1], new_token[LOCK_TOKEN_LEN + 1], detail[256];
 	enum dl_error e;
 	enum backend_start st;
@@ -558,7 +565,7 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 		*pending = c;
 		return false;
 	case ROUTE_LIST: {
-		struct list_request l = { .prefix = p.prefix, .limit = p.limit, .cursor = p.cursor };
+		struct list_request l = {.prefix = p.prefix, .limit = p.limit, .cursor = p.cursor};
 		st = api->backend->ops->list(api->backend, &l, on_list_reply, c);
 		break;
 	}
@@ -584,8 +591,9 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 	case ROUTE_RELEASE:
 		if (!token) {
 			free(c);
-			api_error(reply, DL_MISSING_TOKEN,
-			          "give the lock's token in the Lock-Token header (or as 'token' in the body or query)");
+			api_error(
+			    reply, DL_MISSING_TOKEN,
+			    "give the lock's token in the Lock-Token header (or as 'token' in the body or query)");
 			return true;
 		}
 		lr.token = token;
@@ -626,8 +634,8 @@ void api_reject(const struct api_request *req, struct api_reply *reply, enum dl_
 		add_header_str(reply, "Cache-Control", "no-store");
 }
 
-bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
-                void *arg, struct api_call **call)
+bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done, void *arg,
+                struct api_call **call)
 {
 	bool ready = handle(api, req, reply, done, arg, call);
 

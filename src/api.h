@@ -21,14 +21,14 @@ struct api_call;
 
 struct api_request {
 	const char *method;
-	const char *path;        /* raw (still percent-encoded), without the query */
+	const char *path; /* raw (still percent-encoded), without the query */
 	size_t path_len;
-	const char *query;       /* raw, without '?', or NULL */
+	const char *query; /* raw, without '?', or NULL */
 	size_t query_len;
 	const char *body;
 	size_t body_len;
-	const char *content_type; /* or NULL */
-	const char *lock_token;   /* the Lock-Token header, or NULL */
+	const char *content_type;  /* or NULL */
+	const char *lock_token;    /* the Lock-Token header, or NULL */
 	unsigned lock_token_count; /* how many Lock-Token headers came */
 };
 
@@ -47,8 +47,8 @@ struct api_reply {
 	bool body_static;
 	struct api_header headers[API_MAX_HEADERS];
 	unsigned nheaders;
-	char location[8 + LOCK_NAME_MAX];   /* the Location header's value */
-	char retry_after[24];               /* the Retry-After header's value */
+	char location[8 + LOCK_NAME_MAX]; /* the Location header's value */
+	char retry_after[24];             /* the Retry-After header's value */
 	enum metrics_route route;
 	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
 };
@@ -66,8 +66,8 @@ void api_free(struct api *api);
  * answer needs the backend: *reply (which must stay valid) is filled later and
  * done(arg) is called once, from the loop, never from inside this call;
  * *call then identifies the pending request. */
-bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
-                void *arg, struct api_call **call);
+bool api_handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done, void *arg,
+                struct api_call **call);
 
 /* The client of a pending long wait (reply->long_wait) went away: done() will
  * not be called and *reply is not touched again. */

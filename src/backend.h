@@ -24,18 +24,18 @@ enum backend_start {
 	BACKEND_UNAVAILABLE, /* not connected: answer 503 now */
 	BACKEND_BAD_CURSOR,  /* list: the cursor is not one we issued */
 	BACKEND_NO_MEMORY,
-	BACKEND_BUSY,        /* waiters: too many requests wait already */
+	BACKEND_BUSY, /* waiters: too many requests wait already */
 };
 
 struct lock_request {
-	const char *name;     /* a valid lock name */
-	const char *token;    /* acquire: the new token; renew/release: the caller's */
+	const char *name;            /* a valid lock name */
+	const char *token;           /* acquire: the new token; renew/release: the caller's */
 	const char *reacquire_token; /* acquire: the caller's token for an idempotent re-acquire, or NULL */
-	const char *owner;    /* acquire: NULL for none */
-	int64_t ttl_ms;       /* acquire: the lease; renew: the new lease, or 0 for the lock's own */
-	const char *waiter;   /* acquire: the caller's queue id to wait in line with, or NULL */
-	int64_t wait_ms;      /* acquire with waiter: how much longer the caller will wait */
-	bool final;           /* acquire with waiter: last try; leave the queue unless granted */
+	const char *owner;           /* acquire: NULL for none */
+	int64_t ttl_ms;              /* acquire: the lease; renew: the new lease, or 0 for the lock's own */
+	const char *waiter;          /* acquire: the caller's queue id to wait in line with, or NULL */
+	int64_t wait_ms;             /* acquire with waiter: how much longer the caller will wait */
+	bool final;                  /* acquire with waiter: last try; leave the queue unless granted */
 };
 
 struct lock_reply {
@@ -52,7 +52,7 @@ struct list_request {
 struct list_reply {
 	enum lock_outcome outcome; /* LOCK_FOUND, LOCK_UNAVAILABLE or LOCK_BACKEND_ERROR */
 	size_t count;
-	struct lock_view *locks;   /* owned by the backend; valid during the callback */
+	struct lock_view *locks;               /* owned by the backend; valid during the callback */
 	char next_cursor[LOCK_CURSOR_MAX + 1]; /* "" on the last page */
 };
 
@@ -69,10 +69,13 @@ typedef void backend_resync_fn(void *arg);
 struct backend;
 
 struct backend_ops {
-	enum backend_start (*acquire)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
+	enum backend_start (*acquire)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+	                              void *arg);
 	enum backend_start (*renew)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
-	enum backend_start (*release)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
-	enum backend_start (*inspect)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg);
+	enum backend_start (*release)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+	                              void *arg);
+	enum backend_start (*inspect)(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
+	                              void *arg);
 	enum backend_start (*list)(struct backend *b, const struct list_request *req, backend_list_fn *cb, void *arg);
 	enum backend_start (*ping)(struct backend *b, backend_ping_fn *cb, void *arg);
 	/* Takes waiter out of name's line (fire and forget; a lock left free is

@@ -15,8 +15,27 @@
 enum opt_kind { OPT_STR, OPT_U32, OPT_I64, OPT_FLAG, OPT_RATIO };
 
 enum opt_id {
-	O_LISTEN, O_REDIS, O_PREFIX, O_DEFAULT_TTL, O_MIN_TTL, O_MAX_TTL, O_REDIS_TIMEOUT, O_THREADS,
-	O_LOG_FORMAT, O_LOG_LEVEL, O_MAX_CONN, O_MAX_CONN_IP, O_CONN_TIMEOUT, O_CONN_MEMORY, O_MAX_WAIT, O_MAX_WAITERS, O_NODE_TIMEOUT, O_DRIFT, O_HEALTHCHECK, O_HELP, O_VERSION,
+	O_LISTEN,
+	O_REDIS,
+	O_PREFIX,
+	O_DEFAULT_TTL,
+	O_MIN_TTL,
+	O_MAX_TTL,
+	O_REDIS_TIMEOUT,
+	O_THREADS,
+	O_LOG_FORMAT,
+	O_LOG_LEVEL,
+	O_MAX_CONN,
+	O_MAX_CONN_IP,
+	O_CONN_TIMEOUT,
+	O_CONN_MEMORY,
+	O_MAX_WAIT,
+	O_MAX_WAITERS,
+	O_NODE_TIMEOUT,
+	O_DRIFT,
+	O_HEALTHCHECK,
+	O_HELP,
+	O_VERSION,
 	O_COUNT
 };
 
@@ -25,27 +44,47 @@ static const struct opt {
 	enum opt_kind kind;
 	int64_t min, max;
 } OPTS[O_COUNT] = {
-	[O_LISTEN] = { "listen", "DLOCKD_LISTEN", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; :PORT for all interfaces)", OPT_STR, 0, 0 },
-	[O_REDIS] = { "redis", "DLOCKD_REDIS", "URL", "redis://[:password@]host[:port][/db] or unix:///path (default redis://127.0.0.1:6379)", OPT_STR, 0, 0 },
-	[O_PREFIX] = { "prefix", "DLOCKD_PREFIX", "STR", "prefix of every Redis key (default dlock:)", OPT_STR, 0, 0 },
-	[O_DEFAULT_TTL] = { "default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", "MS", "lease when a request gives no ttl_ms (default 30000)", OPT_I64, 1, 86400000LL * 365 },
-	[O_MIN_TTL] = { "min-ttl-ms", "DLOCKD_MIN_TTL_MS", "MS", "shortest lease a request may ask for (default 100)", OPT_I64, 1, 86400000LL * 365 },
-	[O_MAX_TTL] = { "max-ttl-ms", "DLOCKD_MAX_TTL_MS", "MS", "longest lease a request may ask for (default 86400000)", OPT_I64, 1, 86400000LL * 365 },
-	[O_REDIS_TIMEOUT] = { "redis-timeout-ms", "DLOCKD_REDIS_TIMEOUT_MS", "MS", "Redis connect and command timeout (default 1000)", OPT_U32, 10, 600000 },
-	[O_THREADS] = { "threads", "DLOCKD_THREADS", "N", "event-loop threads, each with its own Redis connection (default 1)", OPT_U32, 1, 64 },
-	[O_LOG_FORMAT] = { "log-format", "DLOCKD_LOG_FORMAT", "text|json", "log line format (default text)", OPT_STR, 0, 0 },
-	[O_LOG_LEVEL] = { "log-level", "DLOCKD_LOG_LEVEL", "LEVEL", "debug, info (access log), warn or error (default info)", OPT_STR, 0, 0 },
-	[O_MAX_CONN] = { "max-connections", "DLOCKD_MAX_CONNECTIONS", "N", "open HTTP connections at most, per thread (default 10000)", OPT_U32, 1, 1000000 },
-	[O_MAX_CONN_IP] = { "max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N", "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000 },
-	[O_CONN_TIMEOUT] = { "connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S", "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400 },
-	[O_CONN_MEMORY] = { "connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES", "memory pool per connection for request headers and I/O (default 4096; raise it for clients that send large headers)", OPT_U32, 4096, 1048576 },
-	[O_MAX_WAIT] = { "max-wait-ms", "DLOCKD_MAX_WAIT_MS", "MS", "longest wait_ms a request may ask for (default 60000)", OPT_I64, 0, 3600000 },
-	[O_MAX_WAITERS] = { "max-waiters", "DLOCKD_MAX_WAITERS", "N", "waiting requests at most, per thread; beyond, 503 (default 10000)", OPT_U32, 0, 10000000 },
-	[O_NODE_TIMEOUT] = { "node-timeout-ms", "DLOCKD_NODE_TIMEOUT_MS", "MS", "Redlock (several --redis): per-node timeout (default 50)", OPT_U32, 1, 60000 },
-	[O_DRIFT] = { "clock-drift-factor", "DLOCKD_CLOCK_DRIFT_FACTOR", "F", "Redlock: clock drift allowed per ms of lease, 0..0.5 (default 0.01)", OPT_RATIO, 0, 0 },
-	[O_HEALTHCHECK] = { "healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not", OPT_FLAG, 0, 0 },
-	[O_HELP] = { "help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0 },
-	[O_VERSION] = { "version", NULL, NULL, "print the version and exit", OPT_FLAG, 0, 0 },
+    [O_LISTEN] = {"listen", "DLOCKD_LISTEN", "HOST:PORT",
+                  "address to serve HTTP on (default 127.0.0.1:8080; :PORT for all interfaces)", OPT_STR, 0, 0},
+    [O_REDIS] = {"redis", "DLOCKD_REDIS", "URL",
+                 "redis://[:password@]host[:port][/db] or unix:///path (default redis://127.0.0.1:6379)", OPT_STR, 0,
+                 0},
+    [O_PREFIX] = {"prefix", "DLOCKD_PREFIX", "STR", "prefix of every Redis key (default dlock:)", OPT_STR, 0, 0},
+    [O_DEFAULT_TTL] = {"default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", "MS",
+                       "lease when a request gives no ttl_ms (default 30000)", OPT_I64, 1, 86400000LL * 365},
+    [O_MIN_TTL] = {"min-ttl-ms", "DLOCKD_MIN_TTL_MS", "MS", "shortest lease a request may ask for (default 100)",
+                   OPT_I64, 1, 86400000LL * 365},
+    [O_MAX_TTL] = {"max-ttl-ms", "DLOCKD_MAX_TTL_MS", "MS", "longest lease a request may ask for (default 86400000)",
+                   OPT_I64, 1, 86400000LL * 365},
+    [O_REDIS_TIMEOUT] = {"redis-timeout-ms", "DLOCKD_REDIS_TIMEOUT_MS", "MS",
+                         "Redis connect and command timeout (default 1000)", OPT_U32, 10, 600000},
+    [O_THREADS] = {"threads", "DLOCKD_THREADS", "N",
+                   "event-loop threads, each with its own Redis connection (default 1)", OPT_U32, 1, 64},
+    [O_LOG_FORMAT] = {"log-format", "DLOCKD_LOG_FORMAT", "text|json", "log line format (default text)", OPT_STR, 0, 0},
+    [O_LOG_LEVEL] = {"log-level", "DLOCKD_LOG_LEVEL", "LEVEL", "debug, info (access log), warn or error (default info)",
+                     OPT_STR, 0, 0},
+    [O_MAX_CONN] = {"max-connections", "DLOCKD_MAX_CONNECTIONS", "N",
+                    "open HTTP connections at most, per thread (default 10000)", OPT_U32, 1, 1000000},
+    [O_MAX_CONN_IP] = {"max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N",
+                       "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000},
+    [O_CONN_TIMEOUT] = {"connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S",
+                        "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400},
+    [O_CONN_MEMORY] = {"connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES",
+                       "memory pool per connection for request headers and I/O (default 4096; raise it for clients "
+                       "that send large headers)",
+                       OPT_U32, 4096, 1048576},
+    [O_MAX_WAIT] = {"max-wait-ms", "DLOCKD_MAX_WAIT_MS", "MS", "longest wait_ms a request may ask for (default 60000)",
+                    OPT_I64, 0, 3600000},
+    [O_MAX_WAITERS] = {"max-waiters", "DLOCKD_MAX_WAITERS", "N",
+                       "waiting requests at most, per thread; beyond, 503 (default 10000)", OPT_U32, 0, 10000000},
+    [O_NODE_TIMEOUT] = {"node-timeout-ms", "DLOCKD_NODE_TIMEOUT_MS", "MS",
+                        "Redlock (several --redis): per-node timeout (default 50)", OPT_U32, 1, 60000},
+    [O_DRIFT] = {"clock-drift-factor", "DLOCKD_CLOCK_DRIFT_FACTOR", "F",
+                 "Redlock: clock drift allowed per ms of lease, 0..0.5 (default 0.01)", OPT_RATIO, 0, 0},
+    [O_HEALTHCHECK] = {"healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not",
+                       OPT_FLAG, 0, 0},
+    [O_HELP] = {"help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0},
+    [O_VERSION] = {"version", NULL, NULL, "print the version and exit", OPT_FLAG, 0, 0},
 };
 
 static void usage(void)
@@ -54,8 +93,10 @@ static void usage(void)
 	       "A distributed lock service over HTTP, backed by Redis.\n\n");
 	for (int i = 0; i < O_COUNT; i++) {
 		char left[64];
-		snprintf(left, sizeof left, "--%s%s%s", OPTS[i].flag, OPTS[i].arg ? " " : "", OPTS[i].arg ? OPTS[i].arg : "");
-		printf("  %-32s %s%s%s\n", left, OPTS[i].help, OPTS[i].env ? "; env " : "", OPTS[i].env ? OPTS[i].env : "");
+		snprintf(left, sizeof left, "--%s%s%s", OPTS[i].flag, OPTS[i].arg ? " " : "",
+		         OPTS[i].arg ? OPTS[i].arg : "");
+		printf("  %-32s %s%s%s\n", left, OPTS[i].help, OPTS[i].env ? "; env " : "",
+		       OPTS[i].env ? OPTS[i].env : "");
 	}
 }
 
@@ -111,7 +152,6 @@ static bool parse_hostport(const char *s, char host[CONFIG_STR_MAX + 1], int *po
 	return true;
 }
 
-
 /* Decodes %XX escapes in place; -1 on a malformed escape or an encoded NUL. */
 static int percent_decode(char *s)
 {
@@ -140,7 +180,8 @@ bool config_parse_redis(const char *url, struct redis_target *t, char *err, size
 		return true;
 	}
 	if (strncmp(url, "redis://", 8) != 0) {
-		snprintf(err, errlen, "bad Redis address: expected redis://[:password@]host[:port][/db] or unix:///path");
+		snprintf(err, errlen,
+		         "bad Redis address: expected redis://[:password@]host[:port][/db] or unix:///path");
 		return false;
 	}
 	rest = url + 8;
@@ -148,7 +189,8 @@ bool config_parse_redis(const char *url, struct redis_target *t, char *err, size
 	if (at) {
 		const char *colon = memchr(rest, ':', (size_t)(at - rest));
 		const char *pw = colon ? colon + 1 : rest;
-		if (!copy_str(t->password, sizeof t->password, pw, (size_t)(at - pw)) || percent_decode(t->password) < 0) {
+		if (!copy_str(t->password, sizeof t->password, pw, (size_t)(at - pw)) ||
+		    percent_decode(t->password) < 0) {
 			snprintf(err, errlen, "bad Redis address: the password is too long or badly encoded");
 			return false;
 		}
@@ -253,18 +295,42 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 			}
 		snprintf(c->prefix, sizeof c->prefix, "%s", v);
 		return true;
-	case O_DEFAULT_TTL: c->default_ttl_ms = n; return true;
-	case O_MIN_TTL: c->min_ttl_ms = n; return true;
-	case O_MAX_TTL: c->max_ttl_ms = n; return true;
-	case O_REDIS_TIMEOUT: c->redis_timeout_ms = (unsigned)n; return true;
-	case O_THREADS: c->threads = (unsigned)n; return true;
-	case O_MAX_CONN: c->max_connections = (unsigned)n; return true;
-	case O_MAX_CONN_IP: c->max_connections_per_ip = (unsigned)n; return true;
-	case O_CONN_TIMEOUT: c->connection_timeout_s = (unsigned)n; return true;
-	case O_CONN_MEMORY: c->connection_memory = (unsigned)n; return true;
-	case O_MAX_WAIT: c->max_wait_ms = n; return true;
-	case O_MAX_WAITERS: c->max_waiters = (unsigned)n; return true;
-	case O_NODE_TIMEOUT: c->node_timeout_ms = (unsigned)n; return true;
+	case O_DEFAULT_TTL:
+		c->default_ttl_ms = n;
+		return true;
+	case O_MIN_TTL:
+		c->min_ttl_ms = n;
+		return true;
+	case O_MAX_TTL:
+		c->max_ttl_ms = n;
+		return true;
+	case O_REDIS_TIMEOUT:
+		c->redis_timeout_ms = (unsigned)n;
+		return true;
+	case O_THREADS:
+		c->threads = (unsigned)n;
+		return true;
+	case O_MAX_CONN:
+		c->max_connections = (unsigned)n;
+		return true;
+	case O_MAX_CONN_IP:
+		c->max_connections_per_ip = (unsigned)n;
+		return true;
+	case O_CONN_TIMEOUT:
+		c->connection_timeout_s = (unsigned)n;
+		return true;
+	case O_CONN_MEMORY:
+		c->connection_memory = (unsigned)n;
+		return true;
+	case O_MAX_WAIT:
+		c->max_wait_ms = n;
+		return true;
+	case O_MAX_WAITERS:
+		c->max_waiters = (unsigned)n;
+		return true;
+	case O_NODE_TIMEOUT:
+		c->node_timeout_ms = (unsigned)n;
+		return true;
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;

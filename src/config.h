@@ -35,12 +35,12 @@ struct config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = unlimited */
 	unsigned connection_timeout_s;
-	unsigned connection_memory;      /* libmicrohttpd per-connection pool, bytes */
-	bool healthcheck;                /* --healthcheck: probe the local /readyz and exit */
-	int64_t max_wait_ms;             /* longest wait_ms a request may ask for */
-	unsigned max_waiters;            /* waiting requests at most, per thread */
-	unsigned node_timeout_ms;        /* Redlock: per-node timeout */
-	double clock_drift_factor;       /* Redlock: drift allowed per ms of lease */
+	unsigned connection_memory; /* libmicrohttpd per-connection pool, bytes */
+	bool healthcheck;           /* --healthcheck: probe the local /readyz and exit */
+	int64_t max_wait_ms;        /* longest wait_ms a request may ask for */
+	unsigned max_waiters;       /* waiting requests at most, per thread */
+	unsigned node_timeout_ms;   /* Redlock: per-node timeout */
+	double clock_drift_factor;  /* Redlock: drift allowed per ms of lease */
 };
 
 enum config_result {

@@ -20,7 +20,7 @@ static long long ms_now(void)
 /* Waits for fd to be ready for events before the deadline. */
 static bool wait_fd(int fd, short events, long long deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	long long left = deadline - ms_now();
 	return left > 0 && poll(&p, 1, (int)left) == 1;
 }
@@ -34,7 +34,7 @@ static bool connected(int fd)
 
 int healthcheck_run(const struct config *cfg, unsigned timeout_ms)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	const char *host = cfg->listen_host[0] ? cfg->listen_host : "127.0.0.1";
 	long long deadline = ms_now() + timeout_ms;

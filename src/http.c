@@ -49,9 +49,9 @@ struct http_req {
 	uint64_t start_us;
 	char *body;
 	size_t body_len;
-	size_t received; /* body bytes seen, kept or not */
-	bool close;      /* the answer comes before the body was read: close after it */
-	enum dl_error early; /* a framing problem found before the body ended */
+	size_t received;            /* body bytes seen, kept or not */
+	bool close;                 /* the answer comes before the body was read: close after it */
+	enum dl_error early;        /* a framing problem found before the body ended */
 	struct header_scan headers; /* scanned once, with the headers */
 	struct api_reply reply;
 	struct api_call *call;        /* while suspended */
@@ -82,7 +82,7 @@ static uint64_t now_us(void)
 
 int http_listen(const struct config *cfg, char *err, size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL, *ai;
 	char port[8];
 	int fd = -1, rc, one = 1, zero = 0;
@@ -239,7 +239,6 @@ static void on_hangup(void *arg, unsigned events)
 	resume(r, REQ_ABANDONED);
 }
 
-
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct header_scan *h = cls;
@@ -262,9 +261,9 @@ static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const c
 {
 	const char *q = strchr(r->uri, '?');
 	struct api_request req = {
-		.method = r->method,
-		.path = r->uri,
-		.path_len = q ? (size_t)(q - r->uri) : strlen(r->uri),
+	    .method = r->method,
+	    .path = r->uri,
+	    .path_len = q ? (size_t)(q - r->uri) : strlen(r->uri),
 	};
 
 	r->early = e;
@@ -276,7 +275,7 @@ static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const c
 static enum MHD_Result dispatch(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
-	struct api_request req = { 0 };
+	struct api_request req = {0};
 	const char *q;
 
 	if (srv->quiescing)
@@ -303,7 +302,8 @@ static enum MHD_Result dispatch(struct http_req *r)
 	if (r->reply.long_wait) {
 		/* libmicrohttpd does not watch a suspended connection: we do, so a
 		 * waiter whose client left does not stay in line. */
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (ci) {
 			loop_watch_init(&r->hangup, ci->connect_fd, on_hangup, r);
 			loop_watch_set(srv->loop, &r->hangup, LOOP_HANGUP);
@@ -440,17 +440,12 @@ struct http_server *http_start(struct loop *loop, const struct config *cfg, stru
 	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_LISTEN_SOCKET, listen_fd,
-		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
-		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
-		MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_URI_LOG_CALLBACK,
+	    on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+	    cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)cfg->connection_memory, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	    srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		close(listen_fd);
 		free(srv);

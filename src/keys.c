@@ -4,11 +4,8 @@
 #include <string.h>
 
 static const char *const TYPE_TAG[] = {
-	[KEYS_LOCK] = "lock:{",
-	[KEYS_FENCE] = "fence:{",
-	[KEYS_QUEUE] = "queue:{",
-	[KEYS_WAITDL] = "waitdl:{",
-	[KEYS_ALIVE] = "alive:{",
+    [KEYS_LOCK] = "lock:{",     [KEYS_FENCE] = "fence:{", [KEYS_QUEUE] = "queue:{",
+    [KEYS_WAITDL] = "waitdl:{", [KEYS_ALIVE] = "alive:{",
 };
 
 bool keys_init(struct keys *k, const char *prefix)
@@ -83,8 +80,8 @@ bool keys_lock_name(const struct keys *k, const char *key, size_t len, char name
 	const char *tag = TYPE_TAG[KEYS_LOCK];
 	size_t tl = strlen(tag), head = k->prefix_len + tl, nl;
 
-	if (len < head + 2 || memcmp(key, k->prefix, k->prefix_len) != 0 ||
-	    memcmp(key + k->prefix_len, tag, tl) != 0 || key[len - 1] != '}')
+	if (len < head + 2 || memcmp(key, k->prefix, k->prefix_len) != 0 || memcmp(key + k->prefix_len, tag, tl) != 0 ||
+	    key[len - 1] != '}')
 		return false;
 	nl = len - head - 1;
 	if (!lock_name_valid(key + head, nl))

@@ -13,11 +13,11 @@
 enum { KEYS_PREFIX_MAX = 64, KEYS_KEY_MAX = KEYS_PREFIX_MAX + 16 + LOCK_NAME_MAX };
 
 enum keys_type {
-	KEYS_LOCK,  /* hash: token, owner, fence, acq, ttl; its TTL is the lease */
-	KEYS_FENCE, /* string counter, never expires */
-	KEYS_QUEUE, /* sorted set: the line of waiters, scored by arrival */
+	KEYS_LOCK,   /* hash: token, owner, fence, acq, ttl; its TTL is the lease */
+	KEYS_FENCE,  /* string counter, never expires */
+	KEYS_QUEUE,  /* sorted set: the line of waiters, scored by arrival */
 	KEYS_WAITDL, /* hash: waiter -> deadline (Redis ms) */
-	KEYS_ALIVE, /* per dlockd instance (the "name" is its id): exists while it runs */
+	KEYS_ALIVE,  /* per dlockd instance (the "name" is its id): exists while it runs */
 };
 
 struct keys {

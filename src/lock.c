@@ -14,26 +14,38 @@ static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 const char *lock_outcome_str(enum lock_outcome o)
 {
 	switch (o) {
-	case LOCK_GRANTED: return "granted";
-	case LOCK_REACQUIRED: return "reacquired";
-	case LOCK_RENEWED: return "renewed";
-	case LOCK_RELEASED: return "released";
-	case LOCK_FOUND: return "found";
-	case LOCK_HELD: return "held";
-	case LOCK_RESERVED: return "reserved for a waiter";
-	case LOCK_NOT_HELD: return "not held";
-	case LOCK_TOKEN_MISMATCH: return "token mismatch";
-	case LOCK_UNAVAILABLE: return "backend unavailable";
-	case LOCK_CANCELLED: return "cancelled";
-	case LOCK_BACKEND_ERROR: return "backend error";
+	case LOCK_GRANTED:
+		return "granted";
+	case LOCK_REACQUIRED:
+		return "reacquired";
+	case LOCK_RENEWED:
+		return "renewed";
+	case LOCK_RELEASED:
+		return "released";
+	case LOCK_FOUND:
+		return "found";
+	case LOCK_HELD:
+		return "held";
+	case LOCK_RESERVED:
+		return "reserved for a waiter";
+	case LOCK_NOT_HELD:
+		return "not held";
+	case LOCK_TOKEN_MISMATCH:
+		return "token mismatch";
+	case LOCK_UNAVAILABLE:
+		return "backend unavailable";
+	case LOCK_CANCELLED:
+		return "cancelled";
+	case LOCK_BACKEND_ERROR:
+		return "backend error";
 	}
 	return "unknown";
 }
 
 static bool name_byte(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-' || c == ':' || c == '@';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+	       c == '-' || c == ':' || c == '@';
 }
 
 bool lock_prefix_valid(const char *s, size_t len)
@@ -50,7 +62,6 @@ bool lock_name_valid(const char *s, size_t len)
 {
 	return len >= 1 && lock_prefix_valid(s, len);
 }
-
 
 bool lock_name_decode(const char *raw, size_t len, char out[LOCK_NAME_MAX + 1])
 {
@@ -97,8 +108,8 @@ static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
 			return 0;
 		v = (v << 6) | (s[i] & 0x3F);
 	}
-	if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) ||
-	    v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+	if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
+	    (v >= 0xD800 && v <= 0xDFFF))
 		return 0;
 	*cp = v;
 	return n;
@@ -208,7 +219,8 @@ void lock_format_time(int64_t epoch_ms, char out[LOCK_TIME_LEN + 1])
 		secs -= 1;
 	}
 	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
-		snprintf(out, LOCK_TIME_LEN + 1, "%s", epoch_ms < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
+		snprintf(out, LOCK_TIME_LEN + 1, "%s",
+		         epoch_ms < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
 		return;
 	}
 	/* The modulos only tell the compiler the fields' widths. */

@@ -11,16 +11,16 @@
 enum {
 	LOCK_NAME_MAX = 255,
 	LOCK_OWNER_MAX = 256,
-	LOCK_TOKEN_LEN = 32,  /* tokens we issue: 24 random bytes, base64url */
-	LOCK_TOKEN_MAX = 64,  /* tokens we accept */
-	LOCK_TIME_LEN = 24,   /* "2026-11-23T02:53:24.123Z" */
+	LOCK_TOKEN_LEN = 32, /* tokens we issue: 24 random bytes, base64url */
+	LOCK_TOKEN_MAX = 64, /* tokens we accept */
+	LOCK_TIME_LEN = 24,  /* "2026-11-23T02:53:24.123Z" */
 	LOCK_CURSOR_MAX = 512,
 };
 
 /* What an operation on a lock came to. */
 enum lock_outcome {
-	LOCK_GRANTED,        /* acquired: a new holder, token and fence */
-	LOCK_REACQUIRED,     /* acquire with the holder's token: lease extended */
+	LOCK_GRANTED,    /* acquired: a new holder, token and fence */
+	LOCK_REACQUIRED, /* acquire with the holder's token: lease extended */
 	LOCK_RENEWED,
 	LOCK_RELEASED,
 	LOCK_FOUND,          /* inspect: it is held */

@@ -12,7 +12,7 @@
 static enum log_level min_level = LOG_INFO;
 static enum log_format out_format = LOG_TEXT;
 
-static const char *const LEVELS[] = { "debug", "info", "warn", "error" };
+static const char *const LEVELS[] = {"debug", "info", "warn", "error"};
 
 void log_setup(enum log_level min, enum log_format format)
 {
@@ -89,7 +89,7 @@ static void emit(struct line *l)
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char ts[32], msg[1024];
-	struct line l = { .len = 0 };
+	struct line l = {.len = 0};
 	va_list ap;
 
 	if (!log_enabled(level))
@@ -112,7 +112,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_access(const char *method, const char *path, int status, uint64_t duration_us)
 {
 	char ts[32];
-	struct line l = { .len = 0 };
+	struct line l = {.len = 0};
 	bool json = out_format == LOG_JSON;
 
 	if (!log_enabled(LOG_INFO))

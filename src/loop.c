@@ -119,7 +119,7 @@ void loop_watch_init(struct loop_watch *w, int fd, loop_io_fn *cb, void *arg)
 
 int loop_watch_set(struct loop *loop, struct loop_watch *w, unsigned events)
 {
-	struct epoll_event ev = { 0 };
+	struct epoll_event ev = {0};
 	int op;
 
 	if (events == w->events)

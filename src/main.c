@@ -99,15 +99,15 @@ static struct backend *open_backend(struct worker *w)
 	for (unsigned i = 0; i < cfg->nredis; i++) {
 		const struct redis_target *t = &cfg->redis[i];
 		struct store_config sc = {
-			.host = t->unix_path[0] ? NULL : t->host,
-			.port = t->port,
-			.unix_path = t->unix_path[0] ? t->unix_path : NULL,
-			.password = t->password[0] ? t->password : NULL,
-			.db = t->db,
-			.keys = w->keys,
-			.timeout_ms = quorum ? cfg->node_timeout_ms : cfg->redis_timeout_ms,
-			.label = t->label,
-			.instance = w->instance,
+		    .host = t->unix_path[0] ? NULL : t->host,
+		    .port = t->port,
+		    .unix_path = t->unix_path[0] ? t->unix_path : NULL,
+		    .password = t->password[0] ? t->password : NULL,
+		    .db = t->db,
+		    .keys = w->keys,
+		    .timeout_ms = quorum ? cfg->node_timeout_ms : cfg->redis_timeout_ms,
+		    .label = t->label,
+		    .instance = w->instance,
 		};
 		nodes[i] = store_new(w->loop, &sc);
 		if (!nodes[i]) {
@@ -186,8 +186,10 @@ int main(int argc, char **argv)
 	log_setup(cfg.log_level, cfg.log_format);
 	if (cfg.nredis > 1) {
 		if (cfg.nredis % 2 == 0)
-			log_msg(LOG_WARN, "Redlock over %u nodes: an even count tolerates no more failures than %u nodes; "
-			                  "use an odd number", cfg.nredis, cfg.nredis - 1);
+			log_msg(LOG_WARN,
+			        "Redlock over %u nodes: an even count tolerates no more failures than %u nodes; "
+			        "use an odd number",
+			        cfg.nredis, cfg.nredis - 1);
 		for (unsigned i = 0; i < cfg.nredis; i++)
 			metrics_node_label(i, cfg.redis[i].label);
 	}
@@ -237,8 +239,8 @@ int main(int argc, char **argv)
 	if (status == 0) {
 		log_msg(LOG_INFO, "dlockd %s listening on %s:%d with %u thread(s), %s %s%s, key prefix '%s'",
 		        DLOCKD_VERSION, cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port, cfg.threads,
-		        cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label, cfg.nredis > 1 ? " and more" : "",
-		        cfg.prefix);
+		        cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label,
+		        cfg.nredis > 1 ? " and more" : "", cfg.prefix);
 		while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
 			;
 		log_msg(LOG_INFO, "received %s: finishing requests in progress", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -7,38 +7,36 @@
 #include <string.h>
 
 static const char *const ROUTE_NAMES[ROUTE_COUNT] = {
-	[ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew",   [ROUTE_RELEASE] = "release",
-	[ROUTE_INSPECT] = "inspect", [ROUTE_LIST] = "list",     [ROUTE_HEALTH] = "healthz",
-	[ROUTE_READY] = "readyz",    [ROUTE_METRICS] = "metrics", [ROUTE_SPEC] = "openapi",
-	[ROUTE_OTHER] = "other",
+    [ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew",    [ROUTE_RELEASE] = "release", [ROUTE_INSPECT] = "inspect",
+    [ROUTE_LIST] = "list",       [ROUTE_HEALTH] = "healthz", [ROUTE_READY] = "readyz",    [ROUTE_METRICS] = "metrics",
+    [ROUTE_SPEC] = "openapi",    [ROUTE_OTHER] = "other",
 };
 
 enum { MAX_NODES = 9 };
 
-static const int STATUSES[] = { 200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0 };
+static const int STATUSES[] = {200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0};
 enum { NSTATUS = sizeof STATUSES / sizeof STATUSES[0] };
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */
-static const uint64_t BUCKETS_US[] = { 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-	                               250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000 };
+static const uint64_t BUCKETS_US[] = {250,    500,    1000,    2500,    5000,    10000,    25000,    50000,   100000,
+                                      250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000};
 enum { NBUCKET = sizeof BUCKETS_US / sizeof BUCKETS_US[0] };
 
 static const struct {
 	const char *name, *help;
 } COUNTERS[METRIC_COUNTER_COUNT] = {
-	[METRIC_ACQUISITIONS] = { "dlockd_lock_acquisitions_total", "Locks granted to a new holder." },
-	[METRIC_REACQUISITIONS] = { "dlockd_lock_reacquisitions_total", "Idempotent re-acquires by the holder." },
-	[METRIC_CONFLICTS] = { "dlockd_lock_conflicts_total", "Acquires refused because the lock was held." },
-	[METRIC_RENEWALS] = { "dlockd_lock_renewals_total", "Leases renewed." },
-	[METRIC_RELEASES] = { "dlockd_lock_releases_total", "Locks released by their holder." },
-	[METRIC_EXPIRATIONS_SEEN] = { "dlockd_lock_expirations_seen_total",
-		                      "Renews or releases that found the lease already expired." },
-	[METRIC_TOKEN_MISMATCHES] = { "dlockd_lock_token_mismatches_total",
-		                      "Renews or releases with a token that does not hold the lock." },
-	[METRIC_REDIS_ERRORS] = { "dlockd_redis_errors_total",
-		                  "Redis connection failures, timeouts and error replies." },
-	[METRIC_HANDOFFS] = { "dlockd_lock_handoffs_total", "Locks granted to a request that waited for them." },
-	[METRIC_WAIT_TIMEOUTS] = { "dlockd_wait_timeouts_total", "Waits that ended at wait_ms without the lock." },
+    [METRIC_ACQUISITIONS] = {"dlockd_lock_acquisitions_total", "Locks granted to a new holder."},
+    [METRIC_REACQUISITIONS] = {"dlockd_lock_reacquisitions_total", "Idempotent re-acquires by the holder."},
+    [METRIC_CONFLICTS] = {"dlockd_lock_conflicts_total", "Acquires refused because the lock was held."},
+    [METRIC_RENEWALS] = {"dlockd_lock_renewals_total", "Leases renewed."},
+    [METRIC_RELEASES] = {"dlockd_lock_releases_total", "Locks released by their holder."},
+    [METRIC_EXPIRATIONS_SEEN] = {"dlockd_lock_expirations_seen_total",
+                                 "Renews or releases that found the lease already expired."},
+    [METRIC_TOKEN_MISMATCHES] = {"dlockd_lock_token_mismatches_total",
+                                 "Renews or releases with a token that does not hold the lock."},
+    [METRIC_REDIS_ERRORS] = {"dlockd_redis_errors_total", "Redis connection failures, timeouts and error replies."},
+    [METRIC_HANDOFFS] = {"dlockd_lock_handoffs_total", "Locks granted to a request that waited for them."},
+    [METRIC_WAIT_TIMEOUTS] = {"dlockd_wait_timeouts_total", "Waits that ended at wait_ms without the lock."},
 };
 
 static struct {
@@ -208,11 +206,13 @@ char *metrics_render(size_t *len)
 			        m.node_labels[i], (double)load(&m.node_us[i]) / 1e6, m.node_labels[i],
 			        (unsigned long long)load(&m.node_calls[i]));
 	}
-	fprintf(f, "# HELP dlockd_waiters Requests waiting for a lock now.\n# TYPE dlockd_waiters gauge\n"
-	           "dlockd_waiters %lld\n",
+	fprintf(f,
+	        "# HELP dlockd_waiters Requests waiting for a lock now.\n# TYPE dlockd_waiters gauge\n"
+	        "dlockd_waiters %lld\n",
 	        (long long)atomic_load_explicit(&m.waiters, memory_order_relaxed));
-	fprintf(f, "# HELP dlockd_http_requests_in_flight Requests received and not yet answered.\n"
-	           "# TYPE dlockd_http_requests_in_flight gauge\ndlockd_http_requests_in_flight %lld\n",
+	fprintf(f,
+	        "# HELP dlockd_http_requests_in_flight Requests received and not yet answered.\n"
+	        "# TYPE dlockd_http_requests_in_flight gauge\ndlockd_http_requests_in_flight %lld\n",
 	        (long long)atomic_load_explicit(&m.inflight, memory_order_relaxed));
 	if (fclose(f) != 0) {
 		free(buf);

@@ -23,16 +23,16 @@ enum metrics_route {
 };
 
 enum metrics_counter {
-	METRIC_ACQUISITIONS,      /* new holders (201) */
-	METRIC_REACQUISITIONS,    /* idempotent re-acquires (200) */
-	METRIC_CONFLICTS,         /* acquire found the lock held (409) */
+	METRIC_ACQUISITIONS,   /* new holders (201) */
+	METRIC_REACQUISITIONS, /* idempotent re-acquires (200) */
+	METRIC_CONFLICTS,      /* acquire found the lock held (409) */
 	METRIC_RENEWALS,
 	METRIC_RELEASES,
-	METRIC_EXPIRATIONS_SEEN,  /* renew/release found the holder's lease already over */
+	METRIC_EXPIRATIONS_SEEN, /* renew/release found the holder's lease already over */
 	METRIC_TOKEN_MISMATCHES,
-	METRIC_REDIS_ERRORS,      /* failed connects, timeouts, error replies */
-	METRIC_HANDOFFS,          /* grants to a request that had to wait */
-	METRIC_WAIT_TIMEOUTS,     /* waits that ended without the lock */
+	METRIC_REDIS_ERRORS,  /* failed connects, timeouts, error replies */
+	METRIC_HANDOFFS,      /* grants to a request that had to wait */
+	METRIC_WAIT_TIMEOUTS, /* waits that ended without the lock */
 	METRIC_COUNTER_COUNT
 };
 

@@ -9,9 +9,8 @@
 #include <strings.h>
 
 static const char *const NAMES[PARAM_COUNT] = {
-	[PARAM_TTL] = "ttl_ms", [PARAM_OWNER] = "owner", [PARAM_TOKEN] = "token",
-	[PARAM_PREFIX] = "prefix", [PARAM_LIMIT] = "limit", [PARAM_CURSOR] = "cursor",
-	[PARAM_WAIT] = "wait_ms",
+    [PARAM_TTL] = "ttl_ms",  [PARAM_OWNER] = "owner",   [PARAM_TOKEN] = "token",  [PARAM_PREFIX] = "prefix",
+    [PARAM_LIMIT] = "limit", [PARAM_CURSOR] = "cursor", [PARAM_WAIT] = "wait_ms",
 };
 
 static int param_lookup(const char *name, size_t len)
@@ -62,8 +61,6 @@ bool params_json_too_deep(const char *s, size_t len, unsigned max)
 	return false;
 }
 
-
-
 static bool parse_decimal(const char *s, size_t len, int64_t *out)
 {
 	int64_t v = 0;
@@ -108,7 +105,8 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		return DL_OK;
 	case PARAM_WAIT:
 		if (!from_query || !parse_decimal(v, len, &n) || n > r->max_wait_ms) {
-			snprintf(detail, dlen, "wait_ms must be an integer between 0 and %lld", (long long)r->max_wait_ms);
+			snprintf(detail, dlen, "wait_ms must be an integer between 0 and %lld",
+			         (long long)r->max_wait_ms);
 			return DL_INVALID_WAIT;
 		}
 		p->wait_ms = n;
@@ -122,7 +120,8 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		return DL_OK;
 	case PARAM_OWNER:
 		if (!lock_owner_valid(v, len)) {
-			snprintf(detail, dlen, "owner must be at most %d bytes of UTF-8 text without control characters",
+			snprintf(detail, dlen,
+			         "owner must be at most %d bytes of UTF-8 text without control characters",
 			         LOCK_OWNER_MAX);
 			return DL_INVALID_OWNER;
 		}
@@ -139,7 +138,8 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		return DL_OK;
 	case PARAM_PREFIX:
 		if (!lock_prefix_valid(v, len)) {
-			snprintf(detail, dlen, "prefix must be at most %d bytes of A-Z a-z 0-9 . _ - : @", LOCK_NAME_MAX);
+			snprintf(detail, dlen, "prefix must be at most %d bytes of A-Z a-z 0-9 . _ - : @",
+			         LOCK_NAME_MAX);
 			return DL_INVALID_PREFIX;
 		}
 		memcpy(p->prefix, v, len);
@@ -237,7 +237,8 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 		goto out;
 	}
 	/* Keys may hold NUL bytes: compare them by their full length. */
-	json_object_keylen_foreach(root, key, key_len, value) {
+	json_object_keylen_foreach(root, key, key_len, value)
+	{
 		int id = param_lookup(key, key_len);
 		if (id < 0 || !(r->allowed & PARAMS_BIT(id))) {
 			snprintf(detail, dlen, "unknown body member '%.*s'", (int)(key_len < 40 ? key_len : 40), key);
@@ -260,7 +261,8 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 			int len = snprintf(digits, sizeof digits, "%lld", (long long)n);
 			e = set_string(p, r, id, digits, (size_t)len, json_is_integer(value) && n >= 0, detail, dlen);
 		} else if (json_is_string(value)) {
-			e = set_string(p, r, id, json_string_value(value), json_string_length(value), false, detail, dlen);
+			e = set_string(p, r, id, json_string_value(value), json_string_length(value), false, detail,
+			               dlen);
 		} else {
 			/* A wrong type is reported as that parameter's own error. */
 			e = set_string(p, r, id, "\x01", 1, false, detail, dlen);
@@ -294,8 +296,9 @@ enum dl_error params_parse(struct params *p, const struct params_rules *r, const
 		return DL_INVALID_PARAMETER;
 	}
 	if (!params_is_json(content_type)) {
-		snprintf(detail, dlen, "send parameters as a JSON object with Content-Type: application/json, "
-		                       "or in the query string");
+		snprintf(detail, dlen,
+		         "send parameters as a JSON object with Content-Type: application/json, "
+		         "or in the query string");
 		return DL_UNSUPPORTED_MEDIA_TYPE;
 	}
 	return parse_body(p, r, body, blen, detail, dlen);

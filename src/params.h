@@ -12,7 +12,16 @@
 #include "errors.h"
 #include "lock.h"
 
-enum params_id { PARAM_TTL, PARAM_OWNER, PARAM_TOKEN, PARAM_PREFIX, PARAM_LIMIT, PARAM_CURSOR, PARAM_WAIT, PARAM_COUNT };
+enum params_id {
+	PARAM_TTL,
+	PARAM_OWNER,
+	PARAM_TOKEN,
+	PARAM_PREFIX,
+	PARAM_LIMIT,
+	PARAM_CURSOR,
+	PARAM_WAIT,
+	PARAM_COUNT
+};
 
 #define PARAMS_BIT(id) (1u << (id))
 

@@ -54,10 +54,10 @@ struct call {
 	enum call_kind kind;
 	unsigned pending; /* legs still out */
 	uint64_t start_us;
-	int phase;        /* acquire: 1 = grant round, 2 = fence round */
-	int64_t fence;    /* acquire: the fence being raised to */
+	int phase;     /* acquire: 1 = grant round, 2 = fence round */
+	int64_t fence; /* acquire: the fence being raised to */
 	unsigned at_fence;
-	unsigned rolling_back;    /* roll-back releases still out */
+	unsigned rolling_back;     /* roll-back releases still out */
 	struct lock_reply failure; /* acquire: the answer once the roll-back is done */
 	struct lock_request req;
 	char name[LOCK_NAME_MAX + 1];
@@ -196,7 +196,7 @@ static void on_rolled_back(void *arg, const struct lock_reply *r)
 static void fail(struct call *c, const struct lock_reply *r)
 {
 	struct redlock *rl = c->rl;
-	struct lock_request rel = { .name = c->name, .token = c->token };
+	struct lock_request rel = {.name = c->name, .token = c->token};
 
 	c->failure = *r;
 	memcpy(c->failure.view.name, c->name, sizeof c->failure.view.name);
@@ -218,13 +218,13 @@ static void fail(struct call *c, const struct lock_reply *r)
 
 static void fail_outcome(struct call *c, enum lock_outcome o)
 {
-	struct lock_reply r = { .outcome = o };
+	struct lock_reply r = {.outcome = o};
 	fail(c, &r);
 }
 
 static void answer_outcome(struct call *c, enum lock_outcome o)
 {
-	struct lock_reply r = { .outcome = o };
+	struct lock_reply r = {.outcome = o};
 	memcpy(r.view.name, c->name, sizeof r.view.name);
 	answer(c, &r);
 }
@@ -275,7 +275,7 @@ static int64_t elapsed_ms(const struct call *c)
 
 static void grant(struct call *c)
 {
-	struct lock_reply r = { .outcome = count(c, LOCK_REACQUIRED) >= c->rl->quorum ? LOCK_REACQUIRED : LOCK_GRANTED };
+	struct lock_reply r = {.outcome = count(c, LOCK_REACQUIRED) >= c->rl->quorum ? LOCK_REACQUIRED : LOCK_GRANTED};
 	int64_t ttl = c->req.ttl_ms, validity = redlock_validity_ms(ttl, elapsed_ms(c), c->rl->drift_factor);
 	int64_t now_min = INT64_MAX, acquired_min = INT64_MAX;
 	const struct lock_reply *any = NULL;
@@ -333,7 +333,8 @@ static void decide_acquire(struct call *c)
 		int64_t fence = pick(c, LOCK_REACQUIRED)->view.fence;
 		for (unsigned i = 0; i < rl->n; i++)
 			if (c->legs[i].reply.outcome == LOCK_GRANTED)
-				rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, ignore_ping, NULL);
+				rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, ignore_ping,
+				                               NULL);
 		c->fence = fence;
 		grant(c);
 		return;
@@ -487,10 +488,18 @@ static void on_leg(void *arg, const struct lock_reply *reply)
 	if (--c->pending > 0)
 		return;
 	switch (c->kind) {
-	case CALL_ACQUIRE: decide_acquire(c); break;
-	case CALL_RENEW: decide_renew(c); break;
-	case CALL_RELEASE: decide_release(c); break;
-	default: decide_inspect(c); break;
+	case CALL_ACQUIRE:
+		decide_acquire(c);
+		break;
+	case CALL_RENEW:
+		decide_renew(c);
+		break;
+	case CALL_RELEASE:
+		decide_release(c);
+		break;
+	default:
+		decide_inspect(c);
+		break;
 	}
 }
 
@@ -507,10 +516,18 @@ static enum backend_start fan_out(struct call *c)
 		leg->reply.outcome = LOCK_UNAVAILABLE;
 		leg->sent_us = now_us();
 		switch (c->kind) {
-		case CALL_ACQUIRE: st = b->ops->acquire(b, &c->req, on_leg, leg); break;
-		case CALL_RENEW: st = b->ops->renew(b, &c->req, on_leg, leg); break;
-		case CALL_RELEASE: st = b->ops->release(b, &c->req, on_leg, leg); break;
-		default: st = b->ops->inspect(b, &c->req, on_leg, leg); break;
+		case CALL_ACQUIRE:
+			st = b->ops->acquire(b, &c->req, on_leg, leg);
+			break;
+		case CALL_RENEW:
+			st = b->ops->renew(b, &c->req, on_leg, leg);
+			break;
+		case CALL_RELEASE:
+			st = b->ops->release(b, &c->req, on_leg, leg);
+			break;
+		default:
+			st = b->ops->inspect(b, &c->req, on_leg, leg);
+			break;
 		}
 		if (st == BACKEND_STARTED)
 			c->pending++;
@@ -536,26 +553,22 @@ static enum backend_start lock_call(struct backend *b, enum call_kind kind, cons
 	return fan_out(c);
 }
 
-static enum backend_start rl_acquire(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
-                                     void *arg)
+static enum backend_start rl_acquire(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg)
 {
 	return lock_call(b, CALL_ACQUIRE, req, cb, arg);
 }
 
-static enum backend_start rl_renew(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
-                                   void *arg)
+static enum backend_start rl_renew(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg)
 {
 	return lock_call(b, CALL_RENEW, req, cb, arg);
 }
 
-static enum backend_start rl_release(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
-                                     void *arg)
+static enum backend_start rl_release(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg)
 {
 	return lock_call(b, CALL_RELEASE, req, cb, arg);
 }
 
-static enum backend_start rl_inspect(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
-                                     void *arg)
+static enum backend_start rl_inspect(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg)
 {
 	return lock_call(b, CALL_INSPECT, req, cb, arg);
 }
@@ -601,11 +614,11 @@ static enum backend_start rl_ping(struct backend *b, backend_ping_fn *cb, void *
 
 struct list_call {
 	struct redlock *rl;
-	unsigned node;      /* the node whose keyspace this page scans */
-	unsigned skipped;   /* bit j: node j was down when the walk passed it */
+	unsigned node;    /* the node whose keyspace this page scans */
+	unsigned skipped; /* bit j: node j was down when the walk passed it */
 	char next_cursor[LOCK_CURSOR_MAX + 1];
 	size_t count;
-	struct lock_view *names; /* the page's candidates (from the scanned node) */
+	struct lock_view *names;  /* the page's candidates (from the scanned node) */
 	struct lock_reply *found; /* [count][n]: each candidate on each node */
 	unsigned pending;
 	backend_list_fn *cb;
@@ -620,7 +633,7 @@ struct list_leg {
 
 static void list_answer(struct list_call *lc, enum lock_outcome o, struct lock_view *locks, size_t n)
 {
-	struct list_reply r = { .outcome = o, .count = n, .locks = locks };
+	struct list_reply r = {.outcome = o, .count = n, .locks = locks};
 	snprintf(r.next_cursor, sizeof r.next_cursor, "%s", o == LOCK_FOUND ? lc->next_cursor : "");
 	lc->cb(lc->arg, &r);
 	free(lc->names);
@@ -754,7 +767,7 @@ static void on_node_page(void *arg, const struct list_reply *page)
 	memcpy(lc->names, page->locks, page->count * sizeof *lc->names);
 	lc->pending = 1; /* held while fanning out */
 	for (size_t i = 0; i < lc->count; i++) {
-		struct lock_request req = { .name = lc->names[i].name };
+		struct lock_request req = {.name = lc->names[i].name};
 		for (unsigned j = 0; j < rl->n; j++) {
 			struct list_leg *leg = malloc(sizeof *leg);
 			lc->found[i * rl->n + j].outcome = LOCK_UNAVAILABLE;
@@ -883,16 +896,16 @@ static void rl_free(struct backend *b)
 }
 
 static const struct backend_ops REDLOCK_OPS = {
-	.acquire = rl_acquire,
-	.renew = rl_renew,
-	.release = rl_release,
-	.inspect = rl_inspect,
-	.list = rl_list,
-	.ping = rl_ping,
-	.leave = rl_leave,
-	.fence_floor = rl_fence_floor,
-	.watch = rl_watch,
-	.free = rl_free,
+    .acquire = rl_acquire,
+    .renew = rl_renew,
+    .release = rl_release,
+    .inspect = rl_inspect,
+    .list = rl_list,
+    .ping = rl_ping,
+    .leave = rl_leave,
+    .fence_floor = rl_fence_floor,
+    .watch = rl_watch,
+    .free = rl_free,
 };
 
 struct backend *redlock_new(struct loop *loop, struct backend **nodes, unsigned n, double drift_factor)

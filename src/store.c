@@ -23,13 +23,22 @@
 enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_LEV, SCRIPT_FLR, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
 
 static const char *const SCRIPTS[SCRIPT_COUNT] = {
-	[SCRIPT_ACQ] = SCRIPT_ACQUIRE, [SCRIPT_REN] = SCRIPT_RENEW, [SCRIPT_REL] = SCRIPT_RELEASE,
-	[SCRIPT_LEV] = SCRIPT_LEAVE,   [SCRIPT_FLR] = SCRIPT_FENCE_FLOOR, [SCRIPT_INS] = SCRIPT_INSPECT,
-	[SCRIPT_LST] = SCRIPT_LIST,
+    [SCRIPT_ACQ] = SCRIPT_ACQUIRE, [SCRIPT_REN] = SCRIPT_RENEW,       [SCRIPT_REL] = SCRIPT_RELEASE,
+    [SCRIPT_LEV] = SCRIPT_LEAVE,   [SCRIPT_FLR] = SCRIPT_FENCE_FLOOR, [SCRIPT_INS] = SCRIPT_INSPECT,
+    [SCRIPT_LST] = SCRIPT_LIST,
 };
 
 enum op_kind {
-	OP_ACQUIRE, OP_RENEW, OP_RELEASE, OP_INSPECT, OP_LIST, OP_PING, OP_LEAVE, OP_FENCE_FLOOR, OP_SETUP, OP_HEARTBEAT
+	OP_ACQUIRE,
+	OP_RENEW,
+	OP_RELEASE,
+	OP_INSPECT,
+	OP_LIST,
+	OP_PING,
+	OP_LEAVE,
+	OP_FENCE_FLOOR,
+	OP_SETUP,
+	OP_HEARTBEAT
 };
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
 enum conn_role { ROLE_COMMANDS, ROLE_WAKEUPS };
@@ -48,8 +57,8 @@ struct op {
 	struct op *prev, *next;
 	struct store *s;
 	enum op_kind kind;
-	int script;       /* for EVALSHA ops, else -1 */
-	bool evalsha;     /* argv[0] is EVALSHA (may become EVAL on NOSCRIPT) */
+	int script;   /* for EVALSHA ops, else -1 */
+	bool evalsha; /* argv[0] is EVALSHA (may become EVAL on NOSCRIPT) */
 	uint64_t sent_ms;
 	union {
 		backend_lock_fn *lock;
@@ -58,8 +67,8 @@ struct op {
 	} cb;
 	void *arg;
 	char name[LOCK_NAME_MAX + 1];
-	char token[LOCK_TOKEN_MAX + 1];    /* the token a grant or renewal answers with */
-	char retoken[LOCK_TOKEN_MAX + 1];  /* acquire: the caller's token for a re-acquire */
+	char token[LOCK_TOKEN_MAX + 1];   /* the token a grant or renewal answers with */
+	char retoken[LOCK_TOKEN_MAX + 1]; /* acquire: the caller's token for a re-acquire */
 	int argc;
 	const char *argv[MAX_ARGS];
 	size_t argvlen[MAX_ARGS];
@@ -96,7 +105,7 @@ struct store {
 	struct op pending; /* sentinel of the FIFO of sent commands */
 	struct loop_timer cmd_timer, heartbeat_timer;
 	char sha[SCRIPT_COUNT][41];
-	unsigned epoch;   /* bumped at every command-connection connect */
+	unsigned epoch;    /* bumped at every command-connection connect */
 	char alive_id[64]; /* "<instance>.<epoch>": prefixes this store's waiter ids in Redis */
 	char alive_key[KEYS_KEY_MAX + 1], old_alive_key[KEYS_KEY_MAX + 1];
 	char alive_head[KEYS_KEY_MAX + 1];
@@ -127,10 +136,26 @@ static void ev_update(struct redis_ev *ev, unsigned want)
 		log_msg(LOG_ERROR, "redis: epoll_ctl failed: %s", strerror(errno));
 }
 
-static void ev_add_read(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want | LOOP_READ); }
-static void ev_del_read(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want & ~(unsigned)LOOP_READ); }
-static void ev_add_write(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want | LOOP_WRITE); }
-static void ev_del_write(void *p) { struct redis_ev *ev = p; ev_update(ev, ev->want & ~(unsigned)LOOP_WRITE); }
+static void ev_add_read(void *p)
+{
+	struct redis_ev *ev = p;
+	ev_update(ev, ev->want | LOOP_READ);
+}
+static void ev_del_read(void *p)
+{
+	struct redis_ev *ev = p;
+	ev_update(ev, ev->want & ~(unsigned)LOOP_READ);
+}
+static void ev_add_write(void *p)
+{
+	struct redis_ev *ev = p;
+	ev_update(ev, ev->want | LOOP_WRITE);
+}
+static void ev_del_write(void *p)
+{
+	struct redis_ev *ev = p;
+	ev_update(ev, ev->want & ~(unsigned)LOOP_WRITE);
+}
 
 static void ev_cleanup(void *p)
 {
@@ -342,7 +367,7 @@ static bool decode_cursor(const char *cursor, char scan[24], char after[LOCK_NAM
 
 static void finish_list(struct op *op, const redisReply *r)
 {
-	struct list_reply out = { .outcome = LOCK_BACKEND_ERROR };
+	struct list_reply out = {.outcome = LOCK_BACKEND_ERROR};
 	struct lock_view *views = NULL;
 	char scan[32], after_key[KEYS_KEY_MAX + 1], after[LOCK_NAME_MAX + 1];
 	int64_t now;
@@ -425,8 +450,8 @@ static void finish_op(struct op *op, const redisReply *r)
 			out.outcome = lock_outcome_of(op, r, &out.view);
 		if (out.outcome == LOCK_BACKEND_ERROR) {
 			metrics_inc(METRIC_REDIS_ERRORS);
-			log_msg(LOG_ERROR, "redis %s: unexpected reply to a lock script (type %d%s%s)", op->s->cfg.label,
-			        r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
+			log_msg(LOG_ERROR, "redis %s: unexpected reply to a lock script (type %d%s%s)",
+			        op->s->cfg.label, r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
 			        r->type == REDIS_REPLY_ERROR ? r->str : "");
 		}
 		op->cb.lock(op->arg, &out);
@@ -466,8 +491,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 /* Queues op on the command connection. Returns 0, or -1 (op untouched, not queued). */
 static int send_op(struct store *s, struct op *op)
 {
-	if (!s->cmd.ac ||
-	    redisAsyncCommandArgv(s->cmd.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
+	if (!s->cmd.ac || redisAsyncCommandArgv(s->cmd.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
 		return -1;
 	pending_push(s, op);
 	return 0;
@@ -553,8 +577,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
 		became_ready(&s->sub);
-	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
-	           s->wake) {
+	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING && s->wake) {
 		/* Ours only if it carries our current alive id. */
 		size_t n = strlen(s->alive_id);
 		const char *m = r->element[2]->str;
@@ -580,33 +603,33 @@ static int setup_commands(struct store *s)
 	char db[16];
 
 	if (s->cfg.password) {
-		const char *argv[] = { "AUTH", s->cfg.password };
-		size_t lens[] = { 4, strlen(s->cfg.password) };
+		const char *argv[] = {"AUTH", s->cfg.password};
+		size_t lens[] = {4, strlen(s->cfg.password)};
 		if (send_setup(s, -1, 2, argv, lens) < 0)
 			return -1;
 	}
 	if (s->cfg.db > 0) {
-		const char *argv[] = { "SELECT", db };
-		size_t lens[] = { 6, (size_t)snprintf(db, sizeof db, "%d", s->cfg.db) };
+		const char *argv[] = {"SELECT", db};
+		size_t lens[] = {6, (size_t)snprintf(db, sizeof db, "%d", s->cfg.db)};
 		if (send_setup(s, -1, 2, argv, lens) < 0)
 			return -1;
 	}
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
-		const char *argv[] = { "SCRIPT", "LOAD", SCRIPTS[i] };
-		size_t lens[] = { 6, 4, strlen(SCRIPTS[i]) };
+		const char *argv[] = {"SCRIPT", "LOAD", SCRIPTS[i]};
+		size_t lens[] = {6, 4, strlen(SCRIPTS[i])};
 		if (send_setup(s, i, 3, argv, lens) < 0)
 			return -1;
 	}
 	if (s->old_alive_key[0]) {
-		const char *argv[] = { "DEL", s->old_alive_key };
-		size_t lens[] = { 3, strlen(s->old_alive_key) };
+		const char *argv[] = {"DEL", s->old_alive_key};
+		size_t lens[] = {3, strlen(s->old_alive_key)};
 		if (send_setup(s, -1, 2, argv, lens) < 0)
 			return -1;
 	}
 	{
 		/* Announce this instance at once: waiters in line need it alive. */
-		const char *argv[] = { "SET", s->alive_key, "1", "PX", ALIVE_PX };
-		size_t lens[] = { 3, strlen(s->alive_key), 1, 2, strlen(ALIVE_PX) };
+		const char *argv[] = {"SET", s->alive_key, "1", "PX", ALIVE_PX};
+		size_t lens[] = {3, strlen(s->alive_key), 1, 2, strlen(ALIVE_PX)};
 		if (send_setup(s, -1, 5, argv, lens) < 0)
 			return -1;
 	}
@@ -618,14 +641,14 @@ static int setup_wakeups(struct store *s)
 	redisAsyncContext *ac = s->sub.ac;
 
 	if (s->cfg.password) {
-		const char *argv[] = { "AUTH", s->cfg.password };
-		size_t lens[] = { 4, strlen(s->cfg.password) };
+		const char *argv[] = {"AUTH", s->cfg.password};
+		size_t lens[] = {4, strlen(s->cfg.password)};
 		if (redisAsyncCommandArgv(ac, on_sub_auth, s, 2, argv, lens) != REDIS_OK)
 			return -1;
 	}
 	{
-		const char *argv[] = { "SUBSCRIBE", s->channel };
-		size_t lens[] = { 9, strlen(s->channel) };
+		const char *argv[] = {"SUBSCRIBE", s->channel};
+		size_t lens[] = {9, strlen(s->channel)};
 		if (redisAsyncCommandArgv(ac, on_sub_reply, s, 2, argv, lens) != REDIS_OK)
 			return -1;
 	}
@@ -913,8 +936,7 @@ static enum backend_start store_acquire(struct backend *b, const struct lock_req
 	return lock_op(b, OP_ACQUIRE, req, cb, arg);
 }
 
-static enum backend_start store_renew(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
-                                      void *arg)
+static enum backend_start store_renew(struct backend *b, const struct lock_request *req, backend_lock_fn *cb, void *arg)
 {
 	return lock_op(b, OP_RENEW, req, cb, arg);
 }
@@ -931,8 +953,7 @@ static enum backend_start store_inspect(struct backend *b, const struct lock_req
 	return lock_op(b, OP_INSPECT, req, cb, arg);
 }
 
-static enum backend_start store_list(struct backend *b, const struct list_request *req, backend_list_fn *cb,
-                                     void *arg)
+static enum backend_start store_list(struct backend *b, const struct list_request *req, backend_list_fn *cb, void *arg)
 {
 	struct store *s = (struct store *)b;
 	char pattern[2 * KEYS_KEY_MAX + 1], scan[24] = "0", after[LOCK_NAME_MAX + 1] = "";
@@ -978,7 +999,7 @@ static enum backend_start store_ping(struct backend *b, backend_ping_fn *cb, voi
 
 static enum backend_start store_leave(struct backend *b, const char *name, const char *waiter)
 {
-	struct lock_request req = { .name = name, .waiter = waiter };
+	struct lock_request req = {.name = name, .waiter = waiter};
 	return lock_op(b, OP_LEAVE, &req, NULL, NULL);
 }
 
@@ -1040,16 +1061,16 @@ static void store_free(struct backend *b)
 }
 
 static const struct backend_ops STORE_OPS = {
-	.acquire = store_acquire,
-	.renew = store_renew,
-	.release = store_release,
-	.inspect = store_inspect,
-	.list = store_list,
-	.ping = store_ping,
-	.leave = store_leave,
-	.fence_floor = store_fence_floor,
-	.watch = store_watch,
-	.free = store_free,
+    .acquire = store_acquire,
+    .renew = store_renew,
+    .release = store_release,
+    .inspect = store_inspect,
+    .list = store_list,
+    .ping = store_ping,
+    .leave = store_leave,
+    .fence_floor = store_fence_floor,
+    .watch = store_watch,
+    .free = store_free,
 };
 
 static void conn_init(struct store *s, struct conn *c, enum conn_role role)

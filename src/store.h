@@ -10,15 +10,15 @@
 #include "loop.h"
 
 struct store_config {
-	const char *host;      /* TCP host, or NULL when unix_path is set */
+	const char *host; /* TCP host, or NULL when unix_path is set */
 	int port;
 	const char *unix_path; /* unix socket path, or NULL */
 	const char *password;  /* AUTH password, or NULL */
 	int db;                /* SELECT db when > 0 */
 	const struct keys *keys;
-	unsigned timeout_ms;   /* connect and command timeout */
-	const char *label;     /* for logs, e.g. "127.0.0.1:6379" */
-	const char *instance;  /* this dlockd process's id: waiter ids start with it */
+	unsigned timeout_ms;  /* connect and command timeout */
+	const char *label;    /* for logs, e.g. "127.0.0.1:6379" */
+	const char *instance; /* this dlockd process's id: waiter ids start with it */
 };
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on

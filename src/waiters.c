@@ -98,7 +98,7 @@ static void clean_up_abandoned(struct waiter *w, const struct lock_reply *reply)
 	struct backend *b = w->ws->backend;
 
 	if (reply && (reply->outcome == LOCK_GRANTED)) {
-		struct lock_request rel = { .name = w->name, .token = w->token };
+		struct lock_request rel = {.name = w->name, .token = w->token};
 		log_msg(LOG_DEBUG, "waiter for '%s' left as it was granted the lock: releasing it", w->name);
 		b->ops->release(b, &rel, ignore_reply, NULL);
 	} else if (!reply || reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED) {
@@ -131,9 +131,11 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 		if (final)
 			break;
 		/* Try again when the holder's lease ends, unless woken before. */
-		schedule(w, now + (uint64_t)(reply->view.expires_ms > reply->view.now_ms
-		                                     ? reply->view.expires_ms - reply->view.now_ms
-		                                     : 0) + 1);
+		schedule(w, now +
+		                (uint64_t)(reply->view.expires_ms > reply->view.now_ms
+		                               ? reply->view.expires_ms - reply->view.now_ms
+		                               : 0) +
+		                1);
 		goto maybe_again;
 	case LOCK_RESERVED:
 		w->refused = true;
@@ -159,14 +161,14 @@ static enum backend_start try_once(struct waiter *w)
 	struct backend *b = w->ws->backend;
 	uint64_t now = loop_now_ms(w->ws->loop);
 	struct lock_request req = {
-		.name = w->name,
-		.token = w->token,
-		.reacquire_token = w->has_retoken ? w->retoken : NULL,
-		.owner = w->owner,
-		.ttl_ms = w->ttl_ms,
-		.waiter = w->id,
-		.wait_ms = w->deadline_ms > now ? (int64_t)(w->deadline_ms - now) : 1,
-		.final = now >= w->deadline_ms,
+	    .name = w->name,
+	    .token = w->token,
+	    .reacquire_token = w->has_retoken ? w->retoken : NULL,
+	    .owner = w->owner,
+	    .ttl_ms = w->ttl_ms,
+	    .waiter = w->id,
+	    .wait_ms = w->deadline_ms > now ? (int64_t)(w->deadline_ms - now) : 1,
+	    .final = now >= w->deadline_ms,
 	};
 	enum backend_start st;
 
@@ -191,7 +193,7 @@ static void attempt(struct waiter *w)
 	if (w->abandoned) {
 		waiter_release_slot(w);
 	} else {
-		struct lock_reply fail = { .outcome = st == BACKEND_NO_MEMORY ? LOCK_BACKEND_ERROR : LOCK_UNAVAILABLE };
+		struct lock_reply fail = {.outcome = st == BACKEND_NO_MEMORY ? LOCK_BACKEND_ERROR : LOCK_UNAVAILABLE};
 		snprintf(fail.view.name, sizeof fail.view.name, "%s", w->name);
 		finish(w, &fail);
 	}
@@ -210,8 +212,7 @@ static void on_wake(void *arg, const char *id)
 	char tail;
 	struct waiter *w;
 
-	if (sscanf(id, "%u.%u.%u%c", &worker, &slot, &gen, &tail) != 3 || worker != ws->worker ||
-	    slot >= ws->nslots)
+	if (sscanf(id, "%u.%u.%u%c", &worker, &slot, &gen, &tail) != 3 || worker != ws->worker || slot >= ws->nslots)
 		return;
 	w = ws->slots[slot];
 	if (!w || !w->used || w->gen != gen || w->abandoned)
@@ -340,7 +341,7 @@ void waiters_cancel_all(struct waiters *ws)
 		return;
 	for (unsigned i = 0; i < ws->nslots; i++) {
 		struct waiter *w = ws->slots[i];
-		struct lock_reply r = { .outcome = LOCK_CANCELLED };
+		struct lock_reply r = {.outcome = LOCK_CANCELLED};
 		if (!w || !w->used || w->abandoned)
 			continue;
 		snprintf(r.view.name, sizeof r.view.name, "%s", w->name);

@@ -72,10 +72,11 @@ $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
 	$(E) CC $<
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(DEPS_LIBS)
 
-$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h)
+# The suite links digest.c to check what dlockd stores in place of a token.
+$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/digest.c src/digest.h
 	@mkdir -p $(dir $@)
 	$(E) CC $@
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $(BB_SRCS) $(TEST_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Isrc $(LDFLAGS) -o $@ $(BB_SRCS) src/digest.c $(TEST_LIBS)
 
 # Fails early with the exact install line when a dependency is missing.
 .PHONY: deps-check

@@ -84,7 +84,26 @@ void api_reply_release(struct api_reply *reply)
 {
 	if (!reply->body_static)
 		free(reply->body);
+	explicit_bzero(reply->grant_token, sizeof reply->grant_token);
 	memset(reply, 0, sizeof *reply);
+}
+
+static void ignore_release(void *arg, const struct lock_reply *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+void api_undelivered(struct api *api, const struct api_reply *reply)
+{
+	struct lock_request rel = {.name = reply->grant_name, .token = reply->grant_token};
+
+	if (!reply->grant_token[0])
+		return;
+	metrics_inc(METRIC_UNDELIVERED_GRANTS);
+	log_msg(LOG_WARN, "the grant of lock '%s' could not be delivered to its client: releasing it",
+	        reply->grant_name);
+	api->backend->ops->release(api->backend, &rel, ignore_release, NULL);
 }
 
 /* Adds a header; value must outlive the reply (static, or the reply's own buffer). */
@@ -237,6 +256,8 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	case LOCK_GRANTED:
 		metrics_inc(METRIC_ACQUISITIONS);
 		set_json(reply, 201, "application/json", grant_json(v));
+		snprintf(reply->grant_name, sizeof reply->grant_name, "%s", v->name);
+		snprintf(reply->grant_token, sizeof reply->grant_token, "%s", v->token);
 		snprintf(reply->location, sizeof reply->location, "/locks/%s", v->name);
 		add_header_str(reply, "Location", reply->location);
 		break;
@@ -321,11 +342,17 @@ static void on_ping(void *arg, bool ok)
 {
 	static const char READY[] = "{\"status\":\"ready\"}";
 	struct api_call *c = arg;
+	const char *warning = ok ? c->api->backend->ops->warning(c->api->backend) : NULL;
 
-	if (ok)
+	if (warning) {
+		/* Ready, but configured so that a promise can break: say what. */
+		json_t *o = json_pack("{s:s, s:[s]}", "status", "ready", "warnings", warning);
+		set_json(c->reply, 200, "application/json", o);
+	} else if (ok) {
 		reply_static(c->reply, 200, "application/json", READY, sizeof READY - 1);
-	else
+	} else {
 		problem(c->reply, DL_BACKEND_UNAVAILABLE, "Redis does not answer", NULL);
+	}
 	finish(c);
 }
 

@@ -51,6 +51,10 @@ struct api_reply {
 	char retry_after[24];             /* the Retry-After header's value */
 	enum metrics_route route;
 	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
+	/* A new grant's name and token, kept until the answer is delivered (see
+	 * api_undelivered); "" when the reply grants nothing. */
+	char grant_name[LOCK_NAME_MAX + 1];
+	char grant_token[LOCK_TOKEN_MAX + 1];
 };
 
 /* Called once when a pending reply has been written. */
@@ -72,6 +76,11 @@ bool api_handle(struct api *api, const struct api_request *req, struct api_reply
 /* The client of a pending long wait (reply->long_wait) went away: done() will
  * not be called and *reply is not touched again. */
 void api_abandon(struct api_call *call);
+
+/* The reply could not be delivered (the connection failed before it was
+ * written). If it granted a lock, the lock is released and the loss logged
+ * and counted: no lock stays held with no one told. */
+void api_undelivered(struct api *api, const struct api_reply *reply);
 
 /* Fills reply with a problem+json error. detail may be NULL. */
 void api_error(struct api_reply *reply, enum dl_error e, const char *detail);

@@ -19,6 +19,12 @@
 
 #include "lock.h"
 
+/* Waiting, as every backend keeps it: a waiter's entry in a line counts for
+ * LIVENESS ms after its last attempt (or until its wait ends, if sooner), so
+ * the entries of a crashed dlockd instance stop counting within that window;
+ * a waiting request tries again at least every RECHECK ms. */
+enum { BACKEND_WAITER_LIVENESS_MS = 3000, BACKEND_WAITER_RECHECK_MS = 1000 };
+
 enum backend_start {
 	BACKEND_STARTED = 0,
 	BACKEND_UNAVAILABLE, /* not connected: answer 503 now */
@@ -81,11 +87,16 @@ struct backend_ops {
 	/* Takes waiter out of name's line (fire and forget; a lock left free is
 	 * offered to the next in line). */
 	enum backend_start (*leave)(struct backend *b, const char *name, const char *waiter);
-	/* Raises name's fence counter to at least `fence`, and the fence of the
-	 * lock if `token` holds it (Redlock's second round; see redlock.c).
+	/* Raises name's fence counter to at least `fence`; if `token` holds the
+	 * lock, sets the lock's fence to `fence` and, unless `adopt` is NULL, its
+	 * token to `adopt` (Redlock's second round, and a re-acquire that puts
+	 * the caller's lock back on a node that had lost it; see redlock.c).
 	 * cb(arg, ok) says whether the node confirmed. */
 	enum backend_start (*fence_floor)(struct backend *b, const char *name, const char *token, int64_t fence,
-	                                  backend_ping_fn *cb, void *arg);
+	                                  const char *adopt, backend_ping_fn *cb, void *arg);
+	/* What is unsafe about the backend's configuration (e.g. an eviction
+	 * policy that can drop held locks), as one line, or NULL. */
+	const char *(*warning)(struct backend *b);
 	/* Delivers wake-ups for waiters to wake(arg, waiter) and losses of the
 	 * wake-up channel to resync(arg). One watcher per backend. */
 	void (*watch)(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg);

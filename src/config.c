@@ -33,6 +33,7 @@ enum opt_id {
 	O_MAX_WAITERS,
 	O_NODE_TIMEOUT,
 	O_DRIFT,
+	O_FENCE_RETENTION,
 	O_HEALTHCHECK,
 	O_HELP,
 	O_VERSION,
@@ -81,6 +82,9 @@ static const struct opt {
                         "Redlock (several --redis): per-node timeout (default 50)", OPT_U32, 1, 60000},
     [O_DRIFT] = {"clock-drift-factor", "DLOCKD_CLOCK_DRIFT_FACTOR", "F",
                  "Redlock: clock drift allowed per ms of lease, 0..0.5 (default 0.01)", OPT_RATIO, 0, 0},
+    [O_FENCE_RETENTION] = {"fence-retention-ms", "DLOCKD_FENCE_RETENTION_MS", "MS",
+                           "how long a name's fence counter outlives its last lease (default 10000)", OPT_I64, 1000,
+                           86400000LL * 30},
     [O_HEALTHCHECK] = {"healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not",
                        OPT_FLAG, 0, 0},
     [O_HELP] = {"help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0},
@@ -331,6 +335,9 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_NODE_TIMEOUT:
 		c->node_timeout_ms = (unsigned)n;
 		return true;
+	case O_FENCE_RETENTION:
+		c->fence_retention_ms = n;
+		return true;
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;
@@ -373,6 +380,7 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	c->connection_memory = 4096;
 	c->max_wait_ms = 60000;
 	c->max_waiters = 10000;
+	c->fence_retention_ms = 10000;
 	c->node_timeout_ms = 50;
 	c->clock_drift_factor = 0.01;
 

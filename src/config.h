@@ -41,6 +41,7 @@ struct config {
 	unsigned max_waiters;       /* waiting requests at most, per thread */
 	unsigned node_timeout_ms;   /* Redlock: per-node timeout */
 	double clock_drift_factor;  /* Redlock: drift allowed per ms of lease */
+	int64_t fence_retention_ms; /* a fence counter lives this long after its name's last lease */
 };
 
 enum config_result {

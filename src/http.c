@@ -165,12 +165,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->state == REQ_ABANDONED) {
 		log_access(r->method, "(client left while waiting)", 499, took);
 	} else if (r->state == REQ_QUEUED) {
+		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			api_undelivered(srv->api, &r->reply);
 		metrics_request(r->reply.route, r->reply.status, took);
 		/* The path only: a query string may carry a token. */
 		q = strchr(r->uri, '?');
 		plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
 		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->uri, plen > 100 ? "..." : "");
 		log_access(r->method[0] ? r->method : "-", path, r->reply.status, took);
+	} else if (r->state == REQ_READY) {
+		api_undelivered(srv->api, &r->reply); /* the connection ended before the answer was queued */
 	} else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && log_enabled(LOG_DEBUG)) {
 		log_msg(LOG_DEBUG, "request ended before an answer (libmicrohttpd code %d)", (int)toe);
 	}

@@ -4,8 +4,10 @@
 #include <string.h>
 
 static const char *const TYPE_TAG[] = {
-    [KEYS_LOCK] = "lock:{",     [KEYS_FENCE] = "fence:{", [KEYS_QUEUE] = "queue:{",
-    [KEYS_WAITDL] = "waitdl:{", [KEYS_ALIVE] = "alive:{",
+    [KEYS_LOCK] = "lock:{",
+    [KEYS_FENCE] = "fence:{",
+    [KEYS_QUEUE] = "queue:{",
+    [KEYS_WAITDL] = "waitdl:{",
 };
 
 bool keys_init(struct keys *k, const char *prefix)
@@ -35,14 +37,6 @@ size_t keys_make(const struct keys *k, enum keys_type type, const char *name, ch
 	out[n++] = '}';
 	out[n] = '\0';
 	return n;
-}
-
-size_t keys_alive_head(const struct keys *k, char *out)
-{
-	size_t tl = strlen(TYPE_TAG[KEYS_ALIVE]);
-	memcpy(out, k->prefix, k->prefix_len);
-	memcpy(out + k->prefix_len, TYPE_TAG[KEYS_ALIVE], tl + 1);
-	return k->prefix_len + tl;
 }
 
 size_t keys_wake_channel(const struct keys *k, char *out)

@@ -13,11 +13,10 @@
 enum { KEYS_PREFIX_MAX = 64, KEYS_KEY_MAX = KEYS_PREFIX_MAX + 16 + LOCK_NAME_MAX };
 
 enum keys_type {
-	KEYS_LOCK,   /* hash: token, owner, fence, acq, ttl; its TTL is the lease */
-	KEYS_FENCE,  /* string counter, never expires */
+	KEYS_LOCK,   /* hash: token (its "h:" hash), owner, ho, fence, acq, ttl, exp; its TTL is the lease */
+	KEYS_FENCE,  /* string: the last fence issued; lives for the lease plus the retention */
 	KEYS_QUEUE,  /* sorted set: the line of waiters, scored by arrival */
 	KEYS_WAITDL, /* hash: waiter -> deadline (Redis ms) */
-	KEYS_ALIVE,  /* per dlockd instance (the "name" is its id): exists while it runs */
 };
 
 struct keys {
@@ -31,10 +30,6 @@ bool keys_init(struct keys *k, const char *prefix);
 
 /* Writes the key of `type` for `name` into out (KEYS_KEY_MAX + 1 bytes); returns its length. */
 size_t keys_make(const struct keys *k, enum keys_type type, const char *name, char *out);
-
-/* Writes the start of every KEYS_ALIVE key ("<prefix>alive:{"; scripts append
- * an instance id and "}") into out (KEYS_KEY_MAX + 1 bytes); returns its length. */
-size_t keys_alive_head(const struct keys *k, char *out);
 
 /* Writes the pub/sub channel of wake-ups ("<prefix>wake") into out; returns its length. */
 size_t keys_wake_channel(const struct keys *k, char *out);

@@ -1,6 +1,7 @@
 /* lock: names, tokens, owners, time formatting. See lock.h. */
 #include "lock.h"
 
+#include "digest.h"
 #include "text.h"
 
 #include <errno.h>
@@ -206,6 +207,17 @@ int lock_token_new(char out[LOCK_TOKEN_LEN + 1])
 	lock_b64url_encode(raw, sizeof raw, out);
 	explicit_bzero(raw, sizeof raw);
 	return 0;
+}
+
+void lock_token_hash(const char *token, char out[LOCK_TOKEN_HASH_LEN + 1])
+{
+	uint8_t h[DIGEST_SHA256_LEN];
+
+	digest_sha256(token, strlen(token), h);
+	out[0] = 'h';
+	out[1] = ':';
+	digest_hex(h, sizeof h, out + 2);
+	explicit_bzero(h, sizeof h);
 }
 
 void lock_format_time(int64_t epoch_ms, char out[LOCK_TIME_LEN + 1])

@@ -30,7 +30,7 @@ struct worker {
 	unsigned index;
 	const struct config *cfg;
 	const struct keys *keys;
-	char instance[32]; /* "<process id>-<worker>": its waiters' alive id in Redis */
+	char instance[32]; /* "<process id>-<worker>": starts its waiters' ids in Redis */
 	int listen_fd;
 	struct loop *loop;
 	struct backend *backend;
@@ -108,6 +108,7 @@ static struct backend *open_backend(struct worker *w)
 		    .timeout_ms = quorum ? cfg->node_timeout_ms : cfg->redis_timeout_ms,
 		    .label = t->label,
 		    .instance = w->instance,
+		    .fence_retention_ms = cfg->fence_retention_ms,
 		};
 		nodes[i] = store_new(w->loop, &sc);
 		if (!nodes[i]) {

@@ -37,6 +37,10 @@ static const struct {
     [METRIC_REDIS_ERRORS] = {"dlockd_redis_errors_total", "Redis connection failures, timeouts and error replies."},
     [METRIC_HANDOFFS] = {"dlockd_lock_handoffs_total", "Locks granted to a request that waited for them."},
     [METRIC_WAIT_TIMEOUTS] = {"dlockd_wait_timeouts_total", "Waits that ended at wait_ms without the lock."},
+    [METRIC_FENCE_CLOCK_BEHIND] = {"dlockd_fence_clock_behind_total",
+                                   "Grants where Redis TIME was not above the last fence issued for the name."},
+    [METRIC_UNDELIVERED_GRANTS] = {"dlockd_undelivered_grants_total",
+                                   "Grants whose answer could not be delivered; each was released."},
 };
 
 static struct {
@@ -46,6 +50,7 @@ static struct {
 	atomic_uint_fast64_t counters[METRIC_COUNTER_COUNT];
 	atomic_int_fast64_t inflight;
 	atomic_int_fast64_t waiters;
+	atomic_int_fast64_t eviction_unsafe;
 	atomic_uint_fast64_t wait_buckets[NBUCKET + 1];
 	atomic_uint_fast64_t wait_sum_us;
 	atomic_uint_fast64_t node_calls[MAX_NODES], node_errors[MAX_NODES], node_us[MAX_NODES];
@@ -105,6 +110,11 @@ void metrics_node(unsigned i, bool ok, uint64_t duration_us)
 void metrics_waiters(int delta)
 {
 	atomic_fetch_add_explicit(&m.waiters, delta, memory_order_relaxed);
+}
+
+void metrics_eviction_unsafe(int delta)
+{
+	atomic_fetch_add_explicit(&m.eviction_unsafe, delta, memory_order_relaxed);
 }
 
 void metrics_wait_observe(uint64_t duration_us)
@@ -210,6 +220,10 @@ char *metrics_render(size_t *len)
 	        "# HELP dlockd_waiters Requests waiting for a lock now.\n# TYPE dlockd_waiters gauge\n"
 	        "dlockd_waiters %lld\n",
 	        (long long)atomic_load_explicit(&m.waiters, memory_order_relaxed));
+	fprintf(f,
+	        "# HELP dlockd_redis_eviction_unsafe 1 if a Redis node's maxmemory-policy can evict held locks.\n"
+	        "# TYPE dlockd_redis_eviction_unsafe gauge\ndlockd_redis_eviction_unsafe %d\n",
+	        atomic_load_explicit(&m.eviction_unsafe, memory_order_relaxed) > 0);
 	fprintf(f,
 	        "# HELP dlockd_http_requests_in_flight Requests received and not yet answered.\n"
 	        "# TYPE dlockd_http_requests_in_flight gauge\ndlockd_http_requests_in_flight %lld\n",

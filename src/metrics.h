@@ -30,9 +30,11 @@ enum metrics_counter {
 	METRIC_RELEASES,
 	METRIC_EXPIRATIONS_SEEN, /* renew/release found the holder's lease already over */
 	METRIC_TOKEN_MISMATCHES,
-	METRIC_REDIS_ERRORS,  /* failed connects, timeouts, error replies */
-	METRIC_HANDOFFS,      /* grants to a request that had to wait */
-	METRIC_WAIT_TIMEOUTS, /* waits that ended without the lock */
+	METRIC_REDIS_ERRORS,       /* failed connects, timeouts, error replies */
+	METRIC_HANDOFFS,           /* grants to a request that had to wait */
+	METRIC_WAIT_TIMEOUTS,      /* waits that ended without the lock */
+	METRIC_FENCE_CLOCK_BEHIND, /* grants where Redis TIME was not above the stored fence */
+	METRIC_UNDELIVERED_GRANTS, /* grants whose answer was lost (released again) */
 	METRIC_COUNTER_COUNT
 };
 
@@ -48,6 +50,9 @@ void metrics_node_label(unsigned i, const char *label);
 void metrics_node(unsigned i, bool ok, uint64_t duration_us);
 /* Adds delta to the waiting-requests gauge. */
 void metrics_waiters(int delta);
+/* +1 when a Redis connection finds an eviction policy that can drop held
+ * locks, -1 when that is no longer so. */
+void metrics_eviction_unsafe(int delta);
 /* Records how long a wait lasted (granted or not). */
 void metrics_wait_observe(uint64_t duration_us);
 /* Returns the exposition text (malloc'd, caller frees) and its length, or NULL. */

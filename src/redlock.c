@@ -3,12 +3,19 @@
  * A call fans out to every node at once ("legs"); each node backend enforces
  * its own per-node timeout, so every leg answers. When the last leg is in,
  * the call is decided:
- *   acquire  granted by a quorum and validity > 0 → the lock, with fence F =
- *            max of the granting nodes' fences; if fewer than a quorum of the
- *            granting nodes are already at F, a second round raises the
- *            lagging ones (fence_floor) and the grant waits for a quorum at F.
- *            Otherwise every new grant is released and the answer is 409 (held
- *            or reserved, from the nodes that answered) or 503 (too few answered).
+ *   acquire  every node is asked to grant the lock under this call's new token
+ *            (or, given the caller's token, to extend the lock if that token
+ *            holds it there now). Re-acquired on a quorum → the caller's lock,
+ *            same token and fence; nodes that granted afresh give it back.
+ *            Granted afresh on a quorum and validity > 0 → the lock under the
+ *            new token, with fence F = max of the granting nodes' fences; if
+ *            fewer than a quorum of them are already at F, a second round
+ *            raises the lagging ones (fence_floor) and the grant waits for a
+ *            quorum at F; nodes that extended the caller's old lease (a
+ *            minority: no lock any more) give that back. Otherwise the new
+ *            token's grants are released (never the caller's old lease) and
+ *            the answer is 409 (held or reserved, from the nodes that
+ *            answered) or 503 (too few answered).
  *   renew    renewed on a quorum within validity.
  *   release  released on some node and released-or-absent on a quorum.
  *   inspect  held on a quorum (the view: highest fence, least time left).
@@ -54,11 +61,11 @@ struct call {
 	enum call_kind kind;
 	unsigned pending; /* legs still out */
 	uint64_t start_us;
-	int phase;     /* acquire: 1 = grant round, 2 = fence round */
-	int64_t fence; /* acquire: the fence being raised to */
-	unsigned at_fence;
-	unsigned rolling_back;     /* roll-back releases still out */
-	struct lock_reply failure; /* acquire: the answer once the roll-back is done */
+	enum lock_outcome granting; /* acquire: LOCK_GRANTED or LOCK_REACQUIRED, once decided */
+	int64_t fence;              /* acquire: the fence being raised to */
+	unsigned at_fence;          /* acquire: granting nodes at the fence; ping: nodes that answered */
+	unsigned rolling_back;      /* roll-back releases still out */
+	struct lock_reply failure;  /* acquire: the answer once the roll-back is done */
 	struct lock_request req;
 	char name[LOCK_NAME_MAX + 1];
 	char token[LOCK_TOKEN_MAX + 1];
@@ -113,7 +120,6 @@ static struct call *call_new(struct redlock *rl, enum call_kind kind, const stru
 	c->rl = rl;
 	c->kind = kind;
 	c->start_us = now_us();
-	c->phase = 1;
 	for (unsigned i = 0; i < rl->n; i++) {
 		c->legs[i].call = c;
 		c->legs[i].node = i;
@@ -127,14 +133,9 @@ static struct call *call_new(struct redlock *rl, enum call_kind kind, const stru
 			c->req.token = c->token;
 		}
 		if (req->reacquire_token) {
-			/* Nodes where the caller's lock is gone grant it afresh under the
-			 * caller's own token, so every node holds the same token. */
+			/* Only ever a token to match: a grant always carries the new token. */
 			snprintf(c->retoken, sizeof c->retoken, "%s", req->reacquire_token);
 			c->req.reacquire_token = c->retoken;
-			if (kind == CALL_ACQUIRE) {
-				snprintf(c->token, sizeof c->token, "%s", req->reacquire_token);
-				c->req.token = c->token;
-			}
 		}
 		if (req->owner) {
 			snprintf(c->owner, sizeof c->owner, "%s", req->owner);
@@ -163,20 +164,16 @@ static void ignore_lock(void *arg, const struct lock_reply *r)
 	(void)r;
 }
 
-static void ignore_ping(void *arg, bool ok)
-{
-	(void)arg;
-	(void)ok;
-}
-
-/* Gives back what this call may have taken: on nodes that granted it, and on
- * nodes that did not answer, which may have granted it all the same (the
- * release is token-checked, so it is harmless where nothing was taken).
- * Re-acquires are left alone: that was the caller's lock already. */
 static void answer(struct call *c, const struct lock_reply *r)
 {
 	c->lock_cb(c->arg, r);
 	call_free(c);
+}
+
+static void ignore_ping(void *arg, bool ok)
+{
+	(void)arg;
+	(void)ok;
 }
 
 static void on_rolled_back(void *arg, const struct lock_reply *r)
@@ -192,7 +189,9 @@ static void on_rolled_back(void *arg, const struct lock_reply *r)
 /* Ends a failed acquire with reply r, once the nodes that granted it have
  * released it again: the caller then sees no stray grant. Nodes that did not
  * answer get the release too, unawaited (they may have granted it all the
- * same; the release is token-checked). */
+ * same). Only this call's new token is released: a lease the caller held
+ * before the call (re-acquired on some nodes, or on nodes that did not
+ * answer) is left as it was. */
 static void fail(struct call *c, const struct lock_reply *r)
 {
 	struct redlock *rl = c->rl;
@@ -273,9 +272,21 @@ static int64_t elapsed_ms(const struct call *c)
 
 /* ---- acquire ---- */
 
+/* Releases, unawaited, what the legs with outcome o hold under token. */
+static void give_back(struct call *c, enum lock_outcome o, const char *token)
+{
+	struct redlock *rl = c->rl;
+	struct lock_request rel = {.name = c->name, .token = token};
+
+	for (unsigned i = 0; i < rl->n; i++)
+		if (c->legs[i].reply.outcome == o)
+			rl->nodes[i]->ops->release(rl->nodes[i], &rel, ignore_lock, NULL);
+}
+
+/* Answers the grant decided in c->granting, with fence c->fence. */
 static void grant(struct call *c)
 {
-	struct lock_reply r = {.outcome = count(c, LOCK_REACQUIRED) >= c->rl->quorum ? LOCK_REACQUIRED : LOCK_GRANTED};
+	struct lock_reply r = {.outcome = c->granting};
 	int64_t ttl = c->req.ttl_ms, validity = redlock_validity_ms(ttl, elapsed_ms(c), c->rl->drift_factor);
 	int64_t now_min = INT64_MAX, acquired_min = INT64_MAX;
 	const struct lock_reply *any = NULL;
@@ -286,7 +297,7 @@ static void grant(struct call *c)
 	}
 	for (unsigned i = 0; i < c->rl->n; i++) {
 		const struct lock_reply *l = &c->legs[i].reply;
-		if (l->outcome != LOCK_GRANTED && l->outcome != LOCK_REACQUIRED)
+		if (l->outcome != c->granting)
 			continue;
 		if (l->view.now_ms < now_min)
 			now_min = l->view.now_ms;
@@ -296,7 +307,7 @@ static void grant(struct call *c)
 	}
 	r.view = any->view;
 	memcpy(r.view.name, c->name, sizeof r.view.name);
-	snprintf(r.view.token, sizeof r.view.token, "%s", c->token);
+	snprintf(r.view.token, sizeof r.view.token, "%s", c->granting == LOCK_REACQUIRED ? c->retoken : c->token);
 	r.view.fence = c->fence;
 	r.view.ttl_ms = validity;
 	r.view.now_ms = now_min;
@@ -324,33 +335,37 @@ static void on_fence_floor(void *arg, bool ok)
 static void decide_acquire(struct call *c)
 {
 	struct redlock *rl = c->rl;
-	unsigned granted = count(c, LOCK_GRANTED) + count(c, LOCK_REACQUIRED);
 
 	if (count(c, LOCK_REACQUIRED) >= rl->quorum) {
-		/* The caller's lock, still held on a quorum: it keeps its fence.
-		 * Nodes that granted it afresh (they had lost it) take that fence
-		 * for the lock too; their counters stay where they are (higher). */
-		int64_t fence = pick(c, LOCK_REACQUIRED)->view.fence;
+		/* The caller's lock, held now on a quorum: it keeps its token and
+		 * fence. Nodes where it was gone granted it afresh under the new
+		 * token: there it takes the caller's token and fence (the quorum
+		 * proves the token), so the lock stands on those nodes again. */
+		c->granting = LOCK_REACQUIRED;
+		c->fence = pick(c, LOCK_REACQUIRED)->view.fence;
 		for (unsigned i = 0; i < rl->n; i++)
 			if (c->legs[i].reply.outcome == LOCK_GRANTED)
-				rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, ignore_ping,
-				                               NULL);
-		c->fence = fence;
+				rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, c->fence, c->retoken,
+				                               ignore_ping, NULL);
 		grant(c);
 		return;
 	}
-	if (granted >= rl->quorum) {
+	if (count(c, LOCK_GRANTED) >= rl->quorum) {
 		int64_t fence = 0;
+		/* The caller's old lease, if some nodes extended it, is on fewer
+		 * than a quorum: it is no lock any more. */
+		give_back(c, LOCK_REACQUIRED, c->retoken);
+		c->granting = LOCK_GRANTED;
 		for (unsigned i = 0; i < rl->n; i++) {
 			const struct lock_reply *l = &c->legs[i].reply;
-			if ((l->outcome == LOCK_GRANTED || l->outcome == LOCK_REACQUIRED) && l->view.fence > fence)
+			if (l->outcome == LOCK_GRANTED && l->view.fence > fence)
 				fence = l->view.fence;
 		}
 		c->fence = fence;
 		c->at_fence = 0;
 		for (unsigned i = 0; i < rl->n; i++) {
 			const struct lock_reply *l = &c->legs[i].reply;
-			if ((l->outcome == LOCK_GRANTED || l->outcome == LOCK_REACQUIRED) && l->view.fence == fence)
+			if (l->outcome == LOCK_GRANTED && l->view.fence == fence)
 				c->at_fence++;
 		}
 		if (c->at_fence >= rl->quorum) {
@@ -359,16 +374,14 @@ static void decide_acquire(struct call *c)
 		}
 		/* Round two: bring the lagging granting nodes up to the fence, so
 		 * every later majority meets a node that has seen it. */
-		c->phase = 2;
 		for (unsigned i = 0; i < rl->n; i++) {
 			struct leg *leg = &c->legs[i];
 			const struct lock_reply *l = &leg->reply;
-			const char *tok = c->token;
-			if ((l->outcome != LOCK_GRANTED && l->outcome != LOCK_REACQUIRED) || l->view.fence == fence)
+			if (l->outcome != LOCK_GRANTED || l->view.fence == fence)
 				continue;
 			leg->sent_us = now_us();
-			if (rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, tok, fence, on_fence_floor, leg) ==
-			    BACKEND_STARTED)
+			if (rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, NULL, on_fence_floor,
+			                                   leg) == BACKEND_STARTED)
 				c->pending++;
 		}
 		if (c->pending == 0)
@@ -582,7 +595,7 @@ static void on_ping_leg(void *arg, bool ok)
 
 	leg_answered(leg, ok);
 	if (ok)
-		c->at_fence++; /* reused as the count of nodes that answered */
+		c->at_fence++;
 	if (--c->pending > 0)
 		return;
 	c->ping_cb(c->arg, c->at_fence >= c->rl->quorum);
@@ -848,8 +861,9 @@ static enum backend_start rl_leave(struct backend *b, const char *name, const ch
 }
 
 static enum backend_start rl_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
-                                         backend_ping_fn *cb, void *arg)
+                                         const char *adopt, backend_ping_fn *cb, void *arg)
 {
+	(void)adopt;
 	(void)b;
 	(void)name;
 	(void)token;
@@ -857,6 +871,18 @@ static enum backend_start rl_fence_floor(struct backend *b, const char *name, co
 	(void)cb;
 	(void)arg;
 	return BACKEND_UNAVAILABLE; /* a per-node operation: not offered by the quorum */
+}
+
+static const char *rl_warning(struct backend *b)
+{
+	struct redlock *rl = (struct redlock *)b;
+
+	for (unsigned i = 0; i < rl->n; i++) {
+		const char *w = rl->nodes[i]->ops->warning(rl->nodes[i]);
+		if (w)
+			return w;
+	}
+	return NULL;
 }
 
 static void on_node_wake(void *arg, const char *waiter)
@@ -904,6 +930,7 @@ static const struct backend_ops REDLOCK_OPS = {
     .ping = rl_ping,
     .leave = rl_leave,
     .fence_floor = rl_fence_floor,
+    .warning = rl_warning,
     .watch = rl_watch,
     .free = rl_free,
 };

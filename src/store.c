@@ -4,9 +4,12 @@
  * Sent commands wait in a FIFO (`pending`), oldest first; one timer watches
  * the oldest, and when it overstays the command timeout the connection is
  * dropped: hiredis then fails every pending command (503 for the caller) and
- * we reconnect with backoff. Scripts are loaded on connect and called by
- * EVALSHA (their SHA1s come from the SCRIPT LOAD replies; no request is
- * sent before those arrive); a NOSCRIPT reply (a SCRIPT FLUSH behind our back) re-sends as EVAL. */
+ * we reconnect with backoff. Commands that arrive while a connection is being
+ * made are parked and sent as soon as it is (or failed when it fails, within
+ * the connect timeout). Scripts are loaded on connect and called by EVALSHA
+ * (their SHA-1s are computed here, so requests may follow the SCRIPT LOADs in
+ * the same pipeline); a NOSCRIPT reply (a SCRIPT FLUSH behind our back)
+ * re-sends as EVAL. Tokens are hashed before they are sent (lock_token_hash). */
 #include "store.h"
 
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "log.h"
 #include "metrics.h"
 #include "store_scripts.h"
@@ -38,7 +42,7 @@ enum op_kind {
 	OP_LEAVE,
 	OP_FENCE_FLOOR,
 	OP_SETUP,
-	OP_HEARTBEAT
+	OP_POLICY
 };
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
 enum conn_role { ROLE_COMMANDS, ROLE_WAKEUPS };
@@ -46,10 +50,8 @@ enum {
 	MAX_ARGS = 24,
 	BACKOFF_MIN_MS = 50,
 	BACKOFF_MAX_MS = 2000,
-	HEARTBEAT_MS = 1000, /* how often the instance's alive key is refreshed */
+	SHA1_HEX = 2 * DIGEST_SHA1_LEN,
 };
-/* The alive key's lifetime: a crashed instance's waiters are dropped after it. */
-static const char ALIVE_PX[] = "3000";
 
 struct store;
 
@@ -69,6 +71,7 @@ struct op {
 	char name[LOCK_NAME_MAX + 1];
 	char token[LOCK_TOKEN_MAX + 1];   /* the token a grant or renewal answers with */
 	char retoken[LOCK_TOKEN_MAX + 1]; /* acquire: the caller's token for a re-acquire */
+	uint64_t deadline_ms;             /* while parked: when to give up */
 	int argc;
 	const char *argv[MAX_ARGS];
 	size_t argvlen[MAX_ARGS];
@@ -102,13 +105,14 @@ struct store {
 	struct store_config cfg;
 	struct conn cmd, sub;
 	bool closing;
-	struct op pending; /* sentinel of the FIFO of sent commands */
-	struct loop_timer cmd_timer, heartbeat_timer;
-	char sha[SCRIPT_COUNT][41];
-	unsigned epoch;    /* bumped at every command-connection connect */
-	char alive_id[64]; /* "<instance>.<epoch>": prefixes this store's waiter ids in Redis */
-	char alive_key[KEYS_KEY_MAX + 1], old_alive_key[KEYS_KEY_MAX + 1];
-	char alive_head[KEYS_KEY_MAX + 1];
+	bool was_connected; /* the command connection was up before: a reconnect resyncs waiters */
+	struct op pending;  /* sentinel of the FIFO of sent commands */
+	struct op parked;   /* sentinel of the commands waiting for a connection being made */
+	struct loop_timer cmd_timer, park_timer;
+	char sha[SCRIPT_COUNT][SHA1_HEX + 1];
+	char retention[24]; /* fence retention ms, as text */
+	char liveness[24];  /* waiter liveness ms, as text */
+	char warning[160];  /* what is unsafe about this Redis ("" for nothing) */
 	char channel[KEYS_KEY_MAX + 1];
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
@@ -116,6 +120,7 @@ struct store {
 };
 
 static void connect_now(struct conn *c);
+static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes);
 
 /* ---- hiredis ↔ loop adapter ---- */
 
@@ -185,13 +190,18 @@ static int ev_attach(struct loop *loop, redisAsyncContext *ac)
 
 /* ---- the FIFO of sent commands and the command timeout ---- */
 
+static void list_append(struct op *sentinel, struct op *op)
+{
+	op->prev = sentinel->prev;
+	op->next = sentinel;
+	sentinel->prev->next = op;
+	sentinel->prev = op;
+}
+
 static void pending_push(struct store *s, struct op *op)
 {
 	op->sent_ms = loop_now_ms(s->loop);
-	op->prev = s->pending.prev;
-	op->next = &s->pending;
-	s->pending.prev->next = op;
-	s->pending.prev = op;
+	list_append(&s->pending, op);
 	if (!loop_timer_armed(&s->cmd_timer))
 		loop_timer_start(s->loop, &s->cmd_timer, op->sent_ms + s->cfg.timeout_ms);
 }
@@ -201,6 +211,18 @@ static void pending_remove(struct op *op)
 	op->prev->next = op->next;
 	op->next->prev = op->prev;
 	op->prev = op->next = op;
+}
+
+static void finish_op(struct op *op, const redisReply *r);
+
+/* Fails every parked command (the connection being made did not come up). */
+static void fail_parked(struct store *s)
+{
+	while (s->parked.next != &s->parked) {
+		struct op *op = s->parked.next;
+		pending_remove(op);
+		finish_op(op, NULL);
+	}
 }
 
 static const char *role_name(const struct conn *c)
@@ -228,6 +250,8 @@ static void drop_connection(struct conn *c, const char *why)
 	c->was_ready = false;
 	loop_timer_stop(c->s->loop, &c->connect_timer);
 	redisAsyncFree(ac);
+	if (c->role == ROLE_COMMANDS)
+		fail_parked(c->s);
 	schedule_retry(c, c->backoff_ms);
 }
 
@@ -304,6 +328,9 @@ static enum lock_outcome lock_outcome_of(const struct op *op, const redisReply *
 	case OP_ACQUIRE:
 		if (!parse_view(r, v))
 			return LOCK_BACKEND_ERROR;
+		if (status == 1 && r->elements > 8 && r->element[8]->type == REDIS_REPLY_INTEGER &&
+		    r->element[8]->integer == 1)
+			metrics_inc(METRIC_FENCE_CLOCK_BEHIND);
 		if (status == 1)
 			memcpy(v->token, op->token, sizeof v->token);
 		else if (status == 2)
@@ -414,6 +441,37 @@ answer:
 	free(views);
 }
 
+/* Records what `CONFIG GET maxmemory-policy` said: any policy but noeviction
+ * may evict a held lock (lock keys carry TTLs). */
+static void note_policy(struct store *s, const redisReply *r)
+{
+	bool was_unsafe = s->warning[0] != '\0';
+	const char *policy;
+
+	if (!r)
+		return;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING) {
+		log_msg(LOG_WARN,
+		        "redis %s: could not read maxmemory-policy (%s); make sure it is noeviction, or held locks can "
+		        "be evicted",
+		        s->cfg.label, r->type == REDIS_REPLY_ERROR ? r->str : "CONFIG GET is not allowed");
+		return;
+	}
+	policy = r->element[1]->str;
+	if (strcmp(policy, "noeviction") == 0) {
+		s->warning[0] = '\0';
+		if (was_unsafe)
+			metrics_eviction_unsafe(-1);
+		return;
+	}
+	snprintf(s->warning, sizeof s->warning,
+	         "Redis maxmemory-policy is %.40s: held locks can be evicted; set noeviction", policy);
+	if (!was_unsafe) {
+		metrics_eviction_unsafe(1);
+		log_msg(LOG_WARN, "redis %s: %s", s->cfg.label, s->warning);
+	}
+}
+
 static void finish_op(struct op *op, const redisReply *r)
 {
 	switch (op->kind) {
@@ -429,8 +487,10 @@ static void finish_op(struct op *op, const redisReply *r)
 	case OP_FENCE_FLOOR:
 		op->cb.ping(op->arg, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
 		break;
+	case OP_POLICY:
+		note_policy(op->s, r);
+		break;
 	case OP_LEAVE:
-	case OP_HEARTBEAT:
 	case OP_SETUP:
 		if (r && r->type == REDIS_REPLY_ERROR) {
 			metrics_inc(METRIC_REDIS_ERRORS);
@@ -508,10 +568,12 @@ static void became_ready(struct conn *c)
 	if (!c->was_ready)
 		log_msg(LOG_INFO, "redis %s%s: connected", s->cfg.label, role_name(c));
 	c->was_ready = true;
-	/* Wake-ups may have been missed while disconnected, and after a new epoch
-	 * every waiter must take its place in line again under the new alive id. */
-	if (s->resync && (c->role == ROLE_WAKEUPS || s->epoch > 1))
+	/* Wake-ups may have been missed while disconnected, and the attempts of
+	 * waiters failed with the command connection: every waiter tries again. */
+	if (s->resync && (c->role == ROLE_WAKEUPS || s->was_connected))
 		s->resync(s->watch_arg);
+	if (c->role == ROLE_COMMANDS)
+		s->was_connected = true;
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -525,8 +587,9 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	free(op);
 	if (!r || ac != s->cmd.ac)
 		return; /* the connection went away; its loss is handled elsewhere */
-	if (script >= 0 && r->type == REDIS_REPLY_STRING && r->len == 40)
-		memcpy(s->sha[script], r->str, 41);
+	if (script >= 0 && r->type == REDIS_REPLY_STRING &&
+	    (r->len != SHA1_HEX || memcmp(s->sha[script], r->str, SHA1_HEX) != 0))
+		log_msg(LOG_WARN, "redis %s: SCRIPT LOAD answered another SHA-1 than ours", s->cfg.label);
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "setup failed: %s", r->str);
@@ -578,10 +641,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
 		became_ready(&s->sub);
 	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING && s->wake) {
-		/* Ours only if it carries our current alive id. */
-		size_t n = strlen(s->alive_id);
+		/* Ours only if it carries our instance id. */
+		size_t n = strlen(s->cfg.instance);
 		const char *m = r->element[2]->str;
-		if (strncmp(m, s->alive_id, n) == 0 && m[n] == '|')
+		if (strncmp(m, s->cfg.instance, n) == 0 && m[n] == '|')
 			s->wake(s->watch_arg, m + n + 1);
 	}
 }
@@ -620,18 +683,21 @@ static int setup_commands(struct store *s)
 		if (send_setup(s, i, 3, argv, lens) < 0)
 			return -1;
 	}
-	if (s->old_alive_key[0]) {
-		const char *argv[] = {"DEL", s->old_alive_key};
-		size_t lens[] = {3, strlen(s->old_alive_key)};
-		if (send_setup(s, -1, 2, argv, lens) < 0)
-			return -1;
-	}
 	{
-		/* Announce this instance at once: waiters in line need it alive. */
-		const char *argv[] = {"SET", s->alive_key, "1", "PX", ALIVE_PX};
-		size_t lens[] = {3, strlen(s->alive_key), 1, 2, strlen(ALIVE_PX)};
-		if (send_setup(s, -1, 5, argv, lens) < 0)
+		/* Informative only: an error (CONFIG refused) is a warning, not a failed setup. */
+		struct op *op = op_new(s, OP_POLICY, 0);
+		if (!op)
 			return -1;
+		op->argv[0] = "CONFIG";
+		op->argv[1] = "GET";
+		op->argv[2] = "maxmemory-policy";
+		op->argc = 3;
+		for (int i = 0; i < op->argc; i++)
+			op->argvlen[i] = strlen(op->argv[i]);
+		if (send_op(s, op) < 0) {
+			free(op);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -653,17 +719,6 @@ static int setup_wakeups(struct store *s)
 			return -1;
 	}
 	return 0;
-}
-
-/* A new alive id for every connection of the command connection: waiters of
- * the previous one (whose requests failed with the connection) are then
- * dead in every line as soon as setup deletes the previous alive key. */
-static void new_epoch(struct store *s)
-{
-	memcpy(s->old_alive_key, s->alive_key, sizeof s->alive_key);
-	s->epoch++;
-	snprintf(s->alive_id, sizeof s->alive_id, "%s.%u", s->cfg.instance, s->epoch);
-	keys_make(s->cfg.keys, KEYS_ALIVE, s->alive_id, s->alive_key);
 }
 
 static struct conn *conn_of(const redisAsyncContext *ac)
@@ -692,15 +747,29 @@ static void on_connect(const redisAsyncContext *cac, int status)
 		c->was_ready = false;
 		c->ac = NULL;
 		c->state = CONN_DOWN;
+		if (c->role == ROLE_COMMANDS)
+			fail_parked(s);
 		schedule_retry(c, c->backoff_ms);
 		return;
 	}
 	c->state = CONN_SETUP;
 	c->setup_left = 0;
-	if (c->role == ROLE_COMMANDS)
-		new_epoch(s);
-	if ((c->role == ROLE_COMMANDS ? setup_commands(s) : setup_wakeups(s)) < 0)
+	if (c->role == ROLE_WAKEUPS) {
+		if (setup_wakeups(s) < 0)
+			drop_connection(c, "out of memory during setup");
+		return;
+	}
+	if (setup_commands(s) < 0) {
 		drop_connection(c, "out of memory during setup");
+		return;
+	}
+	/* Requests that came while connecting go out right behind the setup. */
+	while (s->parked.next != &s->parked) {
+		struct op *op = s->parked.next;
+		pending_remove(op);
+		if (send_op(s, op) < 0)
+			finish_op(op, NULL);
+	}
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -717,6 +786,8 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	c->ac = NULL;
 	c->state = CONN_DOWN;
 	c->was_ready = false;
+	if (c->role == ROLE_COMMANDS)
+		fail_parked(s);
 	schedule_retry(c, BACKOFF_MIN_MS);
 }
 
@@ -724,7 +795,7 @@ static void connect_timer_fired(void *arg)
 {
 	struct conn *c = arg;
 	if (c->state == CONN_CONNECTING || (c->role == ROLE_WAKEUPS && c->state == CONN_SETUP))
-		drop_connection(c, "connect timed out");
+		drop_connection(c, "connect timed out"); /* fails the parked commands too */
 }
 
 static void retry_timer_fired(void *arg)
@@ -765,33 +836,6 @@ static void connect_now(struct conn *c)
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	/* The subscriber has no command timeout: its whole setup must fit here. */
 	loop_timer_start(s->loop, &c->connect_timer, loop_now_ms(s->loop) + s->cfg.timeout_ms);
-}
-
-/* Keeps this instance's alive key fresh while the command connection is up. */
-static void heartbeat_fired(void *arg)
-{
-	struct store *s = arg;
-
-	loop_timer_start(s->loop, &s->heartbeat_timer, loop_now_ms(s->loop) + HEARTBEAT_MS);
-	if (s->cmd.state == CONN_READY) {
-		struct op *op = calloc(1, sizeof *op);
-		if (!op)
-			return;
-		op->s = s;
-		op->kind = OP_HEARTBEAT;
-		op->script = -1;
-		op->prev = op->next = op;
-		op->argv[0] = "SET";
-		op->argv[1] = s->alive_key;
-		op->argv[2] = "1";
-		op->argv[3] = "PX";
-		op->argv[4] = ALIVE_PX;
-		op->argc = 5;
-		for (int i = 0; i < op->argc; i++)
-			op->argvlen[i] = strlen(op->argv[i]);
-		if (send_op(s, op) < 0)
-			free(op);
-	}
 }
 
 /* ---- the backend operations ---- */
@@ -838,14 +882,48 @@ static void op_evalsha(struct store *s, struct op *op, int script, const char *n
 	op->argc = 3;
 }
 
+/* Sends op now, or parks it while the command connection is being made.
+ * Returns BACKEND_STARTED (the callback will run), or BACKEND_UNAVAILABLE
+ * with op freed when the connection is down. */
 static enum backend_start start(struct store *s, struct op *op)
 {
-	if (s->cmd.state != CONN_READY || send_op(s, op) < 0) {
+	if (s->cmd.state == CONN_CONNECTING) {
+		list_append(&s->parked, op);
+		return BACKEND_STARTED;
+	}
+	if ((s->cmd.state != CONN_READY && s->cmd.state != CONN_SETUP) || send_op(s, op) < 0) {
 		explicit_bzero(op->token, sizeof op->token);
+		explicit_bzero(op->retoken, sizeof op->retoken);
 		free(op);
 		return BACKEND_UNAVAILABLE;
 	}
 	return BACKEND_STARTED;
+}
+
+/* The two forms in which a script is given a token: its "h:" SHA-256 hash
+ * (what new locks store), and its SHA-1 hex (to match a lock of dlockd 0.1,
+ * which stored the token itself). Both empty for no token. */
+struct token_forms {
+	char hash[LOCK_TOKEN_HASH_LEN + 1];
+	char sha1[SHA1_HEX + 1];
+};
+
+static void token_forms(const char *token, struct token_forms *f)
+{
+	uint8_t h[DIGEST_SHA1_LEN];
+
+	f->hash[0] = f->sha1[0] = '\0';
+	if (!token || !token[0])
+		return;
+	lock_token_hash(token, f->hash);
+	digest_sha1(token, strlen(token), h);
+	digest_hex(h, sizeof h, f->sha1);
+}
+
+static void token_args(struct op *op, size_t *used, const struct token_forms *f)
+{
+	op_arg(op, used, f->hash, strlen(f->hash));
+	op_arg(op, used, f->sha1, strlen(f->sha1));
 }
 
 static enum backend_start lock_op(struct backend *b, enum op_kind kind, const struct lock_request *req,
@@ -859,19 +937,18 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	size_t qk = keys_make(s->cfg.keys, KEYS_QUEUE, req->name, queue_key);
 	size_t dk = keys_make(s->cfg.keys, KEYS_WAITDL, req->name, dl_key);
 	const char *owner = req->owner ? req->owner : "";
-	const char *retoken = req->reacquire_token ? req->reacquire_token : "";
 	char waiter[128] = "";
-	size_t tl = req->token ? strlen(req->token) : 0, ol = strlen(owner), rl = strlen(retoken), wl = 0;
-	size_t used = 0;
+	size_t ol = strlen(owner), wl = 0, used = 0;
+	struct token_forms tok, re;
 	struct op *op;
 
 	if (req->ttl_ms > 0)
 		snprintf(ttl, sizeof ttl, "%lld", (long long)req->ttl_ms);
 	if (req->waiter) {
 		snprintf(wait, sizeof wait, "%lld", (long long)req->wait_ms);
-		wl = (size_t)snprintf(waiter, sizeof waiter, "%s|%s", s->alive_id, req->waiter);
+		wl = (size_t)snprintf(waiter, sizeof waiter, "%s|%s", s->cfg.instance, req->waiter);
 	}
-	op = op_new(s, kind, lk + fk + qk + dk + tl + ol + rl + wl + 2 * sizeof ttl + 2 * KEYS_KEY_MAX + 32);
+	op = op_new(s, kind, lk + fk + qk + dk + ol + wl + 3 * sizeof tok + 5 * sizeof ttl + 2 * KEYS_KEY_MAX + 32);
 	if (!op)
 		return BACKEND_NO_MEMORY;
 	op->cb.lock = cb;
@@ -879,7 +956,10 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	snprintf(op->name, sizeof op->name, "%s", req->name);
 	if (req->token)
 		snprintf(op->token, sizeof op->token, "%s", req->token);
-	snprintf(op->retoken, sizeof op->retoken, "%s", retoken);
+	if (req->reacquire_token)
+		snprintf(op->retoken, sizeof op->retoken, "%s", req->reacquire_token);
+	token_forms(req->token, &tok);
+	token_forms(req->reacquire_token, &re);
 	switch (kind) {
 	case OP_ACQUIRE:
 		op_evalsha(s, op, SCRIPT_ACQ, "4");
@@ -887,31 +967,35 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		op_arg(op, &used, fence_key, fk);
 		op_arg(op, &used, queue_key, qk);
 		op_arg(op, &used, dl_key, dk);
-		op_arg(op, &used, req->token, tl);
+		op_arg(op, &used, tok.hash, strlen(tok.hash));
 		op_arg(op, &used, ttl, strlen(ttl));
 		op_arg(op, &used, req->owner ? "1" : "0", 1);
 		op_arg(op, &used, owner, ol);
-		op_arg(op, &used, retoken, rl);
+		token_args(op, &used, &re);
 		op_arg(op, &used, waiter, wl);
 		op_arg(op, &used, wait, strlen(wait));
-		op_arg(op, &used, s->alive_head, strlen(s->alive_head));
 		op_arg(op, &used, req->final ? "1" : "0", 1);
 		op_arg(op, &used, s->channel, strlen(s->channel));
+		op_arg(op, &used, s->retention, strlen(s->retention));
+		op_arg(op, &used, s->liveness, strlen(s->liveness));
 		break;
 	case OP_RENEW:
-		op_evalsha(s, op, SCRIPT_REN, "1");
+		op_evalsha(s, op, SCRIPT_REN, "2");
 		op_arg(op, &used, lock_key, lk);
-		op_arg(op, &used, req->token, tl);
+		op_arg(op, &used, fence_key, fk);
+		token_args(op, &used, &tok);
 		op_arg(op, &used, ttl, strlen(ttl));
+		op_arg(op, &used, s->retention, strlen(s->retention));
 		break;
 	case OP_RELEASE:
-		op_evalsha(s, op, SCRIPT_REL, "3");
+		op_evalsha(s, op, SCRIPT_REL, "4");
 		op_arg(op, &used, lock_key, lk);
 		op_arg(op, &used, queue_key, qk);
 		op_arg(op, &used, dl_key, dk);
-		op_arg(op, &used, req->token, tl);
-		op_arg(op, &used, s->alive_head, strlen(s->alive_head));
+		op_arg(op, &used, fence_key, fk);
+		token_args(op, &used, &tok);
 		op_arg(op, &used, s->channel, strlen(s->channel));
+		op_arg(op, &used, s->retention, strlen(s->retention));
 		break;
 	case OP_LEAVE:
 		op_evalsha(s, op, SCRIPT_LEV, "3");
@@ -919,7 +1003,6 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		op_arg(op, &used, queue_key, qk);
 		op_arg(op, &used, dl_key, dk);
 		op_arg(op, &used, waiter, wl);
-		op_arg(op, &used, s->alive_head, strlen(s->alive_head));
 		op_arg(op, &used, s->channel, strlen(s->channel));
 		break;
 	default:
@@ -927,6 +1010,8 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		op_arg(op, &used, lock_key, lk);
 		break;
 	}
+	explicit_bzero(&tok, sizeof tok);
+	explicit_bzero(&re, sizeof re);
 	return start(s, op);
 }
 
@@ -1004,25 +1089,38 @@ static enum backend_start store_leave(struct backend *b, const char *name, const
 }
 
 static enum backend_start store_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
-                                            backend_ping_fn *cb, void *arg)
+                                            const char *adopt, backend_ping_fn *cb, void *arg)
 {
 	struct store *s = (struct store *)b;
 	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], f[24];
 	size_t lk = keys_make(s->cfg.keys, KEYS_LOCK, name, lock_key);
 	size_t fk = keys_make(s->cfg.keys, KEYS_FENCE, name, fence_key);
-	size_t tl = strlen(token), fl = (size_t)snprintf(f, sizeof f, "%lld", (long long)fence), used = 0;
-	struct op *op = op_new(s, OP_FENCE_FLOOR, lk + fk + tl + fl + 8);
+	size_t fl = (size_t)snprintf(f, sizeof f, "%lld", (long long)fence), used = 0;
+	struct token_forms tok, adopted;
+	struct op *op = op_new(s, OP_FENCE_FLOOR, lk + fk + 2 * sizeof tok + fl + sizeof s->retention + 8);
 
 	if (!op)
 		return BACKEND_NO_MEMORY;
 	op->cb.ping = cb;
 	op->arg = arg;
+	token_forms(token, &tok);
+	token_forms(adopt, &adopted);
 	op_evalsha(s, op, SCRIPT_FLR, "2");
 	op_arg(op, &used, lock_key, lk);
 	op_arg(op, &used, fence_key, fk);
-	op_arg(op, &used, token, tl);
+	token_args(op, &used, &tok);
 	op_arg(op, &used, f, fl);
+	op_arg(op, &used, s->retention, strlen(s->retention));
+	op_arg(op, &used, adopted.hash, strlen(adopted.hash));
+	explicit_bzero(&tok, sizeof tok);
+	explicit_bzero(&adopted, sizeof adopted);
 	return start(s, op);
+}
+
+static const char *store_warning(struct backend *b)
+{
+	struct store *s = (struct store *)b;
+	return s->warning[0] ? s->warning : NULL;
 }
 
 static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
@@ -1054,9 +1152,11 @@ static void store_free(struct backend *b)
 		return;
 	s->closing = true;
 	loop_timer_stop(s->loop, &s->cmd_timer);
-	loop_timer_stop(s->loop, &s->heartbeat_timer);
 	conn_close(&s->sub);
 	conn_close(&s->cmd);
+	fail_parked(s);
+	if (s->warning[0])
+		metrics_eviction_unsafe(-1);
 	free(s);
 }
 
@@ -1069,6 +1169,7 @@ static const struct backend_ops STORE_OPS = {
     .ping = store_ping,
     .leave = store_leave,
     .fence_floor = store_fence_floor,
+    .warning = store_warning,
     .watch = store_watch,
     .free = store_free,
 };
@@ -1092,13 +1193,18 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	s->loop = loop;
 	s->cfg = *cfg;
 	s->pending.prev = s->pending.next = &s->pending;
-	keys_alive_head(cfg->keys, s->alive_head);
+	s->parked.prev = s->parked.next = &s->parked;
+	for (int i = 0; i < SCRIPT_COUNT; i++) {
+		uint8_t h[DIGEST_SHA1_LEN];
+		digest_sha1(SCRIPTS[i], strlen(SCRIPTS[i]), h);
+		digest_hex(h, sizeof h, s->sha[i]);
+	}
+	snprintf(s->retention, sizeof s->retention, "%lld", (long long)cfg->fence_retention_ms);
+	snprintf(s->liveness, sizeof s->liveness, "%d", BACKEND_WAITER_LIVENESS_MS);
 	keys_wake_channel(cfg->keys, s->channel);
 	conn_init(s, &s->cmd, ROLE_COMMANDS);
 	conn_init(s, &s->sub, ROLE_WAKEUPS);
 	loop_timer_init(&s->cmd_timer, cmd_timer_fired, s);
-	loop_timer_init(&s->heartbeat_timer, heartbeat_fired, s);
-	loop_timer_start(loop, &s->heartbeat_timer, loop_now_ms(loop) + HEARTBEAT_MS);
 	connect_now(&s->cmd);
 	return &s->base;
 }

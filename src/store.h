@@ -16,9 +16,10 @@ struct store_config {
 	const char *password;  /* AUTH password, or NULL */
 	int db;                /* SELECT db when > 0 */
 	const struct keys *keys;
-	unsigned timeout_ms;  /* connect and command timeout */
-	const char *label;    /* for logs, e.g. "127.0.0.1:6379" */
-	const char *instance; /* this dlockd process's id: waiter ids start with it */
+	unsigned timeout_ms;        /* connect and command timeout */
+	const char *label;          /* for logs, e.g. "127.0.0.1:6379" */
+	const char *instance;       /* this dlockd process's id: waiter ids start with it */
+	int64_t fence_retention_ms; /* how long a fence counter outlives its name's last lease */
 };
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on

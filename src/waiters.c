@@ -12,13 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 
-enum {
-	/* After LOCK_RESERVED (free, but offered to an earlier waiter) we wait for
-	 * the release that wakes us; this re-check only covers an earlier waiter
-	 * whose instance died (its alive key lapses within 3 s). */
-	RESERVED_RECHECK_MS = 3500,
-	WAITER_ID_MAX = 40,
-};
+enum { WAITER_ID_MAX = 40 };
 
 struct waiter {
 	struct waiters *ws;
@@ -70,13 +64,17 @@ static void waiter_release_slot(struct waiter *w)
 	metrics_waiters(-1);
 }
 
-/* Ends the wait with reply and frees the waiter. */
+/* Ends the wait with reply and frees the waiter. A wait that ends in an
+ * error leaves the line at once (its entry would count for the liveness
+ * window otherwise). */
 static void finish(struct waiter *w, const struct lock_reply *reply)
 {
 	backend_lock_fn *cb = w->cb;
 	void *arg = w->arg;
 	uint64_t waited_ms = loop_now_ms(w->ws->loop) - w->start_ms;
 
+	if (reply->outcome == LOCK_UNAVAILABLE || reply->outcome == LOCK_BACKEND_ERROR)
+		w->ws->backend->ops->leave(w->ws->backend, w->name, w->id);
 	metrics_wait_observe(waited_ms * 1000);
 	if (reply->outcome == LOCK_GRANTED && w->refused)
 		metrics_inc(METRIC_HANDOFFS);
@@ -92,13 +90,15 @@ static void ignore_reply(void *arg, const struct lock_reply *reply)
 	(void)reply;
 }
 
-/* The caller left: give back a grant that raced with it, or leave the line. */
+/* The caller left: give back a grant that raced with it (under the token it
+ * was granted with), or leave the line. A re-acquire is left alone: the
+ * caller held that lock before. */
 static void clean_up_abandoned(struct waiter *w, const struct lock_reply *reply)
 {
 	struct backend *b = w->ws->backend;
 
-	if (reply && (reply->outcome == LOCK_GRANTED)) {
-		struct lock_request rel = {.name = w->name, .token = w->token};
+	if (reply && reply->outcome == LOCK_GRANTED) {
+		struct lock_request rel = {.name = w->name, .token = reply->view.token};
 		log_msg(LOG_DEBUG, "waiter for '%s' left as it was granted the lock: releasing it", w->name);
 		b->ops->release(b, &rel, ignore_reply, NULL);
 	} else if (!reply || reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED) {
@@ -127,22 +127,19 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 	}
 	switch (reply->outcome) {
 	case LOCK_HELD:
+	case LOCK_RESERVED: {
+		/* Try again when the holder's lease ends, unless woken before, and
+		 * at least every RECHECK: that keeps our place in line alive and
+		 * passes dead entries ahead of us once they stop counting. */
+		uint64_t left = reply->outcome == LOCK_HELD && reply->view.expires_ms > reply->view.now_ms
+		                    ? (uint64_t)(reply->view.expires_ms - reply->view.now_ms) + 1
+		                    : BACKEND_WAITER_RECHECK_MS;
 		w->refused = true;
 		if (final)
 			break;
-		/* Try again when the holder's lease ends, unless woken before. */
-		schedule(w, now +
-		                (uint64_t)(reply->view.expires_ms > reply->view.now_ms
-		                               ? reply->view.expires_ms - reply->view.now_ms
-		                               : 0) +
-		                1);
+		schedule(w, now + (left < BACKEND_WAITER_RECHECK_MS ? left : BACKEND_WAITER_RECHECK_MS));
 		goto maybe_again;
-	case LOCK_RESERVED:
-		w->refused = true;
-		if (final)
-			break;
-		schedule(w, now + RESERVED_RECHECK_MS);
-		goto maybe_again;
+	}
 	default:
 		break;
 	}

@@ -3,8 +3,10 @@
  * replica) and tries again only when it may win: when woken (a release or a
  * leave publishes the first in line), when the holder's lease ends (a timer
  * from the known expiry: no keyspace events), after wake-ups may have been
- * missed (the backend's resync), and once more, as a last try that leaves the
- * line, at its deadline. Knows nothing of HTTP. One registry per event loop. */
+ * missed (the backend's resync), at least every BACKEND_WAITER_RECHECK_MS
+ * (which keeps its entry in line alive: see backend.h), and once more, as a
+ * last try that leaves the line, at its deadline. A wait that ends in an
+ * error leaves the line. Knows nothing of HTTP. One registry per event loop. */
 #ifndef DLOCKD_WAITERS_H
 #define DLOCKD_WAITERS_H
 

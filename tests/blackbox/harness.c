@@ -1,6 +1,8 @@
 /* Black-box test harness for dlockd: processes, HTTP, raw sockets, runner. */
 #include "harness.h"
 
+#include "digest.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -221,6 +223,18 @@ bool parse_rfc3339_ms(const char *s, int64_t *out_ms)
 	time_t t = timegm(&tm);
 	*out_ms = (int64_t)t * 1000 + ms;
 	return true;
+}
+
+const char *token_hash(const char *token)
+{
+	uint8_t h[DIGEST_SHA256_LEN];
+	char *out = talloc(3 + 2 * DIGEST_SHA256_LEN);
+
+	digest_sha256(token, strlen(token), h);
+	out[0] = 'h';
+	out[1] = ':';
+	digest_hex(h, sizeof h, out + 2);
+	return out;
 }
 
 bool is_base64url(const char *s)

@@ -81,6 +81,8 @@ char *tesc(const char *s);
 /* Parse "YYYY-MM-DDTHH:MM:SS.mmmZ" strictly; returns false if malformed. */
 bool parse_rfc3339_ms(const char *s, int64_t *out_ms);
 bool is_base64url(const char *s);
+/* What dlockd stores in Redis in place of a token: "h:" and its hex SHA-256 (test-owned). */
+const char *token_hash(const char *token);
 
 /* ------------------------------------------------------------- HTTP */
 

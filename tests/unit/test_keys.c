@@ -6,9 +6,8 @@
 
 static const char *const TYPE_NAME[] = {
 	[KEYS_LOCK] = "lock", [KEYS_FENCE] = "fence", [KEYS_QUEUE] = "queue", [KEYS_WAITDL] = "waitdl",
-	[KEYS_ALIVE] = "alive",
 };
-enum { NTYPES = KEYS_ALIVE + 1 };
+enum { NTYPES = KEYS_WAITDL + 1 };
 
 /* Valid lock names chosen to look like other names' keys or type tags. */
 static const char *const TRICKY[] = {
@@ -83,7 +82,6 @@ static void test_make_exact(void)
 		{ "dlock:", "a", KEYS_FENCE, "dlock:fence:{a}" },
 		{ "dlock:", "a", KEYS_QUEUE, "dlock:queue:{a}" },
 		{ "dlock:", "a", KEYS_WAITDL, "dlock:waitdl:{a}" },
-		{ "dlock:", "i-7f3a", KEYS_ALIVE, "dlock:alive:{i-7f3a}" },
 		{ "", "orders:42", KEYS_LOCK, "lock:{orders:42}" },
 		{ "", "orders:42", KEYS_FENCE, "fence:{orders:42}" },
 		{ "app*", "a:fence", KEYS_LOCK, "app*lock:{a:fence}" },
@@ -408,9 +406,9 @@ static void test_lock_name_rejects(void)
 	}
 }
 
-/* ---- keys_alive_head, keys_wake_channel ---- */
+/* ---- keys_wake_channel ---- */
 
-static void test_alive_and_wake(void)
+static void test_wake(void)
 {
 	static const char *const PREFIXES[] = { "dlock:", "", "a*b", "{" };
 	char longest[KEYS_PREFIX_MAX + 1];
@@ -418,7 +416,7 @@ static void test_alive_and_wake(void)
 	for (size_t p = 0; p <= sizeof PREFIXES / sizeof PREFIXES[0]; p++) {
 		const char *prefix = p < sizeof PREFIXES / sizeof PREFIXES[0] ? PREFIXES[p] : longest;
 		struct keys k;
-		char *head = xmalloc(KEYS_KEY_MAX + 1), *chan = xmalloc(KEYS_KEY_MAX + 1);
+		char *chan = xmalloc(KEYS_KEY_MAX + 1);
 		char want[KEYS_KEY_MAX + 1], key[KEYS_KEY_MAX + 1];
 		size_t n;
 
@@ -427,15 +425,6 @@ static void test_alive_and_wake(void)
 			longest[KEYS_PREFIX_MAX] = '\0';
 		}
 		k = make_keys(prefix);
-		n = keys_alive_head(&k, head);
-		snprintf(want, sizeof want, "%salive:{", prefix);
-		CHECK_STR(head, want, "keys_alive_head");
-		CHECK_INT(n, strlen(want), "keys_alive_head return value");
-		/* scripts append an id and '}': the same as keys_make(KEYS_ALIVE, id) */
-		keys_make(&k, KEYS_ALIVE, "inst-1", key);
-		CHECK(strncmp(key, head, n) == 0 && strcmp(key + n, "inst-1}") == 0,
-		      "keys_alive_head %s is not the start of %s", unit_escz(head), unit_escz(key));
-
 		n = keys_wake_channel(&k, chan);
 		snprintf(want, sizeof want, "%swake", prefix);
 		CHECK_STR(chan, want, "keys_wake_channel");
@@ -447,7 +436,6 @@ static void test_alive_and_wake(void)
 				if (strcmp(key, chan) == 0)
 					CHECK(false, "keys_wake_channel %s equals the %s key of %s", chan, TYPE_NAME[t], TRICKY[i]);
 			}
-		free(head);
 		free(chan);
 	}
 }
@@ -464,6 +452,6 @@ int main(void)
 	test_pattern_longest();
 	test_lock_name_round_trip();
 	test_lock_name_rejects();
-	test_alive_and_wake();
+	test_wake();
 	return unit_done();
 }

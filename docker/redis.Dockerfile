@@ -4,8 +4,12 @@
 #
 #   docker build -f docker/redis.Dockerfile -t dlockd-redis:dev docker/
 #
-# AOF on (fsync every second), data in the /data volume, reachable from the compose network only
-# (compose.yaml publishes no Redis port).
+# AOF on (fsync every second), maxmemory-policy noeviction (dlockd warns about any other policy:
+# an evicted key is a lost lock), data in the /data volume, reachable from the compose network only
+# (compose.yaml publishes no Redis port). The compose files give this command line explicitly, so
+# that they run the same with `image: redis:7`; compose.redlock.yaml uses `--appendfsync always`.
+# What `everysec` means for locks: a crash can lose about the last second of grants, so such a lock
+# can be granted a second time; fences never repeat (README.md, "What Redis persistence buys").
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
@@ -21,5 +25,6 @@ EXPOSE 6379
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=10 \
     CMD ["sh", "-c", "redis-cli ping | grep -q PONG"]
 STOPSIGNAL SIGTERM
-CMD ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", "/data", \
+CMD ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec", \
+     "--maxmemory-policy", "noeviction", "--dir", "/data", \
      "--bind", "0.0.0.0", "--protected-mode", "no"]

@@ -667,6 +667,165 @@ bool redis_flushall(void)
 	return redis_cmd(out, sizeof out, 1, argv) == '+';
 }
 
+static bool read_exact(int fd, char *buf, size_t n, double deadline)
+{
+	size_t got = 0;
+	while (got < n) {
+		int left = (int)(deadline - mono_ms());
+		struct pollfd p = {fd, POLLIN, 0};
+		if (left <= 0 || poll(&p, 1, left) != 1)
+			return false;
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+struct strlist {
+	const char **v;
+	size_t n, cap;
+};
+
+static void strlist_push(struct strlist *l, const char *s, size_t n)
+{
+	if (l->n + 2 > l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		const char **nv = talloc(l->cap * sizeof *nv);
+		if (l->n)
+			memcpy(nv, l->v, l->n * sizeof *nv);
+		l->v = nv;
+	}
+	char *c = talloc(n + 1);
+	memcpy(c, s, n);
+	l->v[l->n++] = c;
+	l->v[l->n] = NULL;
+}
+
+/* One RESP reply, its scalars appended to l in order (nested arrays
+ * flattened, nil as ""); false on an error reply or a broken connection. */
+static bool resp_flatten(int fd, double deadline, struct strlist *l)
+{
+	char line[4096];
+	if (read_line(fd, line, sizeof line, deadline) <= 0)
+		return false;
+	long n = strtol(line + 1, NULL, 10);
+	switch (line[0]) {
+	case '*':
+		for (long i = 0; i < n; i++)
+			if (!resp_flatten(fd, deadline, l))
+				return false;
+		return true;
+	case '$':
+		if (n < 0) {
+			strlist_push(l, "", 0);
+			return true;
+		} else {
+			char *buf = xmalloc((size_t)n + 2);
+			bool ok = read_exact(fd, buf, (size_t)n + 2, deadline);
+			if (ok)
+				strlist_push(l, buf, (size_t)n);
+			free(buf);
+			return ok;
+		}
+	case '+':
+	case ':':
+		strlist_push(l, line + 1, strlen(line + 1));
+		return true;
+	default:
+		return false;
+	}
+}
+
+const char **redis_list(int argc, const char *const *argv, size_t *n)
+{
+	struct strlist l = {0};
+	*n = 0;
+	int fd = connect_port(g_redis.port, 1000);
+	if (fd < 0)
+		return NULL;
+	char *req = NULL;
+	size_t reqlen = 0;
+	FILE *m = open_memstream(&req, &reqlen);
+	fprintf(m, "*%d\r\n", argc);
+	for (int i = 0; i < argc; i++)
+		fprintf(m, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+	fclose(m);
+	bool ok = send_all(fd, req, reqlen) && resp_flatten(fd, mono_ms() + 5000, &l);
+	free(req);
+	close(fd);
+	if (!ok)
+		return NULL;
+	if (!l.v)
+		l.v = talloc(sizeof *l.v); /* an empty list */
+	*n = l.n;
+	return l.v;
+}
+
+static void fd_close(void *p)
+{
+	close(*(int *)p);
+	free(p);
+}
+
+int redis_conn(void)
+{
+	int fd = connect_port(g_redis.port, 1000);
+	if (fd >= 0) {
+		int *p = xmalloc(sizeof *p);
+		*p = fd;
+		arena_add(p, fd_close);
+	}
+	return fd;
+}
+
+/* CONFIG SET done by the current test, undone by redis_restore() */
+enum { CONFIG_UNDO_MAX = 8 };
+static struct {
+	char param[64], value[256];
+} g_config_undo[CONFIG_UNDO_MAX];
+static int g_nconfig_undo;
+
+bool redis_config_set(const char *param, const char *value)
+{
+	size_t n;
+	const char *get[] = {"CONFIG", "GET", param};
+	const char **old = redis_list(3, get, &n);
+	if (!old || n != 2 || g_nconfig_undo >= CONFIG_UNDO_MAX)
+		return false;
+	snprintf(g_config_undo[g_nconfig_undo].param, sizeof g_config_undo[0].param, "%s", param);
+	snprintf(g_config_undo[g_nconfig_undo].value, sizeof g_config_undo[0].value, "%s", old[1]);
+	g_nconfig_undo++;
+	char out[256];
+	const char *set[] = {"CONFIG", "SET", param, value};
+	return redis_cmd(out, sizeof out, 4, set) == '+';
+}
+
+/* remove dir/dump.rdb: a later (re)start of that server must come up empty */
+static void remove_snapshot(const char *dir)
+{
+	char path[600];
+	if (!dir[0])
+		return;
+	snprintf(path, sizeof path, "%s/dump.rdb", dir);
+	unlink(path);
+}
+
+/* the runner's hook: undo the test's CONFIG SETs (newest first), forget snapshots */
+static void redis_restore(void)
+{
+	while (g_nconfig_undo > 0) {
+		g_nconfig_undo--;
+		char out[256];
+		const char *set[] = {"CONFIG", "SET", g_config_undo[g_nconfig_undo].param,
+		                     g_config_undo[g_nconfig_undo].value};
+		if (g_redis.pid > 0)
+			redis_cmd(out, sizeof out, 4, set);
+	}
+	remove_snapshot(g_redis.dir);
+}
+
 bool redis_start(void)
 {
 	if (!g_redis.port)
@@ -769,6 +928,26 @@ static void gb_append(struct growbuf *b, const void *data, size_t n)
 	memcpy(b->p + b->len, data, n);
 	b->len += n;
 	b->p[b->len] = 0;
+}
+
+char *fd_drain(int fd, int quiet_ms, size_t *len)
+{
+	struct growbuf b = {0};
+	gb_append(&b, "", 0);
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, quiet_ms) != 1)
+			break;
+		char tmp[8192];
+		ssize_t r = recv(fd, tmp, sizeof tmp, 0);
+		if (r <= 0)
+			break;
+		gb_append(&b, tmp, (size_t)r);
+	}
+	arena_add(b.p, free);
+	if (len)
+		*len = b.len;
+	return b.p;
 }
 
 static size_t on_body(char *ptr, size_t sz, size_t nm, void *ud)
@@ -1243,8 +1422,14 @@ static void *async_main(void *arg)
 
 struct async_req *http_async(const char *method, const char *path, const char *body, const char *ctype, const char *hdr)
 {
+	return http_async_at(g_dl.port, method, path, body, ctype, hdr);
+}
+
+struct async_req *http_async_at(int port, const char *method, const char *path, const char *body, const char *ctype,
+                                const char *hdr)
+{
 	struct async_req *a = xcalloc(sizeof *a);
-	a->port = g_dl.port;
+	a->port = port;
 	a->method = dup_or_null(method);
 	a->path = dup_or_null(path);
 	a->body = dup_or_null(body);
@@ -1335,32 +1520,71 @@ static bool dechunk(const char *p, size_t n, struct growbuf *out)
 	}
 }
 
-struct resp *raw_http(const void *data, size_t len)
+struct raw_conn {
+	int fd;
+	const char *data; /* test-owned copy */
+	size_t len;
+	struct resp *r;
+};
+
+static void raw_conn_close(void *p)
+{
+	struct raw_conn *c = p;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+struct raw_conn *raw_send(const void *data, size_t len, bool half_close)
 {
 	struct resp *r = xcalloc(sizeof *r);
 	r->tracked = true;
 	arena_add(r, resp_free_void);
+	struct raw_conn *c = xcalloc(sizeof *c);
+	c->r = r;
+	c->data = talloc(len + 1);
+	memcpy((char *)c->data, data, len);
+	c->len = len;
+	arena_add(c, raw_conn_close);
 	size_t wl = 0;
 	const char *d = data;
 	while (wl < len && wl + 1 < sizeof r->what && d[wl] != '\r' && d[wl] != '\n')
 		wl++;
 	snprintf(r->what, sizeof r->what, "raw %.*s", (int)wl, d);
-	bool head = len >= 5 && memcmp(data, "HEAD ", 5) == 0;
-
-	double t0 = mono_ms();
-	r->t0_mono = t0;
+	r->t0_mono = mono_ms();
 	r->t0_wall = wall_ms();
-	int fd = connect_port(g_dl.port, 2000);
+	c->fd = connect_port(g_dl.port, 2000);
+	if (c->fd < 0) {
+		snprintf(r->err, sizeof r->err, "connect failed: %s", strerror(errno));
+		return c;
+	}
+	send_all(c->fd, data, len); /* the server may answer early and close */
+	if (half_close)
+		shutdown(c->fd, SHUT_WR);
+	return c;
+}
+
+struct resp *raw_http(const void *data, size_t len)
+{
+	return raw_recv(raw_send(data, len, false));
+}
+
+struct resp *raw_recv(struct raw_conn *c)
+{
+	struct resp *r = c->r;
+	const char *data = c->data;
+	size_t len = c->len;
+	bool head = len >= 5 && memcmp(data, "HEAD ", 5) == 0;
+	int fd = c->fd;
+	c->fd = -1;
 	struct growbuf b = {0};
 	if (fd < 0) {
-		snprintf(r->err, sizeof r->err, "connect failed: %s", strerror(errno));
 		gb_append(&b, "", 0);
 		r->body = b.p;
 		record_raw(data, len, r);
 		return r;
 	}
-	send_all(fd, data, len); /* the server may answer early and close */
-	double deadline = t0 + 5000.0 * g_slow;
+	double deadline = mono_ms() + 5000.0 * g_slow;
 	double quiet_deadline = 0;
 	for (;;) {
 		double now = mono_ms();
@@ -1406,7 +1630,7 @@ struct resp *raw_http(const void *data, size_t len)
 	close(fd);
 	r->t1_wall = wall_ms();
 	r->t1_mono = mono_ms();
-	r->ms = r->t1_mono - t0;
+	r->ms = r->t1_mono - r->t0_mono;
 	if (!b.p)
 		gb_append(&b, "", 0);
 
@@ -1773,12 +1997,36 @@ static bool healthz_ok(CURL *h, const char *path)
 	return ok;
 }
 
+static void dlockd_launch(const char *const *extra, const char *const *env, bool ready);
+
 void dlockd_start(const char *const *extra)
 {
-	dlockd_start_env(extra, NULL);
+	dlockd_launch(extra, NULL, true);
 }
 
 void dlockd_start_env(const char *const *extra, const char *const *env)
+{
+	dlockd_launch(extra, env, true);
+}
+
+void dlockd_start_healthy(const char *const *extra)
+{
+	dlockd_launch(extra, NULL, false);
+}
+
+void dlockd_kill(void)
+{
+	if (g_dl.pid > 0) {
+		kill(-g_dl.pid, SIGKILL);
+		kill(g_dl.pid, SIGKILL);
+		waitpid(g_dl.pid, NULL, 0);
+	}
+	g_dl.pid = 0;
+	g_dl.running = false;
+}
+
+/* start g_dl; wait for GET /healthz 200, and also /readyz 200 if `ready` */
+static void dlockd_launch(const char *const *extra, const char *const *env, bool ready)
 {
 	if (!g_bin)
 		FAIL("DLOCKD_BIN is not set");
@@ -1849,7 +2097,7 @@ void dlockd_start_env(const char *const *extra, const char *const *env)
 		if (healthz_ok(h, "/healthz")) {
 			/* Redis is connected asynchronously: also wait until the
 			 * service reports ready, so tests don't race the connect */
-			while (!healthz_ok(h, "/readyz")) {
+			while (ready && !healthz_ok(h, "/readyz")) {
 				if (mono_ms() > end) {
 					curl_easy_cleanup(h);
 					log_tail(g_dl.log, 20);
@@ -2045,6 +2293,7 @@ static void run_one(const struct test *test, bool redis_ok)
 	const struct test *t = g_cur_test;
 	if (g_redis.stopped)
 		redis_cont_signal();
+	redis_restore();
 	if (g_failed && g_dl.log[0] && !g_tail_printed)
 		log_tail(g_dl.log, 15);
 	if (g_curl) {
@@ -2064,6 +2313,21 @@ static void run_one(const struct test *test, bool redis_ok)
 	}
 	fflush(stdout);
 	g_dl.log[0] = 0;
+}
+
+/* TEST_FILTER: comma-separated substrings; a test runs if its name holds one */
+static bool filter_match(const char *filter, const char *name)
+{
+	if (!filter)
+		return true;
+	for (const char *p = filter;;) {
+		size_t n = strcspn(p, ",");
+		if (n && memmem(name, strlen(name), p, n))
+			return true;
+		if (!p[n])
+			return false;
+		p += n + 1;
+	}
 }
 
 int harness_main(const struct test *const *suites)
@@ -2109,14 +2373,14 @@ int harness_main(const struct test *const *suites)
 	int any = 0;
 	for (size_t s = 0; suites[s]; s++)
 		for (const struct test *t = suites[s]; t->name; t++)
-			if (!filter || strstr(t->name, filter))
+			if (filter_match(filter, t->name))
 				any = 1;
 	bool redis_ok = !any || redis_start();
 
 	double t_start = mono_ms();
 	for (size_t s = 0; suites[s]; s++)
 		for (const struct test *t = suites[s]; t->name; t++)
-			if (!filter || strstr(t->name, filter))
+			if (filter_match(filter, t->name))
 				run_one(t, redis_ok);
 	g_cur_name = NULL;
 	fprintf(stderr, "# total %.1f s\n", (mono_ms() - t_start) / 1000.0);
@@ -2140,7 +2404,6 @@ static struct dlockd g_replicas[REPLICAS_MAX];
 static int g_nreplicas;
 static struct dlockd g_saved_dl; /* g_dl while replica_start() borrows it */
 static bool g_dl_borrowed;
-
 
 static bool port_taken(int port, int self)
 {
@@ -2241,6 +2504,18 @@ char node_cmd(int i, char *out, size_t outsz, int argc, const char *const *argv)
 	return t;
 }
 
+const char **node_list(int i, int argc, const char *const *argv, size_t *n)
+{
+	*n = 0;
+	if (i < 0 || i >= NODES_MAX || g_nodes[i].pid <= 0)
+		return NULL;
+	int saved = g_redis.port; /* redis_list() talks to g_redis.port */
+	g_redis.port = g_nodes[i].port;
+	const char **r = redis_list(argc, argv, n);
+	g_redis.port = saved;
+	return r;
+}
+
 bool node_flushall(int i)
 {
 	char out[64];
@@ -2285,9 +2560,7 @@ int replica_start(const char *const *extra)
 {
 	if (g_nreplicas >= REPLICAS_MAX)
 		FAIL("at most %d replicas", REPLICAS_MAX);
-	if (!g_nnodes)
-		FAIL("replica_start: no nodes started");
-	const char *const *args = nodes_args(extra);
+	const char *const *args = g_nnodes ? nodes_args(extra) : extra;
 	/* dlockd_start() starts g_dl: lend it out; nodes_cleanup() gives it back
 	 * if the start fails the test */
 	g_saved_dl = g_dl;
@@ -2339,8 +2612,10 @@ void nodes_cleanup(void)
 	}
 	g_dl = saved;
 	g_nreplicas = 0;
-	for (int i = 0; i < NODES_MAX; i++)
+	for (int i = 0; i < NODES_MAX; i++) {
 		node_kill(i);
+		remove_snapshot(g_nodes[i].dir);
+	}
 	memset(g_nodes, 0, sizeof g_nodes);
 	g_nnodes = 0;
 	if (first[0])

@@ -12,6 +12,8 @@
  *
  * Memory returned by http()/raw_http()/tfmt()/tstrdup() belongs to the
  * current test and is freed automatically when the test ends.
+ *
+ * TEST_FILTER=a,b runs only the tests whose names contain a or b.
  */
 #ifndef DLOCKD_BLACKBOX_HARNESS_H
 #define DLOCKD_BLACKBOX_HARNESS_H
@@ -48,6 +50,7 @@ extern const struct test tests_backend[];
 extern const struct test tests_concurrency[];
 extern const struct test tests_wait[];
 extern const struct test tests_redlock[];
+extern const struct test tests_safety[];
 
 int harness_main(const struct test *const *suites);
 
@@ -129,6 +132,9 @@ CURL *curl_new(void);
 struct async_req;
 struct async_req *http_async(const char *method, const char *path, const char *body, const char *ctype,
                              const char *hdr);
+/* same, against another port (e.g. a replica's) */
+struct async_req *http_async_at(int port, const char *method, const char *path, const char *body, const char *ctype,
+                                const char *hdr);
 bool http_async_done(struct async_req *a);
 /* join; the result is owned by the current test */
 struct resp *http_async_wait(struct async_req *a);
@@ -138,6 +144,13 @@ struct resp *http_async_wait(struct async_req *a);
  * could be read. For "HEAD" requests the body is every byte after the
  * header block. */
 struct resp *raw_http(const void *data, size_t len);
+/* raw_http() in two steps: raw_send() connects, sends the bytes and, if
+ * half_close, shuts down its sending side (shutdown(SHUT_WR)); raw_recv()
+ * reads the response until EOF (at most 5 s) and closes. The connection is
+ * owned by the current test (closed at its end if raw_recv() is never called). */
+struct raw_conn;
+struct raw_conn *raw_send(const void *data, size_t len, bool half_close);
+struct resp *raw_recv(struct raw_conn *c);
 /* Convenience: raw request built from a format string. */
 struct resp *raw_httpf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -221,6 +234,10 @@ int dl_connect(void);
 void dlockd_start(const char *const *extra);
 /* same, with extra "NAME=value" environment entries for dlockd only */
 void dlockd_start_env(const char *const *extra, const char *const *env);
+/* as dlockd_start(), but waits for GET /healthz 200 only (Redis may be away) */
+void dlockd_start_healthy(const char *const *extra);
+/* SIGKILL g_dl and reap it (a crash; the runner then has nothing to stop) */
+void dlockd_kill(void);
 /* SIGTERM, require exit status 0 within 10 s (fails the test otherwise) */
 void dlockd_stop_checked(void);
 /* same, but returns false with a reason instead of failing the test */
@@ -232,8 +249,10 @@ char *dlockd_log_contents(size_t *len);
  * returns exit status (-1 on signal/timeout) */
 int run_dlockd_capture(const char *const *args, char *out, size_t outsz, int timeout_ms);
 
-bool redis_start(void); /* on g_redis.port */
-void redis_kill(void);  /* SIGKILL + reap */
+/* on g_redis.port, with --dir g_redis.dir: it loads dump.rdb if a SAVE left
+ * one there (the runner deletes it after every test) */
+bool redis_start(void);
+void redis_kill(void); /* SIGKILL + reap */
 void redis_stop_signal(void);
 void redis_cont_signal(void);
 /* Send one command over RESP; returns the reply type ('+','-',':','$','*')
@@ -241,6 +260,19 @@ void redis_cont_signal(void);
 char redis_cmd(char *out, size_t outsz, int argc, const char *const *argv);
 /* same, on database `db` (SELECT first) */
 char redis_cmd_db(int db, char *out, size_t outsz, int argc, const char *const *argv);
+/* One command; every scalar of the reply in order (nested arrays flattened,
+ * nil as ""), NULL-terminated and test-owned; NULL on an error reply or no
+ * answer. */
+const char **redis_list(int argc, const char *const *argv, size_t *n);
+/* CONFIG SET on g_redis; the runner sets the old value back after the test
+ * (pass or fail). False if CONFIG GET/SET failed. */
+bool redis_config_set(const char *param, const char *value);
+/* A plain connection to g_redis (e.g. for MONITOR), closed when the test
+ * ends; -1 on error. */
+int redis_conn(void);
+/* Every byte readable on fd until it has been quiet for quiet_ms (or EOF);
+ * NUL-terminated, test-owned. */
+char *fd_drain(int fd, int quiet_ms, size_t *len);
 bool redis_ping(int timeout_ms);
 bool redis_flushall(void);
 
@@ -273,6 +305,8 @@ void node_pause(int i);  /* SIGSTOP */
 void node_resume(int i); /* SIGCONT */
 /* one command to node i, as redis_cmd() */
 char node_cmd(int i, char *out, size_t outsz, int argc, const char *const *argv);
+/* one command to node i, as redis_list() */
+const char **node_list(int i, int argc, const char *const *argv, size_t *n);
 bool node_flushall(int i);
 /* EXISTS key on node i: 1, 0, or -1 if it did not answer */
 int node_exists(int i, const char *key);
@@ -281,7 +315,8 @@ int node_exists(int i, const char *key);
 const char *const *nodes_args(const char *const *extra);
 /* start g_dl over every node (plus extra flags), as dlockd_start() */
 void dlockd_start_nodes(const char *const *extra);
-/* start another dlockd over every node (plus extra flags); returns its port */
+/* start another dlockd over every node (plus extra flags), or over g_redis if
+ * no nodes were started; returns its port */
 int replica_start(const char *const *extra);
 /* HTTP request to another port (e.g. a replica's), test-owned, as http() */
 struct resp *http_at(int port, const char *method, const char *path, const char *body, const char *ctype, ...)

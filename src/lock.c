@@ -216,7 +216,7 @@ void lock_token_hash(const char *token, char out[LOCK_TOKEN_HASH_LEN + 1])
 	digest_sha256(token, strlen(token), h);
 	out[0] = 'h';
 	out[1] = ':';
-	digest_hex(h, sizeof h, out + 2);
+	lock_b64url_encode(h, sizeof h, out + 2);
 	explicit_bzero(h, sizeof h);
 }
 

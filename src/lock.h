@@ -15,7 +15,7 @@ enum {
 	LOCK_TOKEN_MAX = 64, /* tokens we accept */
 	LOCK_TIME_LEN = 24,  /* "2026-11-23T02:53:24.123Z" */
 	LOCK_CURSOR_MAX = 512,
-	LOCK_TOKEN_HASH_LEN = 2 + 64, /* "h:" and the hex SHA-256 of a token */
+	LOCK_TOKEN_HASH_LEN = 2 + 43, /* "h:" and the SHA-256 of a token in base64url */
 };
 
 /* What an operation on a lock came to. */
@@ -67,8 +67,9 @@ bool lock_owner_valid(const char *s, size_t len);
  * Returns 0, or -1 if the CSPRNG failed. */
 int lock_token_new(char out[LOCK_TOKEN_LEN + 1]);
 
-/* Writes "h:" and the lowercase hex SHA-256 of token into out: the only form
- * in which a token is stored, or sent to the storage backend. */
+/* Writes "h:" and the SHA-256 of token in base64url into out: the only form
+ * in which a token is stored, or sent to the storage backend. (At 45 bytes it
+ * keeps a lock's Redis hash within the compact listpack encoding.) */
 void lock_token_hash(const char *token, char out[LOCK_TOKEN_HASH_LEN + 1]);
 
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds into out. */

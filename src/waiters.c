@@ -131,9 +131,12 @@ static void on_attempt(void *arg, const struct lock_reply *reply)
 		/* Try again when the holder's lease ends, unless woken before, and
 		 * at least every RECHECK: that keeps our place in line alive and
 		 * passes dead entries ahead of us once they stop counting. */
-		uint64_t left = reply->outcome == LOCK_HELD && reply->view.expires_ms > reply->view.now_ms
-		                    ? (uint64_t)(reply->view.expires_ms - reply->view.now_ms) + 1
-		                    : BACKEND_WAITER_RECHECK_MS;
+		uint64_t left = BACKEND_WAITER_RECHECK_MS;
+		if (reply->outcome == LOCK_HELD)
+			left = (uint64_t)(reply->view.expires_ms > reply->view.now_ms
+			                      ? reply->view.expires_ms - reply->view.now_ms
+			                      : 0) +
+			       1;
 		w->refused = true;
 		if (final)
 			break;

@@ -227,13 +227,23 @@ bool parse_rfc3339_ms(const char *s, int64_t *out_ms)
 
 const char *token_hash(const char *token)
 {
-	uint8_t h[DIGEST_SHA256_LEN];
-	char *out = talloc(3 + 2 * DIGEST_SHA256_LEN);
+	static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t h[DIGEST_SHA256_LEN + 1] = { 0 };
+	char *out = talloc(3 + 44);
+	size_t o = 2;
 
 	digest_sha256(token, strlen(token), h);
 	out[0] = 'h';
 	out[1] = ':';
-	digest_hex(h, sizeof h, out + 2);
+	for (size_t i = 0; i < DIGEST_SHA256_LEN; i += 3) { /* 32 bytes: 43 characters, no padding */
+		uint32_t v = (uint32_t)h[i] << 16 | (uint32_t)h[i + 1] << 8 | (i + 2 < DIGEST_SHA256_LEN ? h[i + 2] : 0);
+		out[o++] = B64URL[v >> 18 & 63];
+		out[o++] = B64URL[v >> 12 & 63];
+		out[o++] = B64URL[v >> 6 & 63];
+		if (i + 2 < DIGEST_SHA256_LEN)
+			out[o++] = B64URL[v & 63];
+	}
+	out[o] = '\0';
 	return out;
 }
 
@@ -1562,6 +1572,17 @@ struct raw_conn *raw_send(const void *data, size_t len, bool half_close)
 	if (half_close)
 		shutdown(c->fd, SHUT_WR);
 	return c;
+}
+
+void raw_reset(struct raw_conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (c->fd < 0)
+		return;
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c->fd);
+	c->fd = -1;
 }
 
 struct resp *raw_http(const void *data, size_t len)

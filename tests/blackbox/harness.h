@@ -84,7 +84,7 @@ char *tesc(const char *s);
 /* Parse "YYYY-MM-DDTHH:MM:SS.mmmZ" strictly; returns false if malformed. */
 bool parse_rfc3339_ms(const char *s, int64_t *out_ms);
 bool is_base64url(const char *s);
-/* What dlockd stores in Redis in place of a token: "h:" and its hex SHA-256 (test-owned). */
+/* What dlockd stores in Redis in place of a token: "h:" and its SHA-256 in base64url (test-owned). */
 const char *token_hash(const char *token);
 
 /* ------------------------------------------------------------- HTTP */
@@ -151,6 +151,8 @@ struct resp *raw_http(const void *data, size_t len);
 struct raw_conn;
 struct raw_conn *raw_send(const void *data, size_t len, bool half_close);
 struct resp *raw_recv(struct raw_conn *c);
+/* Closes the connection with a TCP reset (SO_LINGER 0), unread: a client that vanished. */
+void raw_reset(struct raw_conn *c);
 /* Convenience: raw request built from a format string. */
 struct resp *raw_httpf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

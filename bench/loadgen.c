@@ -532,22 +532,25 @@ static void w_resp_s(struct w *w, const char *s)
 	w_resp_arg(w, s, strlen(s));
 }
 
-static void redis_alive_channel(char *alive, size_t acap, char *chan, size_t ccap)
+/* The scripts' wake channel, and the "h:" token form they compare (what
+ * dlockd sends in place of a token: see src/store_scripts.h). */
+static void redis_channel_token(const struct conn *c, char *chan, size_t ccap, char *tok, size_t tcap)
 {
-	snprintf(alive, acap, "%salive:{", opt.key_prefix);
 	snprintf(chan, ccap, "%swake", opt.key_prefix);
+	snprintf(tok, tcap, "h:%s", c->token[0] ? c->token : "benchtoken0123456789abcdef0123456789abcdef0");
 }
 
-/* SCRIPT_ACQUIRE: KEYS lock, fence, queue, waitdl; ARGV token, ttl, has_owner,
- * owner, reacquire token, waiter id, wait_ms, alive head, final, channel. */
+/* SCRIPT_ACQUIRE: KEYS lock, fence, queue, waitdl; ARGV token hash, ttl,
+ * has_owner, owner, re-acquire hash, its SHA-1, waiter id, wait_ms, final,
+ * channel, fence retention, waiter liveness, Redis run id. */
 static void redis_acquire(struct conn *c)
 {
-	char alive[128], chan[128], ttl[24];
+	char chan[128], tok[128], ttl[24];
 	struct w w = conn_w(c);
-	redis_alive_channel(alive, sizeof alive, chan, sizeof chan);
+	redis_channel_token(c, chan, sizeof chan, tok, sizeof tok);
 	snprintf(ttl, sizeof ttl, "%ld", opt.ttl_ms);
 	c->op_ns = mono_ns();
-	w_str(&w, "*17\r\n");
+	w_str(&w, "*20\r\n");
 	w_resp_s(&w, "EVALSHA");
 	w_resp_s(&w, opt.sha_acq);
 	w_resp_s(&w, "4");
@@ -555,35 +558,41 @@ static void redis_acquire(struct conn *c)
 	w_resp_key(&w, "fence", c);
 	w_resp_key(&w, "queue", c);
 	w_resp_key(&w, "waitdl", c);
-	w_resp_s(&w, c->token);
+	w_resp_s(&w, tok);
 	w_resp_s(&w, ttl);
 	w_resp_s(&w, "0");
 	w_resp_s(&w, "");
 	w_resp_s(&w, "");
 	w_resp_s(&w, "");
+	w_resp_s(&w, "");
 	w_resp_s(&w, "0");
-	w_resp_s(&w, alive);
 	w_resp_s(&w, "0");
 	w_resp_s(&w, chan);
+	w_resp_s(&w, "10000");
+	w_resp_s(&w, "3000");
+	w_resp_s(&w, "benchrun");
 	conn_send(c, &w, S_ACQ);
 }
 
-/* SCRIPT_RELEASE: KEYS lock, queue, waitdl; ARGV token, alive head, channel. */
+/* SCRIPT_RELEASE: KEYS lock, queue, waitdl, fence; ARGV token hash, its
+ * SHA-1, channel, fence retention. */
 static void redis_release(struct conn *c)
 {
-	char alive[128], chan[128];
+	char chan[128], tok[128];
 	struct w w = conn_w(c);
-	redis_alive_channel(alive, sizeof alive, chan, sizeof chan);
-	w_str(&w, "*9\r\n");
+	redis_channel_token(c, chan, sizeof chan, tok, sizeof tok);
+	w_str(&w, "*11\r\n");
 	w_resp_s(&w, "EVALSHA");
 	w_resp_s(&w, opt.sha_rel);
-	w_resp_s(&w, "3");
+	w_resp_s(&w, "4");
 	w_resp_key(&w, "lock", c);
 	w_resp_key(&w, "queue", c);
 	w_resp_key(&w, "waitdl", c);
-	w_resp_s(&w, c->token);
-	w_resp_s(&w, alive);
+	w_resp_key(&w, "fence", c);
+	w_resp_s(&w, tok);
+	w_resp_s(&w, "");
 	w_resp_s(&w, chan);
+	w_resp_s(&w, "10000");
 	conn_send(c, &w, S_REL);
 }
 
@@ -991,7 +1000,7 @@ static long resp_skip(const char *p, size_t n, int depth)
 static void on_resp(struct conn *c, const char *p, size_t n)
 {
 	if (c->state == S_ACQ) {
-		if (n >= 8 && memcmp(p, "*8\r\n:1\r\n", 8) == 0) {
+		if (n >= 8 && memcmp(p, "*9\r\n:1\r\n", 8) == 0) {
 			redis_release(c);
 			return;
 		}

@@ -452,15 +452,16 @@ fi
 # run hits exactly the locks of the acquire run (checked below).
 redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/acquire.lua" >/dev/null
 redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/release.lua" >/dev/null
-TOKEN=benchtoken0123456789abcdef012345
+# The token as dlockd sends it: "h:" and a 43-character hash.
+TOKEN=h:benchtoken0123456789abcdef0123456789abcdef0
 # rb NAME PIPELINE: prints "acquire/s p50 p99 release/s p50 p99 created left".
 rb() {
 	local name=$1 pipe=$2 a r held left
 	a=$(rb1 "$pipe" EVALSHA "$SHA_ACQ" 4 "dlock:lock:{${name}__rand_int__}" "dlock:fence:{$name}" \
-		"dlock:queue:{$name}" "dlock:waitdl:{$name}" "$TOKEN" 120000 0 "" "" "" 0 'dlock:alive:{' 0 dlock:wake)
+		"dlock:queue:{$name}" "dlock:waitdl:{$name}" "$TOKEN" 120000 0 "" "" "" "" 0 0 dlock:wake 10000 3000 benchrun)
 	held=$(redis-cli -p "$R1" --scan --pattern "dlock:lock:{$name[0-9]*" | wc -l)
-	r=$(rb1 "$pipe" EVALSHA "$SHA_REL" 3 "dlock:lock:{${name}__rand_int__}" "dlock:queue:{$name}" \
-		"dlock:waitdl:{$name}" "$TOKEN" 'dlock:alive:{' dlock:wake)
+	r=$(rb1 "$pipe" EVALSHA "$SHA_REL" 4 "dlock:lock:{${name}__rand_int__}" "dlock:queue:{$name}" \
+		"dlock:waitdl:{$name}" "dlock:fence:{$name}" "$TOKEN" "" dlock:wake 10000)
 	left=$(redis-cli -p "$R1" --scan --pattern "dlock:lock:{$name[0-9]*" | wc -l)
 	echo "${a:-x x x} ${r:-x x x} $held $left"
 }

@@ -109,6 +109,7 @@ static struct backend *open_backend(struct worker *w)
 		    .label = t->label,
 		    .instance = w->instance,
 		    .fence_retention_ms = cfg->fence_retention_ms,
+		    .quorum_node = quorum,
 		};
 		nodes[i] = store_new(w->loop, &sc);
 		if (!nodes[i]) {

@@ -51,6 +51,7 @@ enum {
 	BACKOFF_MIN_MS = 50,
 	BACKOFF_MAX_MS = 2000,
 	SHA1_HEX = 2 * DIGEST_SHA1_LEN,
+	SETUP_INFO = -2, /* send_setup()'s script argument for the INFO that names the run */
 };
 
 struct store;
@@ -71,7 +72,7 @@ struct op {
 	char name[LOCK_NAME_MAX + 1];
 	char token[LOCK_TOKEN_MAX + 1];   /* the token a grant or renewal answers with */
 	char retoken[LOCK_TOKEN_MAX + 1]; /* acquire: the caller's token for a re-acquire */
-	uint64_t deadline_ms;             /* while parked: when to give up */
+	int run_arg;                      /* index of the argument that names the Redis run (filled when sent), or 0 */
 	int argc;
 	const char *argv[MAX_ARGS];
 	size_t argvlen[MAX_ARGS];
@@ -112,6 +113,7 @@ struct store {
 	char sha[SCRIPT_COUNT][SHA1_HEX + 1];
 	char retention[24]; /* fence retention ms, as text */
 	char liveness[24];  /* waiter liveness ms, as text */
+	char run[24];       /* Redlock: run_id and master_replid prefixes of the Redis reached ("" otherwise) */
 	char warning[160];  /* what is unsafe about this Redis ("" for nothing) */
 	char channel[KEYS_KEY_MAX + 1];
 	backend_wake_fn *wake;
@@ -546,11 +548,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		r = NULL;
 	}
 	finish_op(op, r);
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0 && s->cmd.ac == ac)
+		drop_connection(&s->cmd, "the node answers as a replica"); /* its run changed: see note_run */
 }
 
 /* Queues op on the command connection. Returns 0, or -1 (op untouched, not queued). */
 static int send_op(struct store *s, struct op *op)
 {
+	if (op->run_arg) {
+		op->argv[op->run_arg] = s->run;
+		op->argvlen[op->run_arg] = strlen(s->run);
+	}
 	if (!s->cmd.ac || redisAsyncCommandArgv(s->cmd.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
 		return -1;
 	pending_push(s, op);
@@ -572,8 +580,39 @@ static void became_ready(struct conn *c)
 	 * waiters failed with the command connection: every waiter tries again. */
 	if (s->resync && (c->role == ROLE_WAKEUPS || s->was_connected))
 		s->resync(s->watch_arg);
-	if (c->role == ROLE_COMMANDS)
-		s->was_connected = true;
+	if (c->role != ROLE_COMMANDS)
+		return;
+	s->was_connected = true;
+	/* Requests that came while connecting go out now. */
+	while (s->parked.next != &s->parked) {
+		struct op *op = s->parked.next;
+		pending_remove(op);
+		if (send_op(s, op) < 0)
+			finish_op(op, NULL);
+	}
+}
+
+/* Notes which run of which Redis the connection reached, from INFO: the
+ * process's run_id and its replication id, which change with every restart
+ * and every promotion, the only ways its data can go back in time. A Redlock
+ * node trusts fence counters written in its current run as they are (see
+ * SCRIPT_ACQUIRE). A restart ends the connection; a promotion or demotion
+ * while we stay connected does not, so a write refused with READONLY drops
+ * the connection (see on_reply), and Sentinel closes client connections when
+ * it changes roles. Without the ids, every grant consults the clock. */
+static void note_run(struct store *s, const redisReply *r)
+{
+	const char *id = r->type == REDIS_REPLY_STRING ? strstr(r->str, "\nrun_id:") : NULL;
+	const char *repl = r->type == REDIS_REPLY_STRING ? strstr(r->str, "\nmaster_replid:") : NULL;
+
+	s->run[0] = '\0';
+	if (!id || !repl || strspn(id + 8, "0123456789abcdef") < 10 || strspn(repl + 15, "0123456789abcdef") < 10) {
+		log_msg(LOG_WARN,
+		        "redis %s: INFO gave no run_id and master_replid (%s); every grant then consults the clock",
+		        s->cfg.label, r->type == REDIS_REPLY_ERROR ? r->str : "not in the answer");
+		return;
+	}
+	snprintf(s->run, sizeof s->run, "%.10s%.10s", id + 8, repl + 15);
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -587,6 +626,12 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	free(op);
 	if (!r || ac != s->cmd.ac)
 		return; /* the connection went away; its loss is handled elsewhere */
+	if (script == SETUP_INFO) {
+		note_run(s, r); /* informative: an error here fails nothing */
+		if (--s->cmd.setup_left == 0)
+			became_ready(&s->cmd);
+		return;
+	}
 	if (script >= 0 && r->type == REDIS_REPLY_STRING &&
 	    (r->len != SHA1_HEX || memcmp(s->sha[script], r->str, SHA1_HEX) != 0))
 		log_msg(LOG_WARN, "redis %s: SCRIPT LOAD answered another SHA-1 than ours", s->cfg.label);
@@ -683,6 +728,12 @@ static int setup_commands(struct store *s)
 		if (send_setup(s, i, 3, argv, lens) < 0)
 			return -1;
 	}
+	if (s->cfg.quorum_node) {
+		const char *argv[] = {"INFO"};
+		size_t lens[] = {4};
+		if (send_setup(s, SETUP_INFO, 1, argv, lens) < 0)
+			return -1;
+	}
 	{
 		/* Informative only: an error (CONFIG refused) is a warning, not a failed setup. */
 		struct op *op = op_new(s, OP_POLICY, 0);
@@ -759,17 +810,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
 			drop_connection(c, "out of memory during setup");
 		return;
 	}
-	if (setup_commands(s) < 0) {
+	if (setup_commands(s) < 0)
 		drop_connection(c, "out of memory during setup");
-		return;
-	}
-	/* Requests that came while connecting go out right behind the setup. */
-	while (s->parked.next != &s->parked) {
-		struct op *op = s->parked.next;
-		pending_remove(op);
-		if (send_op(s, op) < 0)
-			finish_op(op, NULL);
-	}
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -882,12 +924,13 @@ static void op_evalsha(struct store *s, struct op *op, int script, const char *n
 	op->argc = 3;
 }
 
-/* Sends op now, or parks it while the command connection is being made.
+/* Sends op now, or parks it while the command connection is being made and
+ * set up.
  * Returns BACKEND_STARTED (the callback will run), or BACKEND_UNAVAILABLE
  * with op freed when the connection is down. */
 static enum backend_start start(struct store *s, struct op *op)
 {
-	if (s->cmd.state == CONN_CONNECTING) {
+	if (s->cmd.state == CONN_CONNECTING || s->cmd.state == CONN_SETUP) {
 		list_append(&s->parked, op);
 		return BACKEND_STARTED;
 	}
@@ -918,6 +961,13 @@ static void token_forms(const char *token, struct token_forms *f)
 	lock_token_hash(token, f->hash);
 	digest_sha1(token, strlen(token), h);
 	digest_hex(h, sizeof h, f->sha1);
+}
+
+/* A new token's hash only: it is stored, never matched against a 0.1 lock. */
+static void new_token_hash(const char *token, struct token_forms *f)
+{
+	f->sha1[0] = '\0';
+	lock_token_hash(token, f->hash);
 }
 
 static void token_args(struct op *op, size_t *used, const struct token_forms *f)
@@ -958,7 +1008,10 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		snprintf(op->token, sizeof op->token, "%s", req->token);
 	if (req->reacquire_token)
 		snprintf(op->retoken, sizeof op->retoken, "%s", req->reacquire_token);
-	token_forms(req->token, &tok);
+	if (kind == OP_ACQUIRE)
+		new_token_hash(req->token, &tok);
+	else
+		token_forms(req->token, &tok);
 	token_forms(req->reacquire_token, &re);
 	switch (kind) {
 	case OP_ACQUIRE:
@@ -978,14 +1031,14 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		op_arg(op, &used, s->channel, strlen(s->channel));
 		op_arg(op, &used, s->retention, strlen(s->retention));
 		op_arg(op, &used, s->liveness, strlen(s->liveness));
+		op->run_arg = op->argc;
+		op_arg(op, &used, "", 0);
 		break;
 	case OP_RENEW:
-		op_evalsha(s, op, SCRIPT_REN, "2");
+		op_evalsha(s, op, SCRIPT_REN, "1");
 		op_arg(op, &used, lock_key, lk);
-		op_arg(op, &used, fence_key, fk);
 		token_args(op, &used, &tok);
 		op_arg(op, &used, ttl, strlen(ttl));
-		op_arg(op, &used, s->retention, strlen(s->retention));
 		break;
 	case OP_RELEASE:
 		op_evalsha(s, op, SCRIPT_REL, "4");
@@ -1112,6 +1165,8 @@ static enum backend_start store_fence_floor(struct backend *b, const char *name,
 	op_arg(op, &used, f, fl);
 	op_arg(op, &used, s->retention, strlen(s->retention));
 	op_arg(op, &used, adopted.hash, strlen(adopted.hash));
+	op->run_arg = op->argc;
+	op_arg(op, &used, "", 0);
 	explicit_bzero(&tok, sizeof tok);
 	explicit_bzero(&adopted, sizeof adopted);
 	return start(s, op);

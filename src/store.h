@@ -20,6 +20,7 @@ struct store_config {
 	const char *label;          /* for logs, e.g. "127.0.0.1:6379" */
 	const char *instance;       /* this dlockd process's id: waiter ids start with it */
 	int64_t fence_retention_ms; /* how long a fence counter outlives its name's last lease */
+	bool quorum_node;           /* one of a Redlock quorum: its fences must agree with the others' */
 };
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on

@@ -2,6 +2,8 @@
  * Times come from Redis TIME only. Fences (microsecond-sized numbers) are
  * returned as strings: Lua 5.1 prints doubles with %.14g.
  * Every key a script touches is one of its KEYS, all in the lock's hash slot.
+ * A fence counter holds "<fence>:<run>", <run> naming the run of the Redis
+ * that wrote it, or "" (see SCRIPT_ACQUIRE).
  * Tokens never reach Redis: a lock hash's `token` field holds "h:" and the
  * SHA-256 of the token, and scripts are given that hash. A `token` field
  * without the "h:" (a lock written by dlockd 0.1) holds the token itself;
@@ -52,7 +54,7 @@
  * has_owner ("1"/"0"), 4 owner, 5 re-acquire token's hash ("" for none), 6
  * its SHA-1, 7 waiter id ("" = do not wait in line), 8 wait_ms left, 9 final
  * ("1": leave the line unless granted), 10 wake channel, 11 fence retention
- * ms, 12 waiter liveness ms.
+ * ms, 12 waiter liveness ms, 13 this Redis's run ("" in single-node mode).
  * A re-acquire extends the lock only if it is held now by that token; a free
  * lock is granted under the new token. A free lock goes only to the first
  * waiter in line, or to anyone when the line is empty; a waiter that is not
@@ -60,8 +62,14 @@
  * changes while the lock is free, the new head is woken; a grant to a waiter
  * also wakes the next one, so it learns the new holder's expiry.
  * Fence of a grant: max(counter + 1, Redis TIME in µs), so it is above every
- * fence issued before even when the counter was lost or restored stale. The
- * counter lives for the lease plus the retention.
+ * fence issued before even when the counter was lost or restored stale
+ * (fences grow by one per grant, far slower than the clock). A Redlock node
+ * takes counter + 1 alone when the counter was written in its current run
+ * (ARGV 13, from the Redis run_id and replication id dlockd reads at
+ * connect): data can go back in time only across a restart or a promotion,
+ * which start a new run. So the nodes of a quorum agree on the fence and a
+ * grant needs no second fence round. The counter lives for the lease plus
+ * the retention.
  * Returns {status, fence, ttl, now, acquired, has_owner, owner, expires,
  * behind}; status 1 = granted (behind = 1 if Redis TIME was not above the
  * counter), 2 = re-acquired (ttl = new lease), 0 = held by another (ttl =
@@ -112,17 +120,18 @@ static const char SCRIPT_ACQUIRE[] = LUA_NOW LUA_OWNS LUA_HEAD_OF
     "  local nxt = head_of(KEYS[3], KEYS[4], now)\n"
     "  if nxt then redis.call('PUBLISH', ARGV[10], nxt) end\n"
     "end\n"
-    "local fence = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local behind = 0\n"
-    "local last = tonumber(redis.call('GET', KEYS[2]) or '')\n"
-    "if last and last >= fence then\n"
+    "local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local last, run = string.match(redis.call('GET', KEYS[2]) or '', '^(%d+):?(.*)$')\n"
+    "last = tonumber(last)\n"
+    "local fence, behind, tag = clock, 0, ARGV[13]\n"
+    "if last then\n"
     /* Beyond 2^53 a double no longer counts by one. */
     "  if last >= 9007199254740000 then return redis.error_reply('dlockd: the fence counter is exhausted') end\n"
-    "  fence = last + 1\n"
-    "  behind = 1\n"
+    "  if last >= clock then behind = 1 end\n"
+    "  if behind == 1 or (tag ~= '' and run == tag) then fence = last + 1 end\n"
     "end\n"
     "fence = string.format('%d', fence)\n"
-    "redis.call('SET', KEYS[2], fence, 'PX', ttl + tonumber(ARGV[11]))\n"
+    "redis.call('SET', KEYS[2], fence .. ':' .. tag, 'PX', ttl + tonumber(ARGV[11]))\n"
     "local nows = string.format('%d', now)\n"
     "local exp = string.format('%d', now + ttl)\n"
     "redis.call('HSET', KEYS[1], 'token', ARGV[1], 'owner', ARGV[4], 'ho', ARGV[3], 'fence', fence,\n"
@@ -130,8 +139,9 @@ static const char SCRIPT_ACQUIRE[] = LUA_NOW LUA_OWNS LUA_HEAD_OF
     "redis.call('PEXPIRE', KEYS[1], ttl)\n"
     "return {1, fence, ttl, now, nows, ARGV[3], ARGV[4], exp, behind}\n";
 
-/* KEYS: lock, fence. ARGV: token hash, its SHA-1, ttl_ms ("" = the lock's own
- * ttl), fence retention ms.
+/* KEYS: lock. ARGV: token hash, its SHA-1, ttl_ms ("" = the lock's own ttl).
+ * (The fence counter is left alone: if it ends before a renewed lease, the
+ * next grant takes Redis TIME, which is above the held lock's fence.)
  * Returns {1, fence, ttl, now, acquired, has_owner, owner, expires} when
  * renewed, {-1, fence, remaining, now, acquired, has_owner, owner, expires}
  * on a token mismatch, {0} when not held. */
@@ -146,7 +156,6 @@ static const char SCRIPT_RENEW[] = LUA_NOW LUA_OWNS
     "local exp = string.format('%d', now + tonumber(ttl))\n"
     "redis.call('HSET', KEYS[1], 'ttl', ttl, 'exp', exp)\n"
     "redis.call('PEXPIRE', KEYS[1], ttl)\n"
-    "redis.call('PEXPIRE', KEYS[2], tonumber(ttl) + tonumber(ARGV[4]))\n"
     "return {1, cur[3], tonumber(ttl), now, cur[4], cur[5] or '0', cur[2] or '', exp}\n";
 
 /* KEYS: lock, queue, waitdl, fence. ARGV: token hash, its SHA-1, wake
@@ -179,14 +188,15 @@ static const char SCRIPT_LEAVE[] = LUA_HEAD_OF "redis.call('ZREM', KEYS[2], ARGV
                                                "return 1\n";
 
 /* KEYS: lock, fence. ARGV: token hash, its SHA-1, fence, fence retention ms,
- * adopted token's hash ("" for none).
+ * adopted token's hash ("" for none), this Redis's run (as for acquire).
  * Raises the counter to at least the fence (it then lives at least as long as
  * the lock plus the retention); if the token holds the lock, sets the lock's
  * fence to it and, if one is given, its token to the adopted one. Returns 1. */
 static const char SCRIPT_FENCE_FLOOR[] =
-    LUA_OWNS "if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then\n"
+    LUA_OWNS "if (tonumber(string.match(redis.call('GET', KEYS[2]) or '', '^%d+')) or 0) < tonumber(ARGV[3]) then\n"
              "  local keep = math.max(redis.call('PTTL', KEYS[1]), 0) + tonumber(ARGV[4])\n"
-             "  redis.call('SET', KEYS[2], ARGV[3], 'PX', math.max(keep, redis.call('PTTL', KEYS[2])))\n"
+             "  redis.call('SET', KEYS[2], ARGV[3] .. ':' .. ARGV[6], 'PX', math.max(keep, redis.call('PTTL', "
+             "KEYS[2])))\n"
              "end\n"
              "if owns(redis.call('HGET', KEYS[1], 'token'), ARGV[1], ARGV[2]) then\n"
              "  redis.call('HSET', KEYS[1], 'fence', ARGV[3])\n"

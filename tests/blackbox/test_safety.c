@@ -127,6 +127,39 @@ static void t_fence_after_empty_restart(void)
 	       f);
 }
 
+/* Failover to a replica that had not received the last grant: the promoted
+ * replica's counter is stale, yet its next fence is above every fence issued
+ * before. */
+static void t_fence_after_failover_to_lagging_replica(void)
+{
+	nodes_start(1);
+	char out[256];
+	CHECK(redis_config_set("repl-diskless-sync-delay", "0")); /* the replica syncs at once */
+	const char *follow[] = {"REPLICAOF", "127.0.0.1", tfmt("%d", g_redis.port)};
+	CHECKF(node_cmd(0, out, sizeof out, 3, follow) == '+', "REPLICAOF failed: %s", out);
+	cycle("c");
+	double end = mono_ms() + 5000.0 * g_slow;
+	while (node_exists(0, "dlock:fence:{c}") != 1 || node_exists(0, "dlock:lock:{c}") != 0) {
+		CHECKF(mono_ms() < end, "the replica did not receive the grant and release of c");
+		sleep_ms(20);
+	}
+	/* promoted now, as a failover would (its link to the master cut): the
+	 * grants below never reach it */
+	const char *promote[] = {"REPLICAOF", "NO", "ONE"};
+	CHECKF(node_cmd(0, out, sizeof out, 3, promote) == '+', "REPLICAOF NO ONE failed: %s", out);
+	cycle("c");
+	int64_t f = cycle("c");
+	redis_kill();
+	int port = replica_start(NULL); /* a dlockd on the promoted replica */
+	struct resp *r = http_at(port, "PUT", "/locks/c?ttl_ms=5000", NULL, NULL, NULL);
+	EXPECT_STATUS(r, 201);
+	struct grant g = CHECK_GRANT(r, "c", 5000, NULL);
+	CHECKF(g.fence > f,
+	       "after a failover to a replica that missed fence %" PRId64 ", a grant got fence %" PRId64
+	       " (must be above every fence issued before)",
+	       f, g.fence);
+}
+
 /* Redlock: two of three nodes come back from a snapshot older than the last
  * grant and form the majority without the up-to-date third. */
 static void t_redlock_fence_after_stale_majority(void)
@@ -540,8 +573,9 @@ static void t_undelivered_grant_released(void)
 	double end = mono_ms() + 3000.0 * g_slow;
 	struct resp *v;
 	while ((v = http("GET", "/locks/gone", NULL, NULL, NULL))->status != 404) {
-		CHECKF(mono_ms() < end, "the grant for a client that reset its connection is still held 3 s later: %ld %s",
-		       v->status, v->body);
+		CHECKF(mono_ms() < end,
+		       "the grant for a client that reset its connection is still held 3 s later: %ld %s", v->status,
+		       v->body);
 		sleep_ms(50);
 	}
 	double undelivered = metric_at(g_dl.port, "dlockd_undelivered_grants_total");
@@ -584,6 +618,7 @@ static void t_legacy_lock_honoured(void)
 
 const struct test tests_safety[] = {
     {"fence_after_stale_snapshot", t_fence_after_stale_snapshot, {NULL}, 0},
+    {"fence_after_failover_to_lagging_replica", t_fence_after_failover_to_lagging_replica, {NULL}, 0},
     {"fence_after_empty_restart", t_fence_after_empty_restart, {NULL}, 0},
     {"redlock_fence_after_stale_majority", t_redlock_fence_after_stale_majority, {NULL}, T_NO_DLOCKD},
     {"single_token_rule", t_single_token_rule, {NULL}, 0},

@@ -339,6 +339,21 @@ if command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' 2>/dev/null; t
 		            print("  ..", f, name, "DLOCKD_REDIS", red); ok = False
 		sys.exit(0 if ok else 1)
 	EOF
+	# docs/redlock.md: nodes that restart at once need appendfsync always; no Redis may evict a lock.
+	check "compose Redis runs noeviction everywhere and appendfsync always on the Redlock nodes" python3 - <<-'EOF'
+		import sys, yaml
+		ok = True
+		for f in ("docker/compose.yaml", "docker/compose.redlock.yaml"):
+		    for name, s in yaml.safe_load(open(f))["services"].items():
+		        if not name.startswith("redis"):
+		            continue
+		        cmd = " ".join(s.get("command") or [])
+		        if "--maxmemory-policy noeviction" not in cmd:
+		            print("  ..", f, name, "has no --maxmemory-policy noeviction:", cmd); ok = False
+		        if f.endswith("redlock.yaml") and "--appendfsync always" not in cmd and s.get("restart", "no") != "no":
+		            print("  ..", f, name, "restarts at once without appendfsync always:", cmd); ok = False
+		sys.exit(0 if ok else 1)
+	EOF
 fi
 grep -q "^ARG VERSION=${VERSION}\$" docker/Dockerfile
 check "docker/Dockerfile's default VERSION build arg is the VERSION file's ($VERSION)" test $? = 0

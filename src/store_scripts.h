@@ -2,8 +2,8 @@
  * Times come from Redis TIME only. Fences (microsecond-sized numbers) are
  * returned as strings: Lua 5.1 prints doubles with %.14g.
  * Every key a script touches is one of its KEYS, all in the lock's hash slot.
- * A fence counter holds "<fence>:<run>", <run> naming the run of the Redis
- * that wrote it, or "" (see SCRIPT_ACQUIRE).
+ * A fence counter holds the last fence, followed on a Redlock node by ":" and
+ * the run of the Redis that wrote it (see SCRIPT_ACQUIRE).
  * Tokens never reach Redis: a lock hash's `token` field holds "h:" and the
  * SHA-256 of the token, and scripts are given that hash. A `token` field
  * without the "h:" (a lock written by dlockd 0.1) holds the token itself;
@@ -131,7 +131,7 @@ static const char SCRIPT_ACQUIRE[] = LUA_NOW LUA_OWNS LUA_HEAD_OF
     "  if behind == 1 or (tag ~= '' and run == tag) then fence = last + 1 end\n"
     "end\n"
     "fence = string.format('%d', fence)\n"
-    "redis.call('SET', KEYS[2], fence .. ':' .. tag, 'PX', ttl + tonumber(ARGV[11]))\n"
+    "redis.call('SET', KEYS[2], tag == '' and fence or fence .. ':' .. tag, 'PX', ttl + tonumber(ARGV[11]))\n"
     "local nows = string.format('%d', now)\n"
     "local exp = string.format('%d', now + ttl)\n"
     "redis.call('HSET', KEYS[1], 'token', ARGV[1], 'owner', ARGV[4], 'ho', ARGV[3], 'fence', fence,\n"
@@ -195,7 +195,8 @@ static const char SCRIPT_LEAVE[] = LUA_HEAD_OF "redis.call('ZREM', KEYS[2], ARGV
 static const char SCRIPT_FENCE_FLOOR[] =
     LUA_OWNS "if (tonumber(string.match(redis.call('GET', KEYS[2]) or '', '^%d+')) or 0) < tonumber(ARGV[3]) then\n"
              "  local keep = math.max(redis.call('PTTL', KEYS[1]), 0) + tonumber(ARGV[4])\n"
-             "  redis.call('SET', KEYS[2], ARGV[3] .. ':' .. ARGV[6], 'PX', math.max(keep, redis.call('PTTL', "
+             "  redis.call('SET', KEYS[2], ARGV[6] == '' and ARGV[3] or ARGV[3] .. ':' .. ARGV[6], 'PX', "
+             "math.max(keep, redis.call('PTTL', "
              "KEYS[2])))\n"
              "end\n"
              "if owns(redis.call('HGET', KEYS[1], 'token'), ARGV[1], ARGV[2]) then\n"

@@ -14,7 +14,7 @@ ifeq ($(WERROR),1)
 WARN      += -Werror
 endif
 OPT       ?= -O2 -g
-BASE_CFLAGS = $(CSTD) $(WARN) $(OPT) -MMD -MP -DSPEC_PATH='"openapi.yaml"' \
+BASE_CFLAGS = $(CSTD) $(WARN) $(OPT) -Isrc -MMD -MP -DSPEC_PATH='"openapi.yaml"' \
               -DDLOCKD_VERSION='"$(VERSION)"'
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -27,7 +27,7 @@ E := @true
 endif
 
 BUILD     ?= build
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*.c src/*/*.c)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 BB_SRCS   := $(wildcard tests/blackbox/*.c)
@@ -65,18 +65,18 @@ $(BUILD)/obj/%.o: src/%.c | deps-check
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -c -o $@ $<
 
 # The spec is embedded with .incbin: rebuild when it changes.
-$(BUILD)/obj/spec.o: openapi.yaml
+$(BUILD)/obj/server/spec.o: openapi.yaml
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(E) CC $<
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(DEPS_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(DEPS_LIBS)
 
 # The suite links digest.c to check what dlockd stores in place of a token.
-$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/digest.c src/digest.h
+$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/base/digest.c src/base/digest.h
 	@mkdir -p $(dir $@)
 	$(E) CC $@
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Isrc $(LDFLAGS) -o $@ $(BB_SRCS) src/digest.c $(TEST_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $(BB_SRCS) src/base/digest.c $(TEST_LIBS)
 
 # Fails early with the exact install line when a dependency is missing.
 .PHONY: deps-check
@@ -111,16 +111,18 @@ run: all
 bench:
 	$(Q)./bench/run.sh
 
+FORMAT_FILES = $(wildcard src/*.c src/*/*.[ch] tests/unit/*.[ch] tests/blackbox/*.[ch])
+
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/blackbox/*.c tests/blackbox/*.h
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run -Werror src/*.c src/*.h
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build build-asan build-bench
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)
 
 # Container image + compose deployments, tested with docker (if its engine works) or podman.
 # Not part of `make test`: it builds images and needs root or a container engine.

@@ -1,11 +1,11 @@
-/* dump_scripts: writes dlockd's Lua scripts (src/store_scripts.h, the exact
+/* dump_scripts: writes dlockd's Lua scripts (src/redis/scripts.h, the exact
  * bytes dlockd sends to SCRIPT LOAD) to DIR/acquire.lua, DIR/release.lua and
  * DIR/renew.lua, so the raw-Redis ceiling runs the same scripts via EVALSHA.
  * Built by bench/run.sh with -Isrc. */
 #include <stdio.h>
 #include <string.h>
 
-#include "store_scripts.h"
+#include "redis/scripts.h"
 
 static int dump(const char *dir, const char *name, const char *text)
 {

@@ -533,7 +533,7 @@ static void w_resp_s(struct w *w, const char *s)
 }
 
 /* The scripts' wake channel, and the "h:" token form they compare (what
- * dlockd sends in place of a token: see src/store_scripts.h). */
+ * dlockd sends in place of a token: see src/redis/scripts.h). */
 static void redis_channel_token(const struct conn *c, char *chan, size_t ccap, char *tok, size_t tcap)
 {
 	snprintf(chan, ccap, "%swake", opt.key_prefix);

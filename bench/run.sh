@@ -354,7 +354,7 @@ if [ "$SAME_SCRIPTS" = 11 ]; then
 	SAME_SCRIPTS=yes
 else
 	SAME_SCRIPTS=no
-	note "dlockd did not load the scripts dumped from src/store_scripts.h (SCRIPT EXISTS: $SAME_SCRIPTS)"
+	note "dlockd did not load the scripts dumped from src/redis/scripts.h (SCRIPT EXISTS: $SAME_SCRIPTS)"
 fi
 
 # 1. uncontended pairs
@@ -447,7 +447,7 @@ else
 fi
 
 # Ceiling: raw Redis running dlockd's own acquire/release scripts via EVALSHA.
-# KEYS/ARGV as documented in src/store_scripts.h; a fixed token so the release
+# KEYS/ARGV as documented in src/redis/scripts.h; a fixed token so the release
 # needs no reply; seqrand.so makes __rand_int__ count 0,1,2,... so the release
 # run hits exactly the locks of the acquire run (checked below).
 redis-cli -p "$R1" -x SCRIPT LOAD <"$TMP/acquire.lua" >/dev/null

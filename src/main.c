@@ -12,18 +12,18 @@
 
 #include <jansson.h>
 
-#include "api.h"
-#include "config.h"
-#include "healthcheck.h"
-#include "http.h"
-#include "keys.h"
-#include "log.h"
-#include "loop.h"
-#include "metrics.h"
-#include "spec.h"
-#include "redlock.h"
-#include "store.h"
-#include "waiters.h"
+#include "server/api.h"
+#include "base/config.h"
+#include "server/healthcheck.h"
+#include "server/http.h"
+#include "locks/keys.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/metrics.h"
+#include "server/spec.h"
+#include "redis/redlock.h"
+#include "redis/store.h"
+#include "locks/waiters.h"
 
 struct worker {
 	pthread_t thread;

@@ -1,7 +1,7 @@
 /* Black-box test harness for dlockd: processes, HTTP, raw sockets, runner. */
 #include "harness.h"
 
-#include "digest.h"
+#include "base/digest.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

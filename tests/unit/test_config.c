@@ -2,7 +2,7 @@
  * validation, with a fake environment. --help and --version print to stdout. */
 #include <stdlib.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "unit.h"
 
 struct envvar {

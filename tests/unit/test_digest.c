@@ -2,7 +2,7 @@
  * and other published vectors, across the padding boundaries. */
 #include <stdlib.h>
 
-#include "digest.h"
+#include "base/digest.h"
 #include "unit.h"
 
 struct vector {

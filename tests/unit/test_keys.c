@@ -1,7 +1,7 @@
 /* Unit tests for keys.c: Redis key names, SCAN patterns and their inverse. */
 #include <stdlib.h>
 
-#include "keys.h"
+#include "locks/keys.h"
 #include "unit.h"
 
 static const char *const TYPE_NAME[] = {

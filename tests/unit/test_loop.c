@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "base/loop.h"
 #include "unit.h"
 
 enum { WATCHDOG_MS = 5000, MAX_REC = 1024 };

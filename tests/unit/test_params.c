@@ -1,7 +1,7 @@
 /* Unit tests for params.c: strict query-string and JSON-body parameters. */
 #include <stdlib.h>
 
-#include "params.h"
+#include "server/params.h"
 #include "unit.h"
 
 #define TTL PARAMS_BIT(PARAM_TTL)

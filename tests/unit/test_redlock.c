@@ -2,7 +2,7 @@
  * the validity left of a lease. */
 #include <stdint.h>
 
-#include "redlock.h"
+#include "redis/redlock.h"
 #include "unit.h"
 
 static void test_quorum(void)

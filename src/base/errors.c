@@ -1,5 +1,5 @@
 /* errors: codes and titles. See errors.h. */
-#include "errors.h"
+#include "base/errors.h"
 
 static const struct {
 	const char *code, *title;

@@ -3,14 +3,14 @@
  * Waiters live in a slot array; a waiter's id in the backend's lines is
  * "<worker>.<slot>.<generation>", so a wake-up finds its waiter in O(1) and a
  * stale wake-up (a slot reused since) is ignored. */
-#include "waiters.h"
+#include "locks/waiters.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 
 enum { WAITER_ID_MAX = 40 };
 

@@ -6,7 +6,7 @@
  * connection its keep-alive). If api needs the backend, the connection is
  * suspended and resumed from the backend's callback; libmicrohttpd then calls
  * the handler again and the stored reply is queued. */
-#include "http.h"
+#include "server/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "params.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "server/params.h"
 
 /* Bodies over PARAMS_BODY_MAX are read and dropped up to DRAIN_MAX, so the
  * 413 reaches the client: closing with unread input would make the kernel

@@ -8,12 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "backend.h"
-#include "config.h"
-#include "waiters.h"
-#include "errors.h"
-#include "lock.h"
-#include "metrics.h"
+#include "locks/backend.h"
+#include "base/config.h"
+#include "locks/waiters.h"
+#include "base/errors.h"
+#include "locks/lock.h"
+#include "base/metrics.h"
 
 struct api;
 /* A request waiting for the backend; see api_abandon(). */

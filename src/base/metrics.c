@@ -1,5 +1,5 @@
 /* metrics: counters and histograms. See metrics.h. */
-#include "metrics.h"
+#include "base/metrics.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* params: query-string and JSON-body parameters. See params.h. */
-#include "params.h"
+#include "server/params.h"
 
-#include "text.h"
+#include "base/text.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -5,9 +5,9 @@
 #ifndef DLOCKD_STORE_H
 #define DLOCKD_STORE_H
 
-#include "backend.h"
-#include "keys.h"
-#include "loop.h"
+#include "locks/backend.h"
+#include "locks/keys.h"
+#include "base/loop.h"
 
 struct store_config {
 	const char *host; /* TCP host, or NULL when unix_path is set */

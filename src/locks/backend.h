@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lock.h"
+#include "locks/lock.h"
 
 /* Waiting, as every backend keeps it: a waiter's entry in a line counts for
  * LIVENESS ms after its last attempt (or until its wait ends, if sooner), so

@@ -1,7 +1,7 @@
 /* log: text or JSON lines on stderr. See log.h. */
-#include "log.h"
+#include "base/log.h"
 
-#include "lock.h"
+#include "locks/lock.h"
 
 #include <stdarg.h>
 #include <stdio.h>

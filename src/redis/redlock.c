@@ -23,15 +23,15 @@
  *            nodes and kept if held on a quorum and not already reported
  *            from an earlier node.
  *   ping     a quorum answers. */
-#include "redlock.h"
+#include "redis/redlock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 
 struct redlock {
 	struct backend base;

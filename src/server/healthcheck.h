@@ -4,7 +4,7 @@
 #ifndef DLOCKD_HEALTHCHECK_H
 #define DLOCKD_HEALTHCHECK_H
 
-#include "config.h"
+#include "base/config.h"
 
 /* Returns 0 if GET /readyz on cfg's listen address answers 200 within
  * timeout_ms, else 1 (with a one-line reason on stderr). */

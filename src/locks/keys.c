@@ -1,5 +1,5 @@
 /* keys: Redis key naming. See keys.h. */
-#include "keys.h"
+#include "locks/keys.h"
 
 #include <string.h>
 

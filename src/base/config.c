@@ -1,7 +1,7 @@
 /* config: flags and environment. See config.h. */
-#include "config.h"
+#include "base/config.h"
 
-#include "text.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <stdio.h>

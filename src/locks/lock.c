@@ -1,8 +1,8 @@
 /* lock: names, tokens, owners, time formatting. See lock.h. */
-#include "lock.h"
+#include "locks/lock.h"
 
-#include "digest.h"
-#include "text.h"
+#include "base/digest.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <stdio.h>

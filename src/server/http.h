@@ -7,9 +7,9 @@
 #ifndef DLOCKD_HTTP_H
 #define DLOCKD_HTTP_H
 
-#include "api.h"
-#include "config.h"
-#include "loop.h"
+#include "server/api.h"
+#include "base/config.h"
+#include "base/loop.h"
 
 struct http_server;
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
+#include "base/log.h"
 
 enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255 };
 

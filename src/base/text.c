@@ -1,5 +1,5 @@
 /* text: percent-decoding. See text.h. */
-#include "text.h"
+#include "base/text.h"
 
 static int hex_digit(char c)
 {

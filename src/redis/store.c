@@ -10,7 +10,7 @@
  * (their SHA-1s are computed here, so requests may follow the SCRIPT LOADs in
  * the same pipeline); a NOSCRIPT reply (a SCRIPT FLUSH behind our back)
  * re-sends as EVAL. Tokens are hashed before they are sent (lock_token_hash). */
-#include "store.h"
+#include "redis/store.h"
 
 #include <errno.h>
 #include <hiredis/async.h>
@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "digest.h"
-#include "log.h"
-#include "metrics.h"
-#include "store_scripts.h"
+#include "base/digest.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "redis/scripts.h"
 
 enum script_id { SCRIPT_ACQ, SCRIPT_REN, SCRIPT_REL, SCRIPT_LEV, SCRIPT_FLR, SCRIPT_INS, SCRIPT_LST, SCRIPT_COUNT };
 

@@ -1,5 +1,5 @@
 /* loop: epoll + timer heap + prepare hooks + deferred calls. See loop.h. */
-#include "loop.h"
+#include "base/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>

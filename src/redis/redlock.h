@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "backend.h"
-#include "loop.h"
+#include "locks/backend.h"
+#include "base/loop.h"
 
 enum { REDLOCK_MAX_NODES = 9 };
 

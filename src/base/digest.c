@@ -4,7 +4,7 @@
  * followed by 0x80, zeros, and its bit length as a big-endian 64-bit number.
  * feed() does that framing once for both; each hash supplies its block
  * function and its big-endian 32-bit state words. */
-#include "digest.h"
+#include "base/digest.h"
 
 #include <string.h>
 

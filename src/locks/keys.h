@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lock.h"
+#include "locks/lock.h"
 
 enum { KEYS_PREFIX_MAX = 64, KEYS_KEY_MAX = KEYS_PREFIX_MAX + 16 + LOCK_NAME_MAX };
 

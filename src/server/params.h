@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
-#include "lock.h"
+#include "base/errors.h"
+#include "locks/lock.h"
 
 enum params_id {
 	PARAM_TTL,

@@ -1,5 +1,5 @@
 /* spec: openapi.yaml, pulled in by the assembler's .incbin. See spec.h. */
-#include "spec.h"
+#include "server/spec.h"
 
 #ifndef SPEC_PATH
 #error "SPEC_PATH must name openapi.yaml (the Makefile sets it)"

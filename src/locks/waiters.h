@@ -10,8 +10,8 @@
 #ifndef DLOCKD_WAITERS_H
 #define DLOCKD_WAITERS_H
 
-#include "backend.h"
-#include "loop.h"
+#include "locks/backend.h"
+#include "base/loop.h"
 
 struct waiters;
 struct waiter;

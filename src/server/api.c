@@ -1,14 +1,14 @@
 /* api: routes, parameters, outcomes → HTTP replies. See api.h. */
-#include "api.h"
+#include "server/api.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lock.h"
-#include "log.h"
-#include "params.h"
+#include "locks/lock.h"
+#include "base/log.h"
+#include "server/params.h"
 
 struct api {
 	const struct config *cfg;

@@ -1,5 +1,5 @@
 /* healthcheck: GET /readyz on the listen address. See healthcheck.h. */
-#include "healthcheck.h"
+#include "server/healthcheck.h"
 
 #include <errno.h>
 #include <netdb.h>

@@ -228,7 +228,7 @@ bool parse_rfc3339_ms(const char *s, int64_t *out_ms)
 const char *token_hash(const char *token)
 {
 	static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t h[DIGEST_SHA256_LEN + 1] = { 0 };
+	uint8_t h[DIGEST_SHA256_LEN + 1] = {0};
 	char *out = talloc(3 + 44);
 	size_t o = 2;
 
@@ -236,7 +236,8 @@ const char *token_hash(const char *token)
 	out[0] = 'h';
 	out[1] = ':';
 	for (size_t i = 0; i < DIGEST_SHA256_LEN; i += 3) { /* 32 bytes: 43 characters, no padding */
-		uint32_t v = (uint32_t)h[i] << 16 | (uint32_t)h[i + 1] << 8 | (i + 2 < DIGEST_SHA256_LEN ? h[i + 2] : 0);
+		uint32_t v =
+		    (uint32_t)h[i] << 16 | (uint32_t)h[i + 1] << 8 | (i + 2 < DIGEST_SHA256_LEN ? h[i + 2] : 0);
 		out[o++] = B64URL[v >> 18 & 63];
 		out[o++] = B64URL[v >> 12 & 63];
 		out[o++] = B64URL[v >> 6 & 63];
@@ -1576,7 +1577,7 @@ struct raw_conn *raw_send(const void *data, size_t len, bool half_close)
 
 void raw_reset(struct raw_conn *c)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	if (c->fd < 0)
 		return;

@@ -318,8 +318,8 @@ static void t_wait_300_waiters_no_threads(void)
 	struct grant a = ACQUIRE("w300", "ttl_ms=30000");
 	int before = thread_count(g_dl.pid), during = -1, opened = 0, fds[N];
 	double waiting = -1, deadline;
-	const char *req = tfmt("PUT /locks/w300?wait_ms=20000&ttl_ms=5000 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n",
-	                       g_dl.port);
+	const char *req =
+	    tfmt("PUT /locks/w300?wait_ms=20000&ttl_ms=5000 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", g_dl.port);
 
 	for (int i = 0; i < N; i++) {
 		int fd = dl_connect();
@@ -341,7 +341,8 @@ static void t_wait_300_waiters_no_threads(void)
 		close(fds[i]); /* every waiter leaves the line */
 	CHECKF(opened == N, "opened only %d of %d connections", opened, N);
 	CHECKF(waiting == N, "dlockd_waiters reached %g, expected %d", waiting, N);
-	CHECKF(before > 0 && during == before, "dlockd had %d threads before and %d with %d waiters", before, during, N);
+	CHECKF(before > 0 && during == before, "dlockd had %d threads before and %d with %d waiters", before, during,
+	       N);
 
 	deadline = mono_ms() + 10000.0 * g_slow;
 	while (mono_ms() < deadline && metric("dlockd_waiters") > 0)

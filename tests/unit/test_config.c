@@ -10,9 +10,9 @@ struct envvar {
 };
 
 /* NULL-terminated argument lists and environments as compound literals */
-#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define ENV(...) ((const struct envvar[]){ __VA_ARGS__, { NULL, NULL } })
-#define NOARGS ((const char *const[]){ NULL })
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ENV(...)  ((const struct envvar[]){__VA_ARGS__, {NULL, NULL}})
+#define NOARGS    ((const char *const[]){NULL})
 
 static const struct envvar *cur_env;
 static unsigned foreign_lookups;
@@ -117,7 +117,7 @@ static void test_defaults(void)
 	CHECK(foreign_lookups == 0, "config_parse looked up %u variables not named DLOCKD_*", foreign_lookups);
 
 	/* an environment of unrelated variables changes nothing */
-	if (parse_ok(__LINE__, &c, ENV({ "PATH", "/bin" }, { "DLOCKD_UNKNOWN", "1" }, { "REDIS_URL", "redis://x" }),
+	if (parse_ok(__LINE__, &c, ENV({"PATH", "/bin"}, {"DLOCKD_UNKNOWN", "1"}, {"REDIS_URL", "redis://x"}),
 	             NOARGS)) {
 		CHECK_INT(c.listen_port, 8080, "listen_port with unrelated variables");
 		CHECK_STR(c.redis[0].host, "127.0.0.1", "redis[0].host with unrelated variables");
@@ -126,17 +126,50 @@ static void test_defaults(void)
 
 /* ---- numeric options ---- */
 
-static int64_t get_default_ttl(const struct config *c) { return c->default_ttl_ms; }
-static int64_t get_min_ttl(const struct config *c) { return c->min_ttl_ms; }
-static int64_t get_max_ttl(const struct config *c) { return c->max_ttl_ms; }
-static int64_t get_redis_timeout(const struct config *c) { return c->redis_timeout_ms; }
-static int64_t get_threads(const struct config *c) { return c->threads; }
-static int64_t get_max_conn(const struct config *c) { return c->max_connections; }
-static int64_t get_max_conn_ip(const struct config *c) { return c->max_connections_per_ip; }
-static int64_t get_conn_timeout(const struct config *c) { return c->connection_timeout_s; }
-static int64_t get_conn_memory(const struct config *c) { return c->connection_memory; }
-static int64_t get_max_wait(const struct config *c) { return c->max_wait_ms; }
-static int64_t get_max_waiters(const struct config *c) { return c->max_waiters; }
+static int64_t get_default_ttl(const struct config *c)
+{
+	return c->default_ttl_ms;
+}
+static int64_t get_min_ttl(const struct config *c)
+{
+	return c->min_ttl_ms;
+}
+static int64_t get_max_ttl(const struct config *c)
+{
+	return c->max_ttl_ms;
+}
+static int64_t get_redis_timeout(const struct config *c)
+{
+	return c->redis_timeout_ms;
+}
+static int64_t get_threads(const struct config *c)
+{
+	return c->threads;
+}
+static int64_t get_max_conn(const struct config *c)
+{
+	return c->max_connections;
+}
+static int64_t get_max_conn_ip(const struct config *c)
+{
+	return c->max_connections_per_ip;
+}
+static int64_t get_conn_timeout(const struct config *c)
+{
+	return c->connection_timeout_s;
+}
+static int64_t get_conn_memory(const struct config *c)
+{
+	return c->connection_memory;
+}
+static int64_t get_max_wait(const struct config *c)
+{
+	return c->max_wait_ms;
+}
+static int64_t get_max_waiters(const struct config *c)
+{
+	return c->max_waiters;
+}
 
 static const struct numopt {
 	const char *flag, *env;
@@ -144,24 +177,29 @@ static const struct numopt {
 	int64_t good[3]; /* three values accepted with the other options at their defaults */
 	const char *bad[3];
 } NUMOPTS[] = {
-	{ "default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", get_default_ttl, { 100, 86400000, 5000 }, { "99", "86400001", "0" } },
-	{ "min-ttl-ms", "DLOCKD_MIN_TTL_MS", get_min_ttl, { 1, 30000, 250 }, { "0", "30001", "31536000001" } },
-	{ "max-ttl-ms", "DLOCKD_MAX_TTL_MS", get_max_ttl, { 30000, 31536000000, 60000 }, { "29999", "31536000001", "0" } },
-	{ "redis-timeout-ms", "DLOCKD_REDIS_TIMEOUT_MS", get_redis_timeout, { 10, 600000, 250 }, { "9", "600001", "0" } },
-	{ "threads", "DLOCKD_THREADS", get_threads, { 1, 64, 4 }, { "0", "65", "4294967297" } },
-	{ "max-connections", "DLOCKD_MAX_CONNECTIONS", get_max_conn, { 1, 1000000, 500 }, { "0", "1000001", "4294967296" } },
-	{ "max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", get_max_conn_ip, { 0, 1000000, 8 },
-	  { "1000001", "4294967296", "-1" } },
-	{ "connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", get_conn_timeout, { 1, 86400, 5 }, { "0", "86401", "-30" } },
-	{ "connection-memory", "DLOCKD_CONNECTION_MEMORY", get_conn_memory, { 4096, 1048576, 65536 },
-	  { "4095", "1048577", "0" } },
-	{ "max-wait-ms", "DLOCKD_MAX_WAIT_MS", get_max_wait, { 0, 3600000, 5000 }, { "3600001", "-1", "99999999999" } },
-	{ "max-waiters", "DLOCKD_MAX_WAITERS", get_max_waiters, { 0, 10000000, 50 },
-	  { "10000001", "4294967296", "-1" } },
+    {"default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", get_default_ttl, {100, 86400000, 5000}, {"99", "86400001", "0"}},
+    {"min-ttl-ms", "DLOCKD_MIN_TTL_MS", get_min_ttl, {1, 30000, 250}, {"0", "30001", "31536000001"}},
+    {"max-ttl-ms", "DLOCKD_MAX_TTL_MS", get_max_ttl, {30000, 31536000000, 60000}, {"29999", "31536000001", "0"}},
+    {"redis-timeout-ms", "DLOCKD_REDIS_TIMEOUT_MS", get_redis_timeout, {10, 600000, 250}, {"9", "600001", "0"}},
+    {"threads", "DLOCKD_THREADS", get_threads, {1, 64, 4}, {"0", "65", "4294967297"}},
+    {"max-connections", "DLOCKD_MAX_CONNECTIONS", get_max_conn, {1, 1000000, 500}, {"0", "1000001", "4294967296"}},
+    {"max-connections-per-ip",
+     "DLOCKD_MAX_CONNECTIONS_PER_IP",
+     get_max_conn_ip,
+     {0, 1000000, 8},
+     {"1000001", "4294967296", "-1"}},
+    {"connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", get_conn_timeout, {1, 86400, 5}, {"0", "86401", "-30"}},
+    {"connection-memory",
+     "DLOCKD_CONNECTION_MEMORY",
+     get_conn_memory,
+     {4096, 1048576, 65536},
+     {"4095", "1048577", "0"}},
+    {"max-wait-ms", "DLOCKD_MAX_WAIT_MS", get_max_wait, {0, 3600000, 5000}, {"3600001", "-1", "99999999999"}},
+    {"max-waiters", "DLOCKD_MAX_WAITERS", get_max_waiters, {0, 10000000, 50}, {"10000001", "4294967296", "-1"}},
 };
 
-static const char *const BAD_NUMBERS[] = { "abc", "", "1x", " 5", "5 ", "+5", "-5", "0x10", "1e3", "5.0",
-	                                   "99999999999999999999", "\xd9\xa1" };
+static const char *const BAD_NUMBERS[] = {
+    "abc", "", "1x", " 5", "5 ", "+5", "-5", "0x10", "1e3", "5.0", "99999999999999999999", "\xd9\xa1"};
 
 static void test_numeric_options(void)
 {
@@ -179,28 +217,30 @@ static void test_numeric_options(void)
 				CHECK(o->get(&c) == o->good[g], "%s: got %lld", flag_eq, (long long)o->get(&c));
 			if (parse_ok(__LINE__, &c, NULL, ARGS(flag, v)))
 				CHECK(o->get(&c) == o->good[g], "%s %s: got %lld", flag, v, (long long)o->get(&c));
-			if (parse_ok(__LINE__, &c, ENV({ o->env, v }), NOARGS))
+			if (parse_ok(__LINE__, &c, ENV({o->env, v}), NOARGS))
 				CHECK(o->get(&c) == o->good[g], "%s=%s: got %lld", o->env, v, (long long)o->get(&c));
 		}
 		/* the flag wins over the variable */
 		snprintf(v0, sizeof v0, "%lld", (long long)o->good[0]);
 		snprintf(v1, sizeof v1, "%lld", (long long)o->good[1]);
-		if (parse_ok(__LINE__, &c, ENV({ o->env, v0 }), ARGS(flag, v1)))
-			CHECK(o->get(&c) == o->good[1], "%s=%s %s %s: got %lld", o->env, v0, flag, v1, (long long)o->get(&c));
+		if (parse_ok(__LINE__, &c, ENV({o->env, v0}), ARGS(flag, v1)))
+			CHECK(o->get(&c) == o->good[1], "%s=%s %s %s: got %lld", o->env, v0, flag, v1,
+			      (long long)o->get(&c));
 		/* the last flag wins */
 		if (parse_ok(__LINE__, &c, NULL, ARGS(flag, v0, flag, v1)))
-			CHECK(o->get(&c) == o->good[1], "%s %s %s %s: got %lld", flag, v0, flag, v1, (long long)o->get(&c));
+			CHECK(o->get(&c) == o->good[1], "%s %s %s %s: got %lld", flag, v0, flag, v1,
+			      (long long)o->get(&c));
 
 		for (size_t b = 0; b < 3 + sizeof BAD_NUMBERS / sizeof BAD_NUMBERS[0]; b++) {
 			const char *v = b < 3 ? o->bad[b] : BAD_NUMBERS[b - 3];
 			snprintf(flag_eq, sizeof flag_eq, "--%s=%s", o->flag, v);
 			parse_err(__LINE__, NULL, ARGS(flag_eq), NULL);
 			parse_err(__LINE__, NULL, ARGS(flag, v), NULL);
-			parse_err(__LINE__, ENV({ o->env, v }), NOARGS, NULL);
+			parse_err(__LINE__, ENV({o->env, v}), NOARGS, NULL);
 		}
 		/* a bad flag value names the flag; a bad variable names the variable */
 		parse_err(__LINE__, NULL, ARGS(flag, "abc"), o->flag);
-		parse_err(__LINE__, ENV({ o->env, "abc" }), NOARGS, o->env);
+		parse_err(__LINE__, ENV({o->env, "abc"}), NOARGS, o->env);
 	}
 }
 
@@ -214,33 +254,33 @@ static void test_listen(void)
 		const char *host; /* NULL: rejected */
 		int port;
 	} T[] = {
-		{ __LINE__, "127.0.0.1:8080", "127.0.0.1", 8080 },
-		{ __LINE__, "0.0.0.0:1", "0.0.0.0", 1 },
-		{ __LINE__, "localhost:65535", "localhost", 65535 },
-		{ __LINE__, "[::1]:9000", "::1", 9000 },
-		{ __LINE__, "[::]:80", "::", 80 },
-		{ __LINE__, "[fe80::1%eth0]:80", "fe80::1%eth0", 80 },
-		{ __LINE__, ":8080", "", 8080 },
-		{ __LINE__, "::1:80", NULL, 0 },
-		{ __LINE__, "::1", NULL, 0 },
-		{ __LINE__, "[::1]", NULL, 0 },
-		{ __LINE__, "[::1]:", NULL, 0 },
-		{ __LINE__, "[::1]9000", NULL, 0 },
-		{ __LINE__, "[::1", NULL, 0 },
-		{ __LINE__, "[]:80", NULL, 0 },
-		{ __LINE__, "127.0.0.1", NULL, 0 },
-		{ __LINE__, "127.0.0.1:", NULL, 0 },
-		{ __LINE__, "127.0.0.1:0", NULL, 0 },
-		{ __LINE__, "127.0.0.1:65536", NULL, 0 },
-		{ __LINE__, ":0", NULL, 0 },
-		{ __LINE__, ":65536", NULL, 0 },
-		{ __LINE__, ":", NULL, 0 },
-		{ __LINE__, "", NULL, 0 },
-		{ __LINE__, "host:80x", NULL, 0 },
-		{ __LINE__, "host:-1", NULL, 0 },
-		{ __LINE__, "host: 80", NULL, 0 },
-		{ __LINE__, "host:+80", NULL, 0 },
-		{ __LINE__, "host:http", NULL, 0 },
+	    {__LINE__, "127.0.0.1:8080", "127.0.0.1", 8080},
+	    {__LINE__, "0.0.0.0:1", "0.0.0.0", 1},
+	    {__LINE__, "localhost:65535", "localhost", 65535},
+	    {__LINE__, "[::1]:9000", "::1", 9000},
+	    {__LINE__, "[::]:80", "::", 80},
+	    {__LINE__, "[fe80::1%eth0]:80", "fe80::1%eth0", 80},
+	    {__LINE__, ":8080", "", 8080},
+	    {__LINE__, "::1:80", NULL, 0},
+	    {__LINE__, "::1", NULL, 0},
+	    {__LINE__, "[::1]", NULL, 0},
+	    {__LINE__, "[::1]:", NULL, 0},
+	    {__LINE__, "[::1]9000", NULL, 0},
+	    {__LINE__, "[::1", NULL, 0},
+	    {__LINE__, "[]:80", NULL, 0},
+	    {__LINE__, "127.0.0.1", NULL, 0},
+	    {__LINE__, "127.0.0.1:", NULL, 0},
+	    {__LINE__, "127.0.0.1:0", NULL, 0},
+	    {__LINE__, "127.0.0.1:65536", NULL, 0},
+	    {__LINE__, ":0", NULL, 0},
+	    {__LINE__, ":65536", NULL, 0},
+	    {__LINE__, ":", NULL, 0},
+	    {__LINE__, "", NULL, 0},
+	    {__LINE__, "host:80x", NULL, 0},
+	    {__LINE__, "host:-1", NULL, 0},
+	    {__LINE__, "host: 80", NULL, 0},
+	    {__LINE__, "host:+80", NULL, 0},
+	    {__LINE__, "host:http", NULL, 0},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -251,21 +291,22 @@ static void test_listen(void)
 		if (!T[i].host) {
 			parse_err(T[i].line, NULL, ARGS("--listen", T[i].v), "listen");
 			parse_err(T[i].line, NULL, ARGS(eq), "listen");
-			parse_err(T[i].line, ENV({ "DLOCKD_LISTEN", T[i].v }), NOARGS, "DLOCKD_LISTEN");
+			parse_err(T[i].line, ENV({"DLOCKD_LISTEN", T[i].v}), NOARGS, "DLOCKD_LISTEN");
 			continue;
 		}
 		if (parse_ok(T[i].line, &c, NULL, ARGS("--listen", T[i].v))) {
-			unit_check_(strcmp(c.listen_host, T[i].host) == 0 && c.listen_port == T[i].port, __FILE__, T[i].line,
-			            "--listen %s: expected host %s port %d, got %s port %d", T[i].v, unit_escz(T[i].host),
-			            T[i].port, unit_escz(c.listen_host), c.listen_port);
+			unit_check_(strcmp(c.listen_host, T[i].host) == 0 && c.listen_port == T[i].port, __FILE__,
+			            T[i].line, "--listen %s: expected host %s port %d, got %s port %d", T[i].v,
+			            unit_escz(T[i].host), T[i].port, unit_escz(c.listen_host), c.listen_port);
 		}
-		if (parse_ok(T[i].line, &c, ENV({ "DLOCKD_LISTEN", T[i].v }), NOARGS))
-			unit_check_(strcmp(c.listen_host, T[i].host) == 0 && c.listen_port == T[i].port, __FILE__, T[i].line,
-			            "DLOCKD_LISTEN=%s: expected host %s port %d, got %s port %d", T[i].v, unit_escz(T[i].host),
-			            T[i].port, unit_escz(c.listen_host), c.listen_port);
-		if (parse_ok(T[i].line, &c, ENV({ "DLOCKD_LISTEN", "10.0.0.1:1" }), ARGS(eq)))
-			unit_check_(strcmp(c.listen_host, T[i].host) == 0 && c.listen_port == T[i].port, __FILE__, T[i].line,
-			            "%s over DLOCKD_LISTEN: got %s port %d", eq, unit_escz(c.listen_host), c.listen_port);
+		if (parse_ok(T[i].line, &c, ENV({"DLOCKD_LISTEN", T[i].v}), NOARGS))
+			unit_check_(strcmp(c.listen_host, T[i].host) == 0 && c.listen_port == T[i].port, __FILE__,
+			            T[i].line, "DLOCKD_LISTEN=%s: expected host %s port %d, got %s port %d", T[i].v,
+			            unit_escz(T[i].host), T[i].port, unit_escz(c.listen_host), c.listen_port);
+		if (parse_ok(T[i].line, &c, ENV({"DLOCKD_LISTEN", "10.0.0.1:1"}), ARGS(eq)))
+			unit_check_(strcmp(c.listen_host, T[i].host) == 0 && c.listen_port == T[i].port, __FILE__,
+			            T[i].line, "%s over DLOCKD_LISTEN: got %s port %d", eq, unit_escz(c.listen_host),
+			            c.listen_port);
 	}
 }
 
@@ -281,56 +322,56 @@ struct redis_want {
 };
 
 static const struct redis_want REDIS[] = {
-	{ __LINE__, "redis://h", true, "h", 6379, 0, "", "", "h:6379" },
-	{ __LINE__, "redis://127.0.0.1:6379", true, "127.0.0.1", 6379, 0, "", "", "127.0.0.1:6379" },
-	{ __LINE__, "redis://h:7000/3", true, "h", 7000, 3, "", "", "h:7000" },
-	{ __LINE__, "redis://h/15", true, "h", 6379, 15, "", "", "h:6379" },
-	{ __LINE__, "redis://:pw@h:1", true, "h", 1, 0, "pw", "", "h:1" },
-	{ __LINE__, "redis://user:pw@h:1", true, "h", 1, 0, "pw", "", "h:1" },
-	{ __LINE__, "redis://:pw@h:6380/2", true, "h", 6380, 2, "pw", "", "h:6380" },
-	{ __LINE__, "redis://:p%40ss%3Aw%2F%25@h:1", true, "h", 1, 0, "p@ss:w/%", "", "h:1" },
-	{ __LINE__, "redis://:%41%62@h", true, "h", 6379, 0, "Ab", "", "h:6379" },
-	{ __LINE__, "unix:///tmp/r.sock", true, "", 0, 0, "", "/tmp/r.sock", "/tmp/r.sock" },
-	{ __LINE__, "redis://[::1]:6380", true, "::1", 6380, 0, "", "", "[::1]:6380" },
-	{ __LINE__, "redis://[::1]", true, "::1", 6379, 0, "", "", "[::1]:6379" },
-	{ __LINE__, "redis://:pw@[::1]:6380/1", true, "::1", 6380, 1, "pw", "", "[::1]:6380" },
-	/* rejected */
-	{ __LINE__, "[::1]:6380", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "h:6379", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "http://h:6379", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "rediss://h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis:/h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:6379", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:pw@", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h:0", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h:65536", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h:x", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h:", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h/abc", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h/-1", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://h/1x", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://::1:6379", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://[::1", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "unix://tmp/r.sock", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "unix://", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:%zz@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:%4@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:%@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:%00@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	/* a percent sign must be followed by exactly two hex digits */
-	{ __LINE__, "redis://:%4g@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:%+4@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:%-1@h", false, NULL, 0, 0, NULL, NULL, NULL },
-	{ __LINE__, "redis://:% 4@h", false, NULL, 0, 0, NULL, NULL, NULL },
+    {__LINE__, "redis://h", true, "h", 6379, 0, "", "", "h:6379"},
+    {__LINE__, "redis://127.0.0.1:6379", true, "127.0.0.1", 6379, 0, "", "", "127.0.0.1:6379"},
+    {__LINE__, "redis://h:7000/3", true, "h", 7000, 3, "", "", "h:7000"},
+    {__LINE__, "redis://h/15", true, "h", 6379, 15, "", "", "h:6379"},
+    {__LINE__, "redis://:pw@h:1", true, "h", 1, 0, "pw", "", "h:1"},
+    {__LINE__, "redis://user:pw@h:1", true, "h", 1, 0, "pw", "", "h:1"},
+    {__LINE__, "redis://:pw@h:6380/2", true, "h", 6380, 2, "pw", "", "h:6380"},
+    {__LINE__, "redis://:p%40ss%3Aw%2F%25@h:1", true, "h", 1, 0, "p@ss:w/%", "", "h:1"},
+    {__LINE__, "redis://:%41%62@h", true, "h", 6379, 0, "Ab", "", "h:6379"},
+    {__LINE__, "unix:///tmp/r.sock", true, "", 0, 0, "", "/tmp/r.sock", "/tmp/r.sock"},
+    {__LINE__, "redis://[::1]:6380", true, "::1", 6380, 0, "", "", "[::1]:6380"},
+    {__LINE__, "redis://[::1]", true, "::1", 6379, 0, "", "", "[::1]:6379"},
+    {__LINE__, "redis://:pw@[::1]:6380/1", true, "::1", 6380, 1, "pw", "", "[::1]:6380"},
+    /* rejected */
+    {__LINE__, "[::1]:6380", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "h:6379", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "http://h:6379", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "rediss://h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis:/h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:6379", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:pw@", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h:0", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h:65536", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h:x", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h:", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h/abc", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h/-1", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h/1x", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://::1:6379", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://[::1", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "unix://tmp/r.sock", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "unix://", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%zz@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%4@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%00@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    /* a percent sign must be followed by exactly two hex digits */
+    {__LINE__, "redis://:%4g@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%+4@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%-1@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:% 4@h", false, NULL, 0, 0, NULL, NULL, NULL},
 };
 
 static void check_target(int line, const char *how, const struct redis_target *t, const struct redis_want *w)
 {
 	unit_check_(strcmp(t->host, w->host) == 0 && t->port == w->port && t->db == w->db &&
-	                    strcmp(t->password, w->password) == 0 && strcmp(t->unix_path, w->unix_path) == 0 &&
-	                    strcmp(t->label, w->label) == 0,
+	                strcmp(t->password, w->password) == 0 && strcmp(t->unix_path, w->unix_path) == 0 &&
+	                strcmp(t->label, w->label) == 0,
 	            __FILE__, line,
 	            "%s %s: expected host %s port %d db %d password %s unix %s label %s; got host %s port %d db %d "
 	            "password %s unix %s label %s",
@@ -356,9 +397,10 @@ static void test_redis_urls(void)
 			continue;
 		if (!ok) {
 			unit_check_(err[0] && !strchr(err, '\n'), __FILE__, w->line,
-			            "config_parse_redis(%s): err should be one non-empty line, got %s", w->url, unit_escz(err));
+			            "config_parse_redis(%s): err should be one non-empty line, got %s", w->url,
+			            unit_escz(err));
 			parse_err(w->line, NULL, ARGS("--redis", w->url), NULL);
-			parse_err(w->line, ENV({ "DLOCKD_REDIS", w->url }), NOARGS, NULL);
+			parse_err(w->line, ENV({"DLOCKD_REDIS", w->url}), NOARGS, NULL);
 			continue;
 		}
 		check_target(w->line, "config_parse_redis", &t, w);
@@ -366,7 +408,7 @@ static void test_redis_urls(void)
 			unit_check_(c.nredis == 1, __FILE__, w->line, "--redis %s: nredis %u", w->url, c.nredis);
 			check_target(w->line, "--redis", &c.redis[0], w);
 		}
-		if (parse_ok(w->line, &c, ENV({ "DLOCKD_REDIS", w->url }), NOARGS)) {
+		if (parse_ok(w->line, &c, ENV({"DLOCKD_REDIS", w->url}), NOARGS)) {
 			unit_check_(c.nredis == 1, __FILE__, w->line, "DLOCKD_REDIS=%s: nredis %u", w->url, c.nredis);
 			check_target(w->line, "DLOCKD_REDIS", &c.redis[0], w);
 		}
@@ -380,14 +422,10 @@ static void test_redis_password_secret(void)
 		int line;
 		const char *url;
 	} T[] = {
-		{ __LINE__, "redis://:s3cr3tpw@h:1" },
-		{ __LINE__, "redis://user:s3cr3tpw@[::1]:2/3" },
-		{ __LINE__, "redis://:s3cr3tpw@h:0" },
-		{ __LINE__, "redis://:s3cr3tpw@h/x" },
-		{ __LINE__, "redis://:s3cr3tpw@" },
-		{ __LINE__, "rediss://:s3cr3tpw@h:6379" },
-		{ __LINE__, "http://:s3cr3tpw@h:6379" },
-		{ __LINE__, "unix://:s3cr3tpw@tmp/sock" },
+	    {__LINE__, "redis://:s3cr3tpw@h:1"},   {__LINE__, "redis://user:s3cr3tpw@[::1]:2/3"},
+	    {__LINE__, "redis://:s3cr3tpw@h:0"},   {__LINE__, "redis://:s3cr3tpw@h/x"},
+	    {__LINE__, "redis://:s3cr3tpw@"},      {__LINE__, "rediss://:s3cr3tpw@h:6379"},
+	    {__LINE__, "http://:s3cr3tpw@h:6379"}, {__LINE__, "unix://:s3cr3tpw@tmp/sock"},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -401,21 +439,23 @@ static void test_redis_password_secret(void)
 			            unit_escz(t.label));
 		else
 			unit_check_(!strstr(err, "s3cr3tpw"), __FILE__, T[i].line,
-			            "config_parse_redis(%s): the error shows the password: %s", T[i].url, unit_escz(err));
+			            "config_parse_redis(%s): the error shows the password: %s", T[i].url,
+			            unit_escz(err));
 		err[0] = '\0';
 		if (parse(&c, NULL, ARGS("--redis", T[i].url), err, sizeof err) == CONFIG_ERROR)
 			unit_check_(!strstr(err, "s3cr3tpw"), __FILE__, T[i].line,
-			            "config_parse(--redis %s): the error shows the password: %s", T[i].url, unit_escz(err));
+			            "config_parse(--redis %s): the error shows the password: %s", T[i].url,
+			            unit_escz(err));
 	}
 }
 
 static void test_redis_lists(void)
 {
 	struct config c;
-	const char *const ten[] = { "--redis", "redis://a", "--redis", "redis://b", "--redis", "redis://c",
-		                    "--redis", "redis://d", "--redis", "redis://e", "--redis", "redis://f",
-		                    "--redis", "redis://g", "--redis", "redis://h", "--redis", "redis://i",
-		                    "--redis", "redis://j", NULL };
+	const char *const ten[] = {"--redis", "redis://a", "--redis", "redis://b", "--redis", "redis://c",
+	                           "--redis", "redis://d", "--redis", "redis://e", "--redis", "redis://f",
+	                           "--redis", "redis://g", "--redis", "redis://h", "--redis", "redis://i",
+	                           "--redis", "redis://j", NULL};
 	const char *nine[19];
 
 	if (parse_ok(__LINE__, &c, NULL, ARGS("--redis", "redis://a", "--redis=redis://b:7000/2"))) {
@@ -424,7 +464,7 @@ static void test_redis_lists(void)
 		CHECK_STR(c.redis[1].label, "b:7000", "two --redis flags: redis[1]");
 		CHECK_INT(c.redis[1].db, 2, "two --redis flags: redis[1].db");
 	}
-	if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_REDIS", "redis://a,redis://:pw@b:7000,unix:///s" }), NOARGS)) {
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_REDIS", "redis://a,redis://:pw@b:7000,unix:///s"}), NOARGS)) {
 		CHECK_INT(c.nredis, 3, "DLOCKD_REDIS list: nredis");
 		CHECK_STR(c.redis[0].label, "a:6379", "DLOCKD_REDIS list: redis[0]");
 		CHECK_STR(c.redis[1].label, "b:7000", "DLOCKD_REDIS list: redis[1]");
@@ -432,7 +472,7 @@ static void test_redis_lists(void)
 		CHECK_STR(c.redis[2].unix_path, "/s", "DLOCKD_REDIS list: redis[2]");
 	}
 	/* flags replace the variable's list */
-	if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_REDIS", "redis://a,redis://b" }), ARGS("--redis", "redis://c"))) {
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_REDIS", "redis://a,redis://b"}), ARGS("--redis", "redis://c"))) {
 		CHECK_INT(c.nredis, 1, "--redis over DLOCKD_REDIS: nredis");
 		CHECK_STR(c.redis[0].label, "c:6379", "--redis over DLOCKD_REDIS: redis[0]");
 	}
@@ -444,16 +484,17 @@ static void test_redis_lists(void)
 		CHECK_STR(c.redis[8].label, "i:6379", "nine --redis flags: redis[8]");
 	}
 	parse_err(__LINE__, NULL, ten, NULL);
-	if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_REDIS", "redis://a,redis://b,redis://c,redis://d,redis://e,"
-	                                                 "redis://f,redis://g,redis://h,redis://i" }),
+	if (parse_ok(__LINE__, &c,
+	             ENV({"DLOCKD_REDIS", "redis://a,redis://b,redis://c,redis://d,redis://e,"
+	                                  "redis://f,redis://g,redis://h,redis://i"}),
 	             NOARGS))
 		CHECK_INT(c.nredis, 9, "nine in DLOCKD_REDIS: nredis");
 	parse_err(__LINE__,
-	          ENV({ "DLOCKD_REDIS", "redis://a,redis://b,redis://c,redis://d,redis://e,redis://f,redis://g,"
-	                                "redis://h,redis://i,redis://j" }),
+	          ENV({"DLOCKD_REDIS", "redis://a,redis://b,redis://c,redis://d,redis://e,redis://f,redis://g,"
+	                               "redis://h,redis://i,redis://j"}),
 	          NOARGS, NULL);
-	parse_err(__LINE__, ENV({ "DLOCKD_REDIS", "redis://a,bogus" }), NOARGS, NULL);
-	parse_err(__LINE__, ENV({ "DLOCKD_REDIS", "," }), NOARGS, NULL);
+	parse_err(__LINE__, ENV({"DLOCKD_REDIS", "redis://a,bogus"}), NOARGS, NULL);
+	parse_err(__LINE__, ENV({"DLOCKD_REDIS", ","}), NOARGS, NULL);
 	parse_err(__LINE__, NULL, ARGS("--redis", "redis://a", "--redis", "bogus"), NULL);
 }
 
@@ -463,22 +504,24 @@ static void test_ttl_relations(void)
 {
 	struct config c;
 
-	parse_err(__LINE__, NULL, ARGS("--min-ttl-ms=5000", "--max-ttl-ms=4000", "--default-ttl-ms=4500"), "min-ttl-ms");
-	parse_err(__LINE__, ENV({ "DLOCKD_MIN_TTL_MS", "5000" }, { "DLOCKD_MAX_TTL_MS", "4000" },
-	                        { "DLOCKD_DEFAULT_TTL_MS", "4500" }),
+	parse_err(__LINE__, NULL, ARGS("--min-ttl-ms=5000", "--max-ttl-ms=4000", "--default-ttl-ms=4500"),
+	          "min-ttl-ms");
+	parse_err(__LINE__,
+	          ENV({"DLOCKD_MIN_TTL_MS", "5000"}, {"DLOCKD_MAX_TTL_MS", "4000"}, {"DLOCKD_DEFAULT_TTL_MS", "4500"}),
 	          NOARGS, "min-ttl-ms");
 	parse_err(__LINE__, NULL, ARGS("--default-ttl-ms=50"), "default-ttl-ms");
 	parse_err(__LINE__, NULL, ARGS("--default-ttl-ms=86400001"), "default-ttl-ms");
 	parse_err(__LINE__, NULL, ARGS("--min-ttl-ms=200", "--default-ttl-ms=150"), "default-ttl-ms");
 	parse_err(__LINE__, NULL, ARGS("--max-ttl-ms=20000"), "default-ttl-ms"); /* below the default 30000 */
 	parse_err(__LINE__, NULL, ARGS("--min-ttl-ms=40000"), "default-ttl-ms");
-	parse_err(__LINE__, ENV({ "DLOCKD_DEFAULT_TTL_MS", "50" }), NOARGS, "default-ttl-ms");
+	parse_err(__LINE__, ENV({"DLOCKD_DEFAULT_TTL_MS", "50"}), NOARGS, "default-ttl-ms");
 	if (parse_ok(__LINE__, &c, NULL, ARGS("--min-ttl-ms=700", "--max-ttl-ms=700", "--default-ttl-ms=700")))
-		CHECK(c.min_ttl_ms == 700 && c.max_ttl_ms == 700 && c.default_ttl_ms == 700, "min = max = default = 700");
+		CHECK(c.min_ttl_ms == 700 && c.max_ttl_ms == 700 && c.default_ttl_ms == 700,
+		      "min = max = default = 700");
 	/* the relation is judged after flags override the environment */
-	if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_DEFAULT_TTL_MS", "50" }), ARGS("--min-ttl-ms=10")))
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_DEFAULT_TTL_MS", "50"}), ARGS("--min-ttl-ms=10")))
 		CHECK(c.default_ttl_ms == 50 && c.min_ttl_ms == 10, "DLOCKD_DEFAULT_TTL_MS=50 --min-ttl-ms=10");
-	if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_MIN_TTL_MS", "40000" }), ARGS("--min-ttl-ms=100")))
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_MIN_TTL_MS", "40000"}), ARGS("--min-ttl-ms=100")))
 		CHECK_INT(c.min_ttl_ms, 100, "DLOCKD_MIN_TTL_MS=40000 --min-ttl-ms=100");
 }
 
@@ -489,54 +532,56 @@ static void test_log_and_prefix(void)
 	static const struct {
 		const char *v;
 		int want; /* -1: rejected */
-	} FMT[] = { { "text", LOG_TEXT }, { "json", LOG_JSON }, { "JSON", -1 }, { "xml", -1 }, { "", -1 }, { "text ", -1 } },
-	  LVL[] = { { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "warn", LOG_WARN }, { "error", LOG_ERROR },
-		    { "warning", -1 },      { "INFO", -1 },       { "", -1 },         { "trace", -1 } };
+	} FMT[] = {{"text", LOG_TEXT}, {"json", LOG_JSON}, {"JSON", -1}, {"xml", -1}, {"", -1}, {"text ", -1}},
+	  LVL[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR},
+	           {"warning", -1},      {"INFO", -1},       {"", -1},           {"trace", -1}};
 	struct config c;
 
 	for (size_t i = 0; i < sizeof FMT / sizeof FMT[0]; i++) {
 		if (FMT[i].want < 0) {
 			parse_err(__LINE__, NULL, ARGS("--log-format", FMT[i].v), "log-format");
-			parse_err(__LINE__, ENV({ "DLOCKD_LOG_FORMAT", FMT[i].v }), NOARGS, "DLOCKD_LOG_FORMAT");
+			parse_err(__LINE__, ENV({"DLOCKD_LOG_FORMAT", FMT[i].v}), NOARGS, "DLOCKD_LOG_FORMAT");
 			continue;
 		}
 		if (parse_ok(__LINE__, &c, NULL, ARGS("--log-format", FMT[i].v)))
-			CHECK(c.log_format == (enum log_format)FMT[i].want, "--log-format %s: got %d", FMT[i].v, c.log_format);
-		if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_LOG_FORMAT", FMT[i].v }), NOARGS))
+			CHECK(c.log_format == (enum log_format)FMT[i].want, "--log-format %s: got %d", FMT[i].v,
+			      c.log_format);
+		if (parse_ok(__LINE__, &c, ENV({"DLOCKD_LOG_FORMAT", FMT[i].v}), NOARGS))
 			CHECK(c.log_format == (enum log_format)FMT[i].want, "DLOCKD_LOG_FORMAT=%s: got %d", FMT[i].v,
 			      c.log_format);
 	}
 	for (size_t i = 0; i < sizeof LVL / sizeof LVL[0]; i++) {
 		if (LVL[i].want < 0) {
 			parse_err(__LINE__, NULL, ARGS("--log-level", LVL[i].v), "log-level");
-			parse_err(__LINE__, ENV({ "DLOCKD_LOG_LEVEL", LVL[i].v }), NOARGS, "DLOCKD_LOG_LEVEL");
+			parse_err(__LINE__, ENV({"DLOCKD_LOG_LEVEL", LVL[i].v}), NOARGS, "DLOCKD_LOG_LEVEL");
 			continue;
 		}
 		if (parse_ok(__LINE__, &c, NULL, ARGS("--log-level", LVL[i].v)))
-			CHECK(c.log_level == (enum log_level)LVL[i].want, "--log-level %s: got %d", LVL[i].v, c.log_level);
-		if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_LOG_LEVEL", LVL[i].v }), NOARGS))
-			CHECK(c.log_level == (enum log_level)LVL[i].want, "DLOCKD_LOG_LEVEL=%s: got %d", LVL[i].v, c.log_level);
+			CHECK(c.log_level == (enum log_level)LVL[i].want, "--log-level %s: got %d", LVL[i].v,
+			      c.log_level);
+		if (parse_ok(__LINE__, &c, ENV({"DLOCKD_LOG_LEVEL", LVL[i].v}), NOARGS))
+			CHECK(c.log_level == (enum log_level)LVL[i].want, "DLOCKD_LOG_LEVEL=%s: got %d", LVL[i].v,
+			      c.log_level);
 	}
 
 	static const struct {
 		const char *v;
 		bool ok;
 	} PFX[] = {
-		{ "app:", true },   { "a/b|c~!#", true }, { "x", true },     { "a{b", false }, { "a}b", false },
-		{ "{", false },     { "a b", false },     { "a\tb", false }, { "a\nb", false }, { "\x7f", false },
-		{ "caf\xc3\xa9", false },
+	    {"app:", true}, {"a/b|c~!#", true}, {"x", true},     {"a{b", false},  {"a}b", false},         {"{", false},
+	    {"a b", false}, {"a\tb", false},    {"a\nb", false}, {"\x7f", false}, {"caf\xc3\xa9", false},
 	};
 	char p64[65], p65[66];
 
 	for (size_t i = 0; i < sizeof PFX / sizeof PFX[0]; i++) {
 		if (!PFX[i].ok) {
 			parse_err(__LINE__, NULL, ARGS("--prefix", PFX[i].v), "prefix");
-			parse_err(__LINE__, ENV({ "DLOCKD_PREFIX", PFX[i].v }), NOARGS, "DLOCKD_PREFIX");
+			parse_err(__LINE__, ENV({"DLOCKD_PREFIX", PFX[i].v}), NOARGS, "DLOCKD_PREFIX");
 			continue;
 		}
 		if (parse_ok(__LINE__, &c, NULL, ARGS("--prefix", PFX[i].v)))
 			CHECK_STR(c.prefix, PFX[i].v, "--prefix");
-		if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_PREFIX", PFX[i].v }), NOARGS))
+		if (parse_ok(__LINE__, &c, ENV({"DLOCKD_PREFIX", PFX[i].v}), NOARGS))
 			CHECK_STR(c.prefix, PFX[i].v, "DLOCKD_PREFIX");
 	}
 	memset(p64, 'p', 64);
@@ -548,7 +593,7 @@ static void test_log_and_prefix(void)
 	parse_err(__LINE__, NULL, ARGS("--prefix", p65), "prefix");
 	if (parse_ok(__LINE__, &c, NULL, ARGS("--prefix=a=b")))
 		CHECK_STR(c.prefix, "a=b", "--prefix=a=b");
-	if (parse_ok(__LINE__, &c, ENV({ "DLOCKD_PREFIX", "env:" }), ARGS("--prefix", "flag:")))
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_PREFIX", "env:"}), ARGS("--prefix", "flag:")))
 		CHECK_STR(c.prefix, "flag:", "--prefix over DLOCKD_PREFIX");
 }
 
@@ -561,24 +606,24 @@ static void test_arg_syntax(void)
 		const char *const *args;
 		const char *needle;
 	} ERRS[] = {
-		{ __LINE__, ARGS("--bogus"), "bogus" },
-		{ __LINE__, ARGS("--bogus=1"), "bogus" },
-		{ __LINE__, ARGS("--thread", "2"), "thread" },
-		{ __LINE__, ARGS("--Threads", "2"), NULL },
-		{ __LINE__, ARGS("listen"), "listen" },
-		{ __LINE__, ARGS("-t", "2"), NULL },
-		{ __LINE__, ARGS("-"), NULL },
-		{ __LINE__, ARGS("--"), NULL },
-		{ __LINE__, ARGS("--=5"), NULL },
-		{ __LINE__, ARGS("--threads", "2", "extra"), "extra" },
-		{ __LINE__, ARGS("--listen"), "listen" },
-		{ __LINE__, ARGS("--threads"), "threads" },
-		{ __LINE__, ARGS("--threads", "2", "--redis"), "redis" },
-		{ __LINE__, ARGS("--threads="), "threads" },
-		{ __LINE__, ARGS("--help=1"), "help" },
-		{ __LINE__, ARGS("--version=x"), "version" },
-		{ __LINE__, ARGS("--healthcheck=1"), "healthcheck" },
-		{ __LINE__, ARGS("--listen", "--threads"), "listen" },
+	    {__LINE__, ARGS("--bogus"), "bogus"},
+	    {__LINE__, ARGS("--bogus=1"), "bogus"},
+	    {__LINE__, ARGS("--thread", "2"), "thread"},
+	    {__LINE__, ARGS("--Threads", "2"), NULL},
+	    {__LINE__, ARGS("listen"), "listen"},
+	    {__LINE__, ARGS("-t", "2"), NULL},
+	    {__LINE__, ARGS("-"), NULL},
+	    {__LINE__, ARGS("--"), NULL},
+	    {__LINE__, ARGS("--=5"), NULL},
+	    {__LINE__, ARGS("--threads", "2", "extra"), "extra"},
+	    {__LINE__, ARGS("--listen"), "listen"},
+	    {__LINE__, ARGS("--threads"), "threads"},
+	    {__LINE__, ARGS("--threads", "2", "--redis"), "redis"},
+	    {__LINE__, ARGS("--threads="), "threads"},
+	    {__LINE__, ARGS("--help=1"), "help"},
+	    {__LINE__, ARGS("--version=x"), "version"},
+	    {__LINE__, ARGS("--healthcheck=1"), "healthcheck"},
+	    {__LINE__, ARGS("--listen", "--threads"), "listen"},
 	};
 	struct config c;
 	char err[256];
@@ -588,7 +633,8 @@ static void test_arg_syntax(void)
 
 	printf("---- expected --help and --version output follows ----\n");
 	CHECK(parse(&c, NULL, ARGS("--help"), err, sizeof err) == CONFIG_DONE, "--help should return CONFIG_DONE");
-	CHECK(parse(&c, NULL, ARGS("--version"), err, sizeof err) == CONFIG_DONE, "--version should return CONFIG_DONE");
+	CHECK(parse(&c, NULL, ARGS("--version"), err, sizeof err) == CONFIG_DONE,
+	      "--version should return CONFIG_DONE");
 	CHECK(parse(&c, NULL, ARGS("--threads", "2", "--version"), err, sizeof err) == CONFIG_DONE,
 	      "--threads 2 --version should return CONFIG_DONE");
 	printf("---- end of --help and --version output ----\n");
@@ -607,13 +653,13 @@ static void test_arg_syntax(void)
 		CHECK_STR(c.prefix, "--x", "--prefix --x");
 	/* all of it together */
 	if (parse_ok(__LINE__, &c, NULL,
-	             ARGS("--listen=:9000", "--redis", "redis://r:1/1", "--prefix", "p:", "--threads=8",
-	                  "--log-format", "json", "--log-level=debug", "--max-connections", "20",
-	                  "--max-connections-per-ip=2", "--connection-timeout-s", "7", "--redis-timeout-ms=50"))) {
+	             ARGS("--listen=:9000", "--redis", "redis://r:1/1", "--prefix", "p:", "--threads=8", "--log-format",
+	                  "json", "--log-level=debug", "--max-connections", "20", "--max-connections-per-ip=2",
+	                  "--connection-timeout-s", "7", "--redis-timeout-ms=50"))) {
 		CHECK(c.listen_host[0] == '\0' && c.listen_port == 9000 && c.nredis == 1 && c.redis[0].port == 1 &&
-		          c.redis[0].db == 1 && strcmp(c.prefix, "p:") == 0 && c.threads == 8 && c.log_format == LOG_JSON &&
-		          c.log_level == LOG_DEBUG && c.max_connections == 20 && c.max_connections_per_ip == 2 &&
-		          c.connection_timeout_s == 7 && c.redis_timeout_ms == 50,
+		          c.redis[0].db == 1 && strcmp(c.prefix, "p:") == 0 && c.threads == 8 &&
+		          c.log_format == LOG_JSON && c.log_level == LOG_DEBUG && c.max_connections == 20 &&
+		          c.max_connections_per_ip == 2 && c.connection_timeout_s == 7 && c.redis_timeout_ms == 50,
 		      "a full command line was not applied");
 	}
 }

@@ -5,16 +5,20 @@
 #include "unit.h"
 
 static const char *const TYPE_NAME[] = {
-	[KEYS_LOCK] = "lock", [KEYS_FENCE] = "fence", [KEYS_QUEUE] = "queue", [KEYS_WAITDL] = "waitdl",
+    [KEYS_LOCK] = "lock",
+    [KEYS_FENCE] = "fence",
+    [KEYS_QUEUE] = "queue",
+    [KEYS_WAITDL] = "waitdl",
 };
 enum { NTYPES = KEYS_WAITDL + 1 };
 
 /* Valid lock names chosen to look like other names' keys or type tags. */
 static const char *const TRICKY[] = {
-	"a",       "b",       "a:fence", "a:lock", "fence:a", "lock:a", "fence",   "lock",  "queue", "wake",
-	"a:queue", "a:wake",  ":",       "::",     "a:",      ":a",     "fence:",  "lock:", "@",     "a.b",
-	"a_b",     "a-b",     "lock:a:fence", "fence:lock", "dlock:", "dlock:lock:", "x",  "A",     "0",
-	"waitdl",  "alive",   "a:waitdl", "a:alive", "queue:a", "alive:a", "waitdl:", "wake:a",
+    "a",       "b",           "a:fence", "a:lock",  "fence:a", "lock:a", "fence",        "lock",
+    "queue",   "wake",        "a:queue", "a:wake",  ":",       "::",     "a:",           ":a",
+    "fence:",  "lock:",       "@",       "a.b",     "a_b",     "a-b",    "lock:a:fence", "fence:lock",
+    "dlock:",  "dlock:lock:", "x",       "A",       "0",       "waitdl", "alive",        "a:waitdl",
+    "a:alive", "queue:a",     "alive:a", "waitdl:", "wake:a",
 };
 enum { NTRICKY = sizeof TRICKY / sizeof TRICKY[0] };
 
@@ -44,9 +48,9 @@ static void test_init(void)
 		const char *prefix;
 		bool want;
 	} T[] = {
-		{ "dlock:", true }, { "", true },     { "app/prod:", true }, { "~!#$%^&*()", true }, { "a b", false },
-		{ " ", false },     { "a\tb", false }, { "a\nb", false },    { "\x01", false },      { "a\x7f", false },
-		{ "\x80", false },  { "caf\xc3\xa9", false },
+	    {"dlock:", true}, {"", true},       {"app/prod:", true}, {"~!#$%^&*()", true},
+	    {"a b", false},   {" ", false},     {"a\tb", false},     {"a\nb", false},
+	    {"\x01", false},  {"a\x7f", false}, {"\x80", false},     {"caf\xc3\xa9", false},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -78,14 +82,10 @@ static void test_make_exact(void)
 		enum keys_type type;
 		const char *want;
 	} T[] = {
-		{ "dlock:", "a", KEYS_LOCK, "dlock:lock:{a}" },
-		{ "dlock:", "a", KEYS_FENCE, "dlock:fence:{a}" },
-		{ "dlock:", "a", KEYS_QUEUE, "dlock:queue:{a}" },
-		{ "dlock:", "a", KEYS_WAITDL, "dlock:waitdl:{a}" },
-		{ "", "orders:42", KEYS_LOCK, "lock:{orders:42}" },
-		{ "", "orders:42", KEYS_FENCE, "fence:{orders:42}" },
-		{ "app*", "a:fence", KEYS_LOCK, "app*lock:{a:fence}" },
-		{ "x", "@.-_:", KEYS_WAITDL, "xwaitdl:{@.-_:}" },
+	    {"dlock:", "a", KEYS_LOCK, "dlock:lock:{a}"},         {"dlock:", "a", KEYS_FENCE, "dlock:fence:{a}"},
+	    {"dlock:", "a", KEYS_QUEUE, "dlock:queue:{a}"},       {"dlock:", "a", KEYS_WAITDL, "dlock:waitdl:{a}"},
+	    {"", "orders:42", KEYS_LOCK, "lock:{orders:42}"},     {"", "orders:42", KEYS_FENCE, "fence:{orders:42}"},
+	    {"app*", "a:fence", KEYS_LOCK, "app*lock:{a:fence}"}, {"x", "@.-_:", KEYS_WAITDL, "xwaitdl:{@.-_:}"},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -116,8 +116,8 @@ static void test_make_longest(void)
 		char *out = xmalloc(KEYS_KEY_MAX + 1); /* exact: ASan reports any overflow */
 		size_t want = KEYS_PREFIX_MAX + strlen(TYPE_NAME[t]) + 2 + LOCK_NAME_MAX + 1;
 		size_t n = keys_make(&k, (enum keys_type)t, name, out);
-		CHECK(n == want && strlen(out) == want && n <= KEYS_KEY_MAX, "keys_make(longest, %s): length %zu, want %zu",
-		      TYPE_NAME[t], n, want);
+		CHECK(n == want && strlen(out) == want && n <= KEYS_KEY_MAX,
+		      "keys_make(longest, %s): length %zu, want %zu", TYPE_NAME[t], n, want);
 		CHECK(out[n - 1] == '}' && memcmp(out, prefix, KEYS_PREFIX_MAX) == 0, "keys_make(longest, %s) = %s",
 		      TYPE_NAME[t], unit_escz(out));
 		free(out);
@@ -127,7 +127,7 @@ static void test_make_longest(void)
 /* No two (type, name) pairs share a key, for several prefixes. */
 static void test_no_collisions(void)
 {
-	static const char *const PREFIXES[] = { "dlock:", "", "a", "lock:", "{" };
+	static const char *const PREFIXES[] = {"dlock:", "", "a", "lock:", "{"};
 	enum { N = NTYPES * NTRICKY };
 	static char keys_buf[N][KEYS_KEY_MAX + 1];
 
@@ -142,9 +142,9 @@ static void test_no_collisions(void)
 			for (int b = a + 1; b < N; b++)
 				if (strcmp(keys_buf[a], keys_buf[b]) == 0) {
 					collisions++;
-					CHECK(false, "prefix %s: (%s, %s) and (%s, %s) share the key %s", unit_escz(PREFIXES[p]),
-					      TYPE_NAME[a / NTRICKY], TRICKY[a % NTRICKY], TYPE_NAME[b / NTRICKY],
-					      TRICKY[b % NTRICKY], keys_buf[a]);
+					CHECK(false, "prefix %s: (%s, %s) and (%s, %s) share the key %s",
+					      unit_escz(PREFIXES[p]), TYPE_NAME[a / NTRICKY], TRICKY[a % NTRICKY],
+					      TYPE_NAME[b / NTRICKY], TRICKY[b % NTRICKY], keys_buf[a]);
 				}
 		CHECK(collisions == 0, "prefix %s: %zu collisions", unit_escz(PREFIXES[p]), collisions);
 	}
@@ -217,7 +217,7 @@ static void test_glob_helper(void)
 {
 	/* the helper itself, so a pattern test cannot pass by accident */
 	CHECK(glob("a*", "abc") && glob("a\\*", "a*") && !glob("a\\*", "ab") && glob("[ab]c", "bc") &&
-	      !glob("[^ab]c", "bc") && glob("?", "x") && !glob("a", "ab") && glob("\\[x\\]", "[x]"),
+	          !glob("[^ab]c", "bc") && glob("?", "x") && !glob("a", "ab") && glob("\\[x\\]", "[x]"),
 	      "the test's glob matcher is wrong");
 }
 
@@ -226,14 +226,14 @@ static void test_pattern_exact(void)
 	static const struct {
 		const char *prefix, *name_prefix, *want;
 	} T[] = {
-		{ "dlock:", "", "dlock:lock:{*" },
-		{ "dlock:", "orders:", "dlock:lock:{orders:*" },
-		{ "", "a", "lock:{a*" },
-		{ "a*b", "", "a\\*block:{*" },
-		{ "q?", "", "q\\?lock:{*" },
-		{ "[x]", "n", "\\[x\\]lock:{n*" },
-		{ "back\\slash", "", "back\\\\slashlock:{*" },
-		{ "*?[]\\", "", "\\*\\?\\[\\]\\\\lock:{*" },
+	    {"dlock:", "", "dlock:lock:{*"},
+	    {"dlock:", "orders:", "dlock:lock:{orders:*"},
+	    {"", "a", "lock:{a*"},
+	    {"a*b", "", "a\\*block:{*"},
+	    {"q?", "", "q\\?lock:{*"},
+	    {"[x]", "n", "\\[x\\]lock:{n*"},
+	    {"back\\slash", "", "back\\\\slashlock:{*"},
+	    {"*?[]\\", "", "\\*\\?\\[\\]\\\\lock:{*"},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -253,11 +253,12 @@ static void test_pattern_exact(void)
  * of names starting with name_prefix. */
 static void test_pattern_semantics(void)
 {
-	static const char *const PREFIXES[] = { "dlock:", "", "a*b", "q?x", "[ab]", "x\\y", "^z", "]", "*", "[^a]",
-		                                "a-z", "\\*" };
-	static const char *const NAME_PREFIXES[] = { "", "a", "a:", "lock", "fence:a" };
-	static const char *const OTHER_PREFIXES[] = { "dlock:", "", "aXb", "a*b", "qQx", "q?x", "a", "[ab]", "x\\y",
-		                                      "xy", "x\\\\y", "^z", "z", "]", "*", "X", "b", "a-z", "\\*", "\\X" };
+	static const char *const PREFIXES[] = {"dlock:", "",  "a*b", "q?x",  "[ab]", "x\\y",
+	                                       "^z",     "]", "*",   "[^a]", "a-z",  "\\*"};
+	static const char *const NAME_PREFIXES[] = {"", "a", "a:", "lock", "fence:a"};
+	static const char *const OTHER_PREFIXES[] = {"dlock:", "",     "aXb", "a*b",    "qQx", "q?x", "a",
+	                                             "[ab]",   "x\\y", "xy",  "x\\\\y", "^z",  "z",   "]",
+	                                             "*",      "X",    "b",   "a-z",    "\\*", "\\X"};
 
 	for (size_t p = 0; p < sizeof PREFIXES / sizeof PREFIXES[0]; p++) {
 		struct keys k = make_keys(PREFIXES[p]);
@@ -272,8 +273,9 @@ static void test_pattern_semantics(void)
 				for (int t = 0; t < NTYPES; t++)
 					for (int i = 0; i < NTRICKY; i++) {
 						char key[KEYS_KEY_MAX + 1];
-						bool want = t == KEYS_LOCK && strcmp(OTHER_PREFIXES[o], PREFIXES[p]) == 0 &&
-						            strncmp(TRICKY[i], NAME_PREFIXES[q], strlen(NAME_PREFIXES[q])) == 0;
+						bool want =
+						    t == KEYS_LOCK && strcmp(OTHER_PREFIXES[o], PREFIXES[p]) == 0 &&
+						    strncmp(TRICKY[i], NAME_PREFIXES[q], strlen(NAME_PREFIXES[q])) == 0;
 						keys_make(&ko, (enum keys_type)t, TRICKY[i], key);
 						if (glob(pat, key) != want)
 							CHECK(false, "pattern %s %s key %s", unit_escz(pat),
@@ -300,7 +302,8 @@ static void test_pattern_longest(void)
 	name[LOCK_NAME_MAX] = '\0';
 	k = make_keys(prefix);
 	n = keys_lock_pattern(&k, name, out);
-	CHECK(n == want && strlen(out) == want, "keys_lock_pattern(64 x '*', 255 x 'n'): length %zu, want %zu", n, want);
+	CHECK(n == want && strlen(out) == want, "keys_lock_pattern(64 x '*', 255 x 'n'): length %zu, want %zu", n,
+	      want);
 	free(out);
 }
 
@@ -308,7 +311,7 @@ static void test_pattern_longest(void)
 
 static void test_lock_name_round_trip(void)
 {
-	static const char *const PREFIXES[] = { "dlock:", "", "{", "lock:", "a*b" };
+	static const char *const PREFIXES[] = {"dlock:", "", "{", "lock:", "a*b"};
 	char longest[LOCK_NAME_MAX + 1];
 
 	memset(longest, 'z', LOCK_NAME_MAX);
@@ -329,8 +332,9 @@ static void test_lock_name_round_trip(void)
 				if (t == KEYS_LOCK)
 					continue;
 				n = keys_make(&k, (enum keys_type)t, name, key);
-				CHECK(!keys_lock_name(&k, key, n, got), "keys_lock_name(prefix %s, %s) accepted a %s key",
-				      unit_escz(PREFIXES[p]), unit_escz(key), TYPE_NAME[t]);
+				CHECK(!keys_lock_name(&k, key, n, got),
+				      "keys_lock_name(prefix %s, %s) accepted a %s key", unit_escz(PREFIXES[p]),
+				      unit_escz(key), TYPE_NAME[t]);
 			}
 			free(got);
 		}
@@ -344,39 +348,39 @@ static void test_lock_name_rejects(void)
 		const char *key;
 		long len; /* < 0: strlen */
 	} T[] = {
-		{ "dlock:", "", -1 },
-		{ "dlock:", "dlock:", -1 },
-		{ "dlock:", "dlock:lock:", -1 },
-		{ "dlock:", "dlock:lock:{", -1 },
-		{ "dlock:", "dlock:lock:{}", -1 },
-		{ "dlock:", "dlock:lock:}", -1 },
-		{ "dlock:", "dlock:lock:{a", -1 },
-		{ "dlock:", "dlock:lock:a}", -1 },
-		{ "dlock:", "dlock:lock:{a}x", -1 },
-		{ "dlock:", "dlock:lock:{a}}", -1 },
-		{ "dlock:", "dlock:lock:{{a}", -1 },
-		{ "dlock:", "dlock:lock:{a{b}", -1 },
-		{ "dlock:", "dlock:lock:{a}{b}", -1 },
-		{ "dlock:", "dlock:lock:{a b}", -1 },
-		{ "dlock:", "dlock:lock:{a/b}", -1 },
-		{ "dlock:", "dlock:lock:{caf\xc3\xa9}", -1 },
-		{ "dlock:", "dlock:lock:{a\0b}", 15 },
-		{ "dlock:", "dlock:lock:{abc}", 15 }, /* len cuts the '}' */
-		{ "dlock:", "dlock:lock:{abc}", 5 },
-		{ "dlock:", "dlock:fence:{a}", -1 },
-		{ "dlock:", "dlock:queue:{a}", -1 },
-		{ "dlock:", "dlock:waitdl:{a}", -1 },
-		{ "dlock:", "dlock:alive:{a}", -1 },
-		{ "dlock:", "dlock:wake", -1 },
-		{ "dlock:", "dlock:locks:{a}", -1 },
-		{ "dlock:", "dlock:lock{a}", -1 },
-		{ "dlock:", "other:lock:{a}", -1 },
-		{ "dlock:", "dlocklock:{a}", -1 },
-		{ "dlock:", "lock:{a}", -1 },
-		{ "dlock:", "xdlock:lock:{a}", -1 },
-		{ "", "dlock:lock:{a}", -1 },
-		{ "", "lock:{}", -1 },
-		{ "", "fence:{a}", -1 },
+	    {"dlock:", "", -1},
+	    {"dlock:", "dlock:", -1},
+	    {"dlock:", "dlock:lock:", -1},
+	    {"dlock:", "dlock:lock:{", -1},
+	    {"dlock:", "dlock:lock:{}", -1},
+	    {"dlock:", "dlock:lock:}", -1},
+	    {"dlock:", "dlock:lock:{a", -1},
+	    {"dlock:", "dlock:lock:a}", -1},
+	    {"dlock:", "dlock:lock:{a}x", -1},
+	    {"dlock:", "dlock:lock:{a}}", -1},
+	    {"dlock:", "dlock:lock:{{a}", -1},
+	    {"dlock:", "dlock:lock:{a{b}", -1},
+	    {"dlock:", "dlock:lock:{a}{b}", -1},
+	    {"dlock:", "dlock:lock:{a b}", -1},
+	    {"dlock:", "dlock:lock:{a/b}", -1},
+	    {"dlock:", "dlock:lock:{caf\xc3\xa9}", -1},
+	    {"dlock:", "dlock:lock:{a\0b}", 15},
+	    {"dlock:", "dlock:lock:{abc}", 15}, /* len cuts the '}' */
+	    {"dlock:", "dlock:lock:{abc}", 5},
+	    {"dlock:", "dlock:fence:{a}", -1},
+	    {"dlock:", "dlock:queue:{a}", -1},
+	    {"dlock:", "dlock:waitdl:{a}", -1},
+	    {"dlock:", "dlock:alive:{a}", -1},
+	    {"dlock:", "dlock:wake", -1},
+	    {"dlock:", "dlock:locks:{a}", -1},
+	    {"dlock:", "dlock:lock{a}", -1},
+	    {"dlock:", "other:lock:{a}", -1},
+	    {"dlock:", "dlocklock:{a}", -1},
+	    {"dlock:", "lock:{a}", -1},
+	    {"dlock:", "xdlock:lock:{a}", -1},
+	    {"", "dlock:lock:{a}", -1},
+	    {"", "lock:{}", -1},
+	    {"", "fence:{a}", -1},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -410,7 +414,7 @@ static void test_lock_name_rejects(void)
 
 static void test_wake(void)
 {
-	static const char *const PREFIXES[] = { "dlock:", "", "a*b", "{" };
+	static const char *const PREFIXES[] = {"dlock:", "", "a*b", "{"};
 	char longest[KEYS_PREFIX_MAX + 1];
 
 	for (size_t p = 0; p <= sizeof PREFIXES / sizeof PREFIXES[0]; p++) {
@@ -434,7 +438,8 @@ static void test_wake(void)
 			for (int i = 0; i < NTRICKY; i++) {
 				keys_make(&k, (enum keys_type)t, TRICKY[i], key);
 				if (strcmp(key, chan) == 0)
-					CHECK(false, "keys_wake_channel %s equals the %s key of %s", chan, TYPE_NAME[t], TRICKY[i]);
+					CHECK(false, "keys_wake_channel %s equals the %s key of %s", chan, TYPE_NAME[t],
+					      TRICKY[i]);
 			}
 		free(chan);
 	}

@@ -16,7 +16,7 @@ enum { WATCHDOG_MS = 5000, MAX_REC = 1024 };
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -136,7 +136,7 @@ static void test_timer_order(void)
 {
 	struct loop *loop = new_loop();
 	struct tmr t[7];
-	static const int OFFSET[6] = { 30, 0, 20, 10, 25, 5 };
+	static const int OFFSET[6] = {30, 0, 20, 10, 25, 5};
 	struct watchdog wd;
 	uint64_t base = loop_update_now(loop);
 	int rc;
@@ -152,7 +152,7 @@ static void test_timer_order(void)
 	CHECK(loop_timer_armed(&t[4].t), "timer 4 is armed after start");
 	loop_timer_stop(loop, &t[4].t); /* stopped: never fires */
 	CHECK(!loop_timer_armed(&t[4].t), "timer 4 is not armed after stop");
-	loop_timer_stop(loop, &t[4].t); /* stopping twice is harmless */
+	loop_timer_stop(loop, &t[4].t);             /* stopping twice is harmless */
 	loop_timer_start(loop, &t[1].t, base + 15); /* re-armed: moves from 0 to 15 */
 	CHECK(loop_timer_armed(&t[1].t), "timer 1 is armed after re-arming");
 	watchdog_start(&wd, loop);
@@ -160,7 +160,7 @@ static void test_timer_order(void)
 	CHECK_INT(rc, 0, "loop_run() after loop_stop()");
 	watchdog_end(&wd, __LINE__, "timer order");
 	{
-		static const int want[] = { 5, 3, 1, 2, 0, 6 };
+		static const int want[] = {5, 3, 1, 2, 0, 6};
 		check_rec(__LINE__, want, sizeof want / sizeof want[0], "timers fire in deadline order");
 	}
 	for (int i = 0; i < 7; i++) {
@@ -296,7 +296,7 @@ static void test_timer_stop_edges(void)
 	loop_run(loop);
 	watchdog_end(&wd, __LINE__, "timer stop edges");
 	{
-		static const int want[] = { 3, 9 };
+		static const int want[] = {3, 9};
 		check_rec(__LINE__, want, sizeof want / sizeof want[0], "only the timers still armed fire");
 	}
 	CHECK(!loop_timer_armed(&c.t) && !loop_timer_armed(&s.t), "fired timers are still armed");
@@ -327,7 +327,7 @@ static void on_chain(void *arg)
 static void test_timer_callbacks(void)
 {
 	struct loop *loop = new_loop();
-	struct chain c = { .loop = loop, .repeat = 3 };
+	struct chain c = {.loop = loop, .repeat = 3};
 	struct tmr victim;
 	struct watchdog wd;
 	uint64_t base = loop_update_now(loop);
@@ -344,7 +344,7 @@ static void test_timer_callbacks(void)
 	CHECK_INT(victim.fires, 0, "a timer stopped by an earlier callback of the same turn fired");
 	CHECK_INT(c.fires, 3, "a timer re-arming itself: fires");
 	{
-		static const int want[] = { 101, 102, 103 };
+		static const int want[] = {101, 102, 103};
 		check_rec(__LINE__, want, sizeof want / sizeof want[0], "self re-arming timer");
 	}
 	loop_free(loop);
@@ -386,8 +386,8 @@ static void on_deferring_timer(void *arg)
 static void test_defer(void)
 {
 	struct loop *loop = new_loop();
-	struct dctx d2 = { .loop = loop, .id = 12 }, d1 = { .loop = loop, .id = 11, .next = &d2 };
-	struct deferring_timer a = { .loop = loop, .d = &d1, .id = 1 };
+	struct dctx d2 = {.loop = loop, .id = 12}, d1 = {.loop = loop, .id = 11, .next = &d2};
+	struct deferring_timer a = {.loop = loop, .d = &d1, .id = 1};
 	struct tmr b, c;
 	struct watchdog wd;
 	uint64_t base = loop_update_now(loop);
@@ -405,13 +405,13 @@ static void test_defer(void)
 	loop_run(loop);
 	watchdog_end(&wd, __LINE__, "defer");
 	{
-		static const int want[] = { 1, 2, 11, 12, 3 };
+		static const int want[] = {1, 2, 11, 12, 3};
 		check_rec(__LINE__, want, sizeof want / sizeof want[0], "deferred calls run after the turn's timers");
 	}
 
 	/* A call deferred before loop_run() runs in the first turn without waiting. */
 	{
-		struct dctx s = { .loop = loop, .id = 20, .stop = true };
+		struct dctx s = {.loop = loop, .id = 20, .stop = true};
 		struct timespec t0, t1;
 		long ms;
 		nrec = 0;
@@ -435,7 +435,7 @@ static void test_defer(void)
 			abort();
 		nrec = 0;
 		for (int i = 0; i < N; i++) {
-			ds[i] = (struct dctx){ .loop = loop, .id = i, .stop = i == N - 1 };
+			ds[i] = (struct dctx){.loop = loop, .id = i, .stop = i == N - 1};
 			loop_defer(loop, on_defer, &ds[i]);
 		}
 		watchdog_start(&wd, loop);
@@ -449,7 +449,7 @@ static void test_defer(void)
 
 	/* loop_free() runs what is still deferred. */
 	{
-		struct dctx f = { .loop = loop, .id = 30 };
+		struct dctx f = {.loop = loop, .id = 30};
 		nrec = 0;
 		loop_defer(loop, on_defer, &f);
 		loop_free(loop);
@@ -543,11 +543,12 @@ static void test_wake(void)
 	static const struct {
 		int wakes;
 		long delay_ms;
-	} T[] = { { 1, 20 }, { 1, 0 }, { 1000, 10 } };
+	} T[] = {{1, 20}, {1, 0}, {1000, 10}};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
 		struct loop *loop = new_loop();
-		struct wctx w = { .loop = loop, .loop_thread = pthread_self(), .wakes = T[i].wakes, .delay_ms = T[i].delay_ms };
+		struct wctx w = {
+		    .loop = loop, .loop_thread = pthread_self(), .wakes = T[i].wakes, .delay_ms = T[i].delay_ms};
 		struct watchdog wd;
 		pthread_t th;
 
@@ -561,8 +562,8 @@ static void test_wake(void)
 		loop_run(loop);
 		pthread_join(th, NULL);
 		watchdog_end(&wd, __LINE__, "loop_wake from another thread");
-		CHECK(w.calls >= 1 && w.calls <= T[i].wakes, "%d loop_wake() calls: the handler ran %d times", T[i].wakes,
-		      w.calls);
+		CHECK(w.calls >= 1 && w.calls <= T[i].wakes, "%d loop_wake() calls: the handler ran %d times",
+		      T[i].wakes, w.calls);
 		CHECK(!w.wrong_thread, "the wake handler ran on another thread than the loop's");
 		loop_free(loop);
 	}
@@ -570,7 +571,7 @@ static void test_wake(void)
 	/* a wake-up before loop_run() is not lost */
 	{
 		struct loop *loop = new_loop();
-		struct wctx w = { .loop = loop, .loop_thread = pthread_self() };
+		struct wctx w = {.loop = loop, .loop_thread = pthread_self()};
 		struct watchdog wd;
 
 		loop_set_wake_handler(loop, on_wake, &w);
@@ -630,8 +631,8 @@ static void test_watch(void)
 {
 	struct loop *loop = new_loop();
 	int fds[2];
-	struct pctx rd = { .loop = loop, .stop = true };
-	struct writer wr = { .loop = loop, .data = "x" };
+	struct pctx rd = {.loop = loop, .stop = true};
+	struct writer wr = {.loop = loop, .data = "x"};
 	struct tmr stop;
 	struct watchdog wd;
 	uint64_t base;
@@ -680,11 +681,12 @@ static void test_watch(void)
 	watchdog_start(&wd, loop);
 	loop_run(loop);
 	watchdog_end(&wd, __LINE__, "re-added watch");
-	CHECK(rd.calls == 1 && rd.ngot == 1 && rd.got[0] == 'y', "re-added watch: %d calls, %zu bytes", rd.calls, rd.ngot);
+	CHECK(rd.calls == 1 && rd.ngot == 1 && rd.got[0] == 'y', "re-added watch: %d calls, %zu bytes", rd.calls,
+	      rd.ngot);
 
 	/* a write watch on the write end fires at once */
 	{
-		struct pctx ww = { .loop = loop, .stop = true };
+		struct pctx ww = {.loop = loop, .stop = true};
 		loop_watch_init(&ww.w, fds[1], on_readable, &ww);
 		CHECK(loop_watch_set(loop, &ww.w, LOOP_WRITE) == 0, "loop_watch_set(LOOP_WRITE)");
 		watchdog_start(&wd, loop);
@@ -719,16 +721,16 @@ static void test_hangup(void)
 		bool peer_writes, peer_shuts;
 		unsigned expect; /* events seen */
 	} T[] = {
-		{ __LINE__, LOOP_READ | LOOP_HANGUP, true, false, LOOP_READ },
-		{ __LINE__, LOOP_READ | LOOP_HANGUP, false, true, LOOP_READ | LOOP_HANGUP },
-		{ __LINE__, LOOP_READ | LOOP_HANGUP, true, true, LOOP_READ | LOOP_HANGUP },
-		{ __LINE__, LOOP_READ, false, true, LOOP_READ },
-		{ __LINE__, LOOP_HANGUP, false, true, LOOP_HANGUP },
+	    {__LINE__, LOOP_READ | LOOP_HANGUP, true, false, LOOP_READ},
+	    {__LINE__, LOOP_READ | LOOP_HANGUP, false, true, LOOP_READ | LOOP_HANGUP},
+	    {__LINE__, LOOP_READ | LOOP_HANGUP, true, true, LOOP_READ | LOOP_HANGUP},
+	    {__LINE__, LOOP_READ, false, true, LOOP_READ},
+	    {__LINE__, LOOP_HANGUP, false, true, LOOP_HANGUP},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
 		struct loop *loop = new_loop();
-		struct pctx rd = { .loop = loop, .stop = true };
+		struct pctx rd = {.loop = loop, .stop = true};
 		struct watchdog wd;
 		int sv[2];
 
@@ -776,7 +778,7 @@ static int on_prepare(void *arg)
 static void test_prepare(void)
 {
 	struct loop *loop = new_loop();
-	struct prep p = { .loop = loop, .cap = 5 }, q = { .loop = loop, .cap = -1 };
+	struct prep p = {.loop = loop, .cap = 5}, q = {.loop = loop, .cap = -1};
 	struct watchdog wd;
 	struct timespec t0, t1;
 	long ms;

@@ -16,7 +16,7 @@
 static unsigned unit_passed_, unit_failed_;
 
 static inline bool unit_check_(bool ok, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static inline bool unit_check_(bool ok, const char *file, int line, const char *fmt, ...)
 {
@@ -79,20 +79,20 @@ static inline const char *unit_escz(const char *s)
 #define CHECK(cond, ...) unit_check_((cond), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Integer equality; `what` names the expression in the failure line. */
-#define CHECK_INT(got, want, what)                                                                       \
-	do {                                                                                             \
-		long long unit_g_ = (long long)(got), unit_w_ = (long long)(want);                       \
-		unit_check_(unit_g_ == unit_w_, __FILE__, __LINE__, "%s: expected %lld, got %lld", (what), \
-		            unit_w_, unit_g_);                                                           \
+#define CHECK_INT(got, want, what)                                                                                     \
+	do {                                                                                                           \
+		long long unit_g_ = (long long)(got), unit_w_ = (long long)(want);                                     \
+		unit_check_(unit_g_ == unit_w_, __FILE__, __LINE__, "%s: expected %lld, got %lld", (what), unit_w_,    \
+		            unit_g_);                                                                                  \
 	} while (0)
 
 /* String equality (NUL-terminated; NULL compares equal only to NULL). */
-#define CHECK_STR(got, want, what)                                                                      \
-	do {                                                                                            \
-		const char *unit_g_ = (got), *unit_w_ = (want);                                         \
-		bool unit_eq_ = (unit_g_ && unit_w_) ? strcmp(unit_g_, unit_w_) == 0 : unit_g_ == unit_w_; \
-		unit_check_(unit_eq_, __FILE__, __LINE__, "%s: expected %s, got %s", (what),            \
-		            unit_escz(unit_w_), unit_escz(unit_g_));                                     \
+#define CHECK_STR(got, want, what)                                                                                     \
+	do {                                                                                                           \
+		const char *unit_g_ = (got), *unit_w_ = (want);                                                        \
+		bool unit_eq_ = (unit_g_ && unit_w_) ? strcmp(unit_g_, unit_w_) == 0 : unit_g_ == unit_w_;             \
+		unit_check_(unit_eq_, __FILE__, __LINE__, "%s: expected %s, got %s", (what), unit_escz(unit_w_),       \
+		            unit_escz(unit_g_));                                                                       \
 	} while (0)
 
 /* Prints the final line and returns the exit status for main(). */

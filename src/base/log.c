@@ -1,7 +1,7 @@
 /* log: text or JSON lines on stderr. See log.h. */
 #include "base/log.h"
 
-#include "locks/lock.h"
+#include "base/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,7 +39,7 @@ static void timestamp(char out[32])
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	lock_format_time((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, out);
+	text_format_time((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, out);
 }
 
 /* A line under construction; one write(2) per line keeps lines whole. */

@@ -2,6 +2,7 @@
 #include "base/loop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -38,11 +39,11 @@ struct loop {
 	void *on_wake_arg;
 };
 
-static uint64_t monotonic_ms(void)
+uint64_t loop_clock_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void wake_readable(void *arg, unsigned events)
@@ -69,7 +70,7 @@ struct loop *loop_new(void)
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (efd < 0)
 		goto fail_epoll;
-	loop->now_ms = monotonic_ms();
+	loop->now_ms = loop_clock_us() / 1000u;
 	loop_watch_init(&loop->wake, efd, wake_readable, loop);
 	if (loop_watch_set(loop, &loop->wake, LOOP_READ) < 0)
 		goto fail_eventfd;
@@ -105,7 +106,7 @@ uint64_t loop_now_ms(const struct loop *loop)
 
 uint64_t loop_update_now(struct loop *loop)
 {
-	loop->now_ms = monotonic_ms();
+	loop->now_ms = loop_clock_us() / 1000u;
 	return loop->now_ms;
 }
 
@@ -207,15 +208,15 @@ void loop_timer_stop(struct loop *loop, struct loop_timer *t)
 	heap_down(loop, (size_t)last->heap_index);
 }
 
-int loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t at_ms)
+void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t at_ms)
 {
 	loop_timer_stop(loop, t);
 	if (loop->heap_len == loop->heap_cap) {
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
 		struct loop_timer **heap = realloc(loop->heap, cap * sizeof *heap);
 		if (!heap) {
-			errno = ENOMEM;
-			return -1;
+			fprintf(stderr, "dlockd: out of memory for %zu timers; aborting\n", cap);
+			abort();
 		}
 		loop->heap = heap;
 		loop->heap_cap = cap;
@@ -223,7 +224,6 @@ int loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t at_ms)
 	t->at_ms = at_ms;
 	heap_set(loop, loop->heap_len++, t);
 	heap_up(loop, (size_t)t->heap_index);
-	return 0;
 }
 
 static void run_timers(struct loop *loop)

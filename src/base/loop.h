@@ -41,6 +41,8 @@ struct loop *loop_new(void);
  * timers must already be stopped. */
 void loop_free(struct loop *loop);
 
+/* The monotonic clock in microseconds, read now (any thread). */
+uint64_t loop_clock_us(void);
 /* Monotonic milliseconds, cached per loop turn. */
 uint64_t loop_now_ms(const struct loop *loop);
 /* Refreshes and returns the cached monotonic time. */
@@ -53,8 +55,10 @@ void loop_watch_init(struct loop_watch *w, int fd, loop_io_fn *cb, void *arg);
 int loop_watch_set(struct loop *loop, struct loop_watch *w, unsigned events);
 
 void loop_timer_init(struct loop_timer *t, loop_timer_fn *cb, void *arg);
-/* Arms (or re-arms) the timer to fire at monotonic time at_ms. Returns 0 or -1 (ENOMEM). */
-int loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t at_ms);
+/* Arms (or re-arms) the timer to fire at monotonic time at_ms. Cannot fail:
+ * when the timer heap cannot grow, the process aborts (see docs/architecture.md,
+ * "Errors": a timer that never fires would break a protocol deadline). */
+void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t at_ms);
 void loop_timer_stop(struct loop *loop, struct loop_timer *t);
 bool loop_timer_armed(const struct loop_timer *t);
 

@@ -1,5 +1,10 @@
-/* text: percent-decoding. See text.h. */
+/* text: percent-decoding, base64url, RFC 3339 times. See text.h. */
 #include "base/text.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 static int hex_digit(char c)
 {
@@ -37,4 +42,85 @@ long text_percent_decode(const char *in, size_t len, char *out, size_t cap, bool
 	}
 	out[o] = '\0';
 	return (long)o;
+}
+
+const char TEXT_B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t text_b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+	size_t o = 0, i = 0;
+
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = TEXT_B64URL[(v >> 18) & 63];
+		out[o++] = TEXT_B64URL[(v >> 12) & 63];
+		out[o++] = TEXT_B64URL[(v >> 6) & 63];
+		out[o++] = TEXT_B64URL[v & 63];
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		out[o++] = TEXT_B64URL[(v >> 18) & 63];
+		out[o++] = TEXT_B64URL[(v >> 12) & 63];
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		out[o++] = TEXT_B64URL[(v >> 18) & 63];
+		out[o++] = TEXT_B64URL[(v >> 12) & 63];
+		out[o++] = TEXT_B64URL[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int b64url_value(char c)
+{
+	const char *p = c ? memchr(TEXT_B64URL, c, 64) : NULL;
+	return p ? (int)(p - TEXT_B64URL) : -1;
+}
+
+long text_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	if (len % 4 == 1)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64url_value(in[i]);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0) /* non-canonical trailing bits */
+		return -1;
+	return (long)o;
+}
+
+void text_format_time(int64_t epoch_ms, char out[TEXT_TIME_LEN + 1])
+{
+	time_t secs = (time_t)(epoch_ms / 1000);
+	int ms = (int)(epoch_ms % 1000);
+	struct tm tm;
+
+	if (ms < 0) {
+		ms += 1000;
+		secs -= 1;
+	}
+	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+		snprintf(out, TEXT_TIME_LEN + 1, "%s",
+		         epoch_ms < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
+		return;
+	}
+	/* The modulos only tell the compiler the fields' widths. */
+	snprintf(out, TEXT_TIME_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
+	         (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+	         (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
 }

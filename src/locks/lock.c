@@ -1,4 +1,4 @@
-/* lock: names, tokens, owners, time formatting. See lock.h. */
+/* lock: names, tokens, owners. See lock.h. */
 #include "locks/lock.h"
 
 #include "base/digest.h"
@@ -8,9 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
-
-static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 const char *lock_outcome_str(enum lock_outcome o)
 {
@@ -75,7 +72,7 @@ bool lock_token_valid(const char *s, size_t len)
 	if (len < 1 || len > LOCK_TOKEN_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!memchr(B64URL, s[i], sizeof B64URL - 1) || s[i] == '\0')
+		if (!memchr(TEXT_B64URL, s[i], 64) || s[i] == '\0')
 			return false;
 	return true;
 }
@@ -132,64 +129,6 @@ bool lock_owner_valid(const char *s, size_t len)
 	return true;
 }
 
-size_t lock_b64url_encode(const unsigned char *in, size_t len, char *out)
-{
-	size_t o = 0, i = 0;
-
-	for (; i + 3 <= len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = B64URL[(v >> 18) & 63];
-		out[o++] = B64URL[(v >> 12) & 63];
-		out[o++] = B64URL[(v >> 6) & 63];
-		out[o++] = B64URL[v & 63];
-	}
-	if (len - i == 1) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		out[o++] = B64URL[(v >> 18) & 63];
-		out[o++] = B64URL[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = B64URL[(v >> 18) & 63];
-		out[o++] = B64URL[(v >> 12) & 63];
-		out[o++] = B64URL[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-static int b64url_value(char c)
-{
-	const char *p = c ? memchr(B64URL, c, sizeof B64URL - 1) : NULL;
-	return p ? (int)(p - B64URL) : -1;
-}
-
-long lock_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (len % 4 == 1)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value(in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0) /* non-canonical trailing bits */
-		return -1;
-	return (long)o;
-}
-
 int lock_token_new(char out[LOCK_TOKEN_LEN + 1])
 {
 	unsigned char raw[LOCK_TOKEN_LEN * 3 / 4];
@@ -204,7 +143,7 @@ int lock_token_new(char out[LOCK_TOKEN_LEN + 1])
 		}
 		got += (size_t)n;
 	}
-	lock_b64url_encode(raw, sizeof raw, out);
+	text_b64url_encode(raw, sizeof raw, out);
 	explicit_bzero(raw, sizeof raw);
 	return 0;
 }
@@ -216,29 +155,8 @@ void lock_token_hash(const char *token, char out[LOCK_TOKEN_HASH_LEN + 1])
 	digest_sha256(token, strlen(token), h);
 	out[0] = 'h';
 	out[1] = ':';
-	lock_b64url_encode(h, sizeof h, out + 2);
+	text_b64url_encode(h, sizeof h, out + 2);
 	explicit_bzero(h, sizeof h);
-}
-
-void lock_format_time(int64_t epoch_ms, char out[LOCK_TIME_LEN + 1])
-{
-	time_t secs = (time_t)(epoch_ms / 1000);
-	int ms = (int)(epoch_ms % 1000);
-	struct tm tm;
-
-	if (ms < 0) {
-		ms += 1000;
-		secs -= 1;
-	}
-	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
-		snprintf(out, LOCK_TIME_LEN + 1, "%s",
-		         epoch_ms < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
-		return;
-	}
-	/* The modulos only tell the compiler the fields' widths. */
-	snprintf(out, LOCK_TIME_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
-	         (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-	         (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
 }
 
 int64_t lock_retry_after_s(int64_t ttl_ms)

@@ -13,7 +13,6 @@ enum {
 	LOCK_OWNER_MAX = 256,
 	LOCK_TOKEN_LEN = 32, /* tokens we issue: 24 random bytes, base64url */
 	LOCK_TOKEN_MAX = 64, /* tokens we accept */
-	LOCK_TIME_LEN = 24,  /* "2026-11-23T02:53:24.123Z" */
 	LOCK_CURSOR_MAX = 512,
 	LOCK_TOKEN_HASH_LEN = 2 + 43, /* "h:" and the SHA-256 of a token in base64url */
 };
@@ -72,14 +71,7 @@ int lock_token_new(char out[LOCK_TOKEN_LEN + 1]);
  * keeps a lock's Redis hash within the compact listpack encoding.) */
 void lock_token_hash(const char *token, char out[LOCK_TOKEN_HASH_LEN + 1]);
 
-/* Formats epoch milliseconds as RFC 3339 UTC with milliseconds into out. */
-void lock_format_time(int64_t epoch_ms, char out[LOCK_TIME_LEN + 1]);
 /* Seconds until a lease of ttl_ms ends, rounded up (at least 1). */
 int64_t lock_retry_after_s(int64_t ttl_ms);
-
-/* base64url without padding. Encode returns the length written (out must hold
- * 4*ceil(len/3)+1 bytes). Decode returns the decoded length or -1. */
-size_t lock_b64url_encode(const unsigned char *in, size_t len, char *out);
-long lock_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap);
 
 #endif

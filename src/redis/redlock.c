@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "base/metrics.h"
 
 struct redlock {
@@ -97,16 +98,9 @@ int64_t redlock_validity_ms(int64_t ttl_ms, int64_t elapsed_ms, double drift_fac
 	return ttl_ms - elapsed_ms - redlock_drift_ms(ttl_ms, drift_factor);
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void leg_answered(struct leg *leg, bool ok)
 {
-	uint64_t took = now_us() - leg->sent_us;
+	uint64_t took = loop_clock_us() - leg->sent_us;
 	metrics_node(leg->node, ok, took);
 	leg->done = true;
 }
@@ -119,7 +113,7 @@ static struct call *call_new(struct redlock *rl, enum call_kind kind, const stru
 		return NULL;
 	c->rl = rl;
 	c->kind = kind;
-	c->start_us = now_us();
+	c->start_us = loop_clock_us();
 	for (unsigned i = 0; i < rl->n; i++) {
 		c->legs[i].call = c;
 		c->legs[i].node = i;
@@ -267,7 +261,7 @@ static const struct lock_reply *pick(const struct call *c, enum lock_outcome o)
 
 static int64_t elapsed_ms(const struct call *c)
 {
-	return (int64_t)((now_us() - c->start_us + 999) / 1000);
+	return (int64_t)((loop_clock_us() - c->start_us + 999) / 1000);
 }
 
 /* ---- acquire ---- */
@@ -379,7 +373,7 @@ static void decide_acquire(struct call *c)
 			const struct lock_reply *l = &leg->reply;
 			if (l->outcome != LOCK_GRANTED || l->view.fence == fence)
 				continue;
-			leg->sent_us = now_us();
+			leg->sent_us = loop_clock_us();
 			if (rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, NULL, on_fence_floor,
 			                                   leg) == BACKEND_STARTED)
 				c->pending++;
@@ -527,7 +521,7 @@ static enum backend_start fan_out(struct call *c)
 		enum backend_start st;
 
 		leg->reply.outcome = LOCK_UNAVAILABLE;
-		leg->sent_us = now_us();
+		leg->sent_us = loop_clock_us();
 		switch (c->kind) {
 		case CALL_ACQUIRE:
 			st = b->ops->acquire(b, &c->req, on_leg, leg);
@@ -612,7 +606,7 @@ static enum backend_start rl_ping(struct backend *b, backend_ping_fn *cb, void *
 	c->ping_cb = cb;
 	c->arg = arg;
 	for (unsigned i = 0; i < rl->n; i++) {
-		c->legs[i].sent_us = now_us();
+		c->legs[i].sent_us = loop_clock_us();
 		if (rl->nodes[i]->ops->ping(rl->nodes[i], on_ping_leg, &c->legs[i]) == BACKEND_STARTED)
 			c->pending++;
 	}
@@ -708,16 +702,14 @@ static void on_list_inspect(void *arg, const struct lock_reply *reply)
 		list_decide(lc);
 }
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /* Cursor: "<node digit><skipped-nodes mask: 2 base64url chars><that node's
  * cursor>"; "" for the first page. */
 static void set_cursor(struct list_call *lc, unsigned node, unsigned skipped, const char *inner)
 {
 	size_t len = strnlen(inner, LOCK_CURSOR_MAX - 4); /* node cursors are about 370 chars */
 	lc->next_cursor[0] = (char)('0' + node);
-	lc->next_cursor[1] = B64[(skipped >> 6) & 63];
-	lc->next_cursor[2] = B64[skipped & 63];
+	lc->next_cursor[1] = TEXT_B64URL[(skipped >> 6) & 63];
+	lc->next_cursor[2] = TEXT_B64URL[skipped & 63];
 	memcpy(lc->next_cursor + 3, inner, len);
 	lc->next_cursor[len + 3] = '\0';
 }
@@ -728,12 +720,12 @@ static bool parse_cursor(const char *cursor, unsigned n, unsigned *node, unsigne
 
 	if (cursor[0] < '0' || cursor[0] > '9' || (unsigned)(cursor[0] - '0') >= n || !cursor[1] || !cursor[2])
 		return false;
-	hi = strchr(B64, cursor[1]);
-	lo = strchr(B64, cursor[2]);
+	hi = strchr(TEXT_B64URL, cursor[1]);
+	lo = strchr(TEXT_B64URL, cursor[2]);
 	if (!hi || !lo)
 		return false;
 	*node = (unsigned)(cursor[0] - '0');
-	*skipped = (unsigned)((hi - B64) << 6 | (lo - B64));
+	*skipped = (unsigned)((hi - TEXT_B64URL) << 6 | (lo - TEXT_B64URL));
 	*inner = cursor + 3;
 	return true;
 }

@@ -21,6 +21,7 @@
 
 #include "base/digest.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/metrics.h"
 #include "redis/scripts.h"
 
@@ -362,14 +363,14 @@ static void encode_cursor(const char *scan_cursor, const char *after_name, char 
 {
 	char raw[32 + LOCK_NAME_MAX];
 	int n = snprintf(raw, sizeof raw, "%s/%s", scan_cursor, after_name);
-	lock_b64url_encode((const unsigned char *)raw, (size_t)n, out);
+	text_b64url_encode((const unsigned char *)raw, (size_t)n, out);
 }
 
 /* Splits a cursor we issued into a SCAN cursor and a resume-after name. */
 static bool decode_cursor(const char *cursor, char scan[24], char after[LOCK_NAME_MAX + 1])
 {
 	unsigned char raw[32 + LOCK_NAME_MAX];
-	long n = lock_b64url_decode(cursor, strlen(cursor), raw, sizeof raw);
+	long n = text_b64url_decode(cursor, strlen(cursor), raw, sizeof raw);
 	unsigned char *slash;
 	size_t digits, name_len;
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "locks/lock.h"
 #include "base/log.h"
 #include "server/params.h"
@@ -148,8 +149,8 @@ static void set_json(struct api_reply *reply, int status, const char *content_ty
 
 static json_t *time_json(int64_t ms)
 {
-	char buf[LOCK_TIME_LEN + 1];
-	lock_format_time(ms, buf);
+	char buf[TEXT_TIME_LEN + 1];
+	text_format_time(ms, buf);
 	return json_string(buf);
 }
 
@@ -250,7 +251,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	struct api_call *c = arg;
 	struct api_reply *reply = c->reply;
 	const struct lock_view *v = &r->view;
-	char detail[128], when[LOCK_TIME_LEN + 1];
+	char detail[128], when[TEXT_TIME_LEN + 1];
 
 	switch (r->outcome) {
 	case LOCK_GRANTED:
@@ -278,7 +279,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 		break;
 	case LOCK_HELD:
 		metrics_inc(METRIC_CONFLICTS);
-		lock_format_time(v->expires_ms, when);
+		text_format_time(v->expires_ms, when);
 		snprintf(detail, sizeof detail, "the lock is held until %s (fence %lld)", when, (long long)v->fence);
 		problem(reply, DL_LOCK_HELD, detail, v);
 		break;

@@ -1,27 +1,21 @@
 /* healthcheck: GET /readyz on the listen address. See healthcheck.h. */
 #include "server/healthcheck.h"
 
+#include "base/loop.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-static long long ms_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits for fd to be ready for events before the deadline. */
 static bool wait_fd(int fd, short events, long long deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
-	long long left = deadline - ms_now();
+	long long left = deadline - (long long)(loop_clock_us() / 1000u);
 	return left > 0 && poll(&p, 1, (int)left) == 1;
 }
 
@@ -37,7 +31,7 @@ int healthcheck_run(const struct config *cfg, unsigned timeout_ms)
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	const char *host = cfg->listen_host[0] ? cfg->listen_host : "127.0.0.1";
-	long long deadline = ms_now() + timeout_ms;
+	long long deadline = (long long)(loop_clock_us() / 1000u) + timeout_ms;
 	char port[8], req[512], buf[64] = "";
 	size_t got = 0;
 	int fd = -1, rc;

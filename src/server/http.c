@@ -73,13 +73,6 @@ struct http_server {
 	struct http_req waiting; /* sentinel */
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int http_listen(const struct config *cfg, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -132,7 +125,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	r->srv = srv;
 	r->uri = strdup(uri ? uri : "");
-	r->start_us = now_us();
+	if (!r->uri) {
+		free(r);
+		return NULL; /* on_request() answers MHD_NO: libmicrohttpd closes the connection */
+	}
+	r->start_us = loop_clock_us();
 	r->prev = r->next = r;
 	loop_watch_init(&r->hangup, -1, NULL, NULL);
 	srv->active++;
@@ -161,7 +158,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (!r)
 		return;
 	*req_cls = NULL;
-	took = now_us() - r->start_us;
+	took = loop_clock_us() - r->start_us;
 	if (r->state == REQ_ABANDONED) {
 		log_access(r->method, "(client left while waiting)", 499, took);
 	} else if (r->state == REQ_QUEUED) {

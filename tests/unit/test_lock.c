@@ -1,9 +1,11 @@
-/* Unit tests for lock.c: names, prefixes, tokens, owners, time formatting,
- * Retry-After rounding and base64url. */
+/* Unit tests for lock.c (names, prefixes, tokens, owners, Retry-After
+ * rounding) and for the text.c helpers they rest on (time formatting,
+ * base64url). */
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "locks/lock.h"
 #include "unit.h"
 
@@ -381,7 +383,7 @@ static void test_token_new(void)
 		CHECK(lock_token_valid(toks[i], strlen(toks[i])), "token %s fails lock_token_valid",
 		      unit_escz(toks[i]));
 		if (i < 5)
-			CHECK_INT(lock_b64url_decode(toks[i], strlen(toks[i]), raw, sizeof raw), 24,
+			CHECK_INT(text_b64url_decode(toks[i], strlen(toks[i]), raw, sizeof raw), 24,
 			          "a token decodes to 24 random bytes");
 	}
 	CHECK(strcmp(toks[0], toks[1]) != 0, "two tokens are equal: %s", toks[0]);
@@ -422,23 +424,23 @@ static void test_format_time(void)
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
-		char out[LOCK_TIME_LEN + 1];
+		char out[TEXT_TIME_LEN + 1];
 		char what[64];
 		memset(out, 'X', sizeof out);
-		lock_format_time(T[i].ms, out);
-		snprintf(what, sizeof what, "lock_format_time(%lld)", (long long)T[i].ms);
+		text_format_time(T[i].ms, out);
+		snprintf(what, sizeof what, "text_format_time(%lld)", (long long)T[i].ms);
 		CHECK_STR(out, T[i].want, what);
 	}
 
 	/* Far outside the representable years: no crash, no overflow, still the shape of a time. */
 	static const int64_t EXTREME[] = {INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 253402300800000};
 	for (size_t i = 0; i < sizeof EXTREME / sizeof EXTREME[0]; i++) {
-		char *out = malloc(LOCK_TIME_LEN + 1);
+		char *out = malloc(TEXT_TIME_LEN + 1);
 		bool shape;
-		lock_format_time(EXTREME[i], out);
-		shape = strlen(out) == LOCK_TIME_LEN && out[4] == '-' && out[7] == '-' && out[10] == 'T' &&
+		text_format_time(EXTREME[i], out);
+		shape = strlen(out) == TEXT_TIME_LEN && out[4] == '-' && out[7] == '-' && out[10] == 'T' &&
 		        out[13] == ':' && out[16] == ':' && out[19] == '.' && out[23] == 'Z';
-		CHECK(shape, "lock_format_time(%lld) = %s: not YYYY-MM-DDTHH:MM:SS.mmmZ", (long long)EXTREME[i],
+		CHECK(shape, "text_format_time(%lld) = %s: not YYYY-MM-DDTHH:MM:SS.mmmZ", (long long)EXTREME[i],
 		      unit_escz(out));
 		free(out);
 	}
@@ -447,11 +449,11 @@ static void test_format_time(void)
 	static const int64_t SORTED[] = {
 	    INT64_MIN, INT64_MIN + 1, -62167219200001, -62167219200000, -62135596800000, -1001,    -1, 0,
 	    1,         1795402985085, 253402300799999, 253402300800000, INT64_MAX - 1,   INT64_MAX};
-	char prev[LOCK_TIME_LEN + 1] = "";
+	char prev[TEXT_TIME_LEN + 1] = "";
 	for (size_t i = 0; i < sizeof SORTED / sizeof SORTED[0]; i++) {
-		char out[LOCK_TIME_LEN + 1];
-		lock_format_time(SORTED[i], out);
-		CHECK(strcmp(prev, out) <= 0, "lock_format_time(%lld) = %s sorts before the earlier time's %s",
+		char out[TEXT_TIME_LEN + 1];
+		text_format_time(SORTED[i], out);
+		CHECK(strcmp(prev, out) <= 0, "text_format_time(%lld) = %s sorts before the earlier time's %s",
 		      (long long)SORTED[i], out, prev);
 		memcpy(prev, out, sizeof out);
 	}
@@ -531,12 +533,12 @@ static void test_b64_vectors(void)
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
 		char *enc = malloc(4 * ((T[i].len + 2) / 3) + 1);
 		unsigned char dec[16];
-		size_t n = lock_b64url_encode((const unsigned char *)T[i].raw, T[i].len, enc);
+		size_t n = text_b64url_encode((const unsigned char *)T[i].raw, T[i].len, enc);
 		long d;
 
 		CHECK_STR(enc, T[i].enc, unit_esc(T[i].raw, T[i].len));
 		CHECK_INT(n, strlen(T[i].enc), "encoded length");
-		d = lock_b64url_decode(T[i].enc, strlen(T[i].enc), dec, sizeof dec);
+		d = text_b64url_decode(T[i].enc, strlen(T[i].enc), dec, sizeof dec);
 		CHECK(d == (long)T[i].len && memcmp(dec, T[i].raw, T[i].len) == 0,
 		      "decode(%s): expected %s (%zu), got %ld", T[i].enc, unit_esc(T[i].raw, T[i].len), T[i].len, d);
 		free(enc);
@@ -559,18 +561,18 @@ static void test_b64_round_trip(void)
 				seed = seed * 1103515245u + 12345u;
 				in[i] = pattern == 0 ? (unsigned char)(seed >> 16) : pattern == 1 ? 0xff : 0x00;
 			}
-			n = lock_b64url_encode(in, len, enc);
+			n = text_b64url_encode(in, len, enc);
 			CHECK(n == want_len && strlen(enc) == want_len,
 			      "encode(%zu bytes, pattern %d): length %zu, strlen %zu, expected %zu", len, pattern, n,
 			      strlen(enc), want_len);
 			for (size_t i = 0; i < strlen(enc); i++)
 				alphabet = alphabet && in_set((unsigned char)enc[i], B64URL_CHARS);
 			CHECK(alphabet, "encode(%zu bytes): %s has characters outside base64url", len, enc);
-			d = lock_b64url_decode(enc, strlen(enc), dec, sizeof dec);
+			d = text_b64url_decode(enc, strlen(enc), dec, sizeof dec);
 			CHECK(d == (long)len && memcmp(dec, in, len) == 0,
 			      "round trip of %zu bytes (pattern %d) via %s: got %ld", len, pattern, enc, d);
 			/* exactly enough room is enough */
-			d = lock_b64url_decode(enc, strlen(enc), dec, len);
+			d = text_b64url_decode(enc, strlen(enc), dec, len);
 			CHECK(d == (long)len, "decode %s with cap %zu: got %ld", enc, len, d);
 			free(enc);
 		}
@@ -607,8 +609,8 @@ static void test_b64_decode_rejects(void)
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
 		unsigned char out[16];
 		size_t len = blen(T[i].in);
-		long d = lock_b64url_decode(T[i].in.s, len, out, sizeof out);
-		CHECK(d == -1, "lock_b64url_decode(%s) [%s]: expected -1, got %ld", unit_esc(T[i].in.s, len), T[i].why,
+		long d = text_b64url_decode(T[i].in.s, len, out, sizeof out);
+		CHECK(d == -1, "text_b64url_decode(%s) [%s]: expected -1, got %ld", unit_esc(T[i].in.s, len), T[i].why,
 		      d);
 	}
 }
@@ -630,12 +632,12 @@ static void test_b64_decode_capacity(void)
 		bool canary = true;
 
 		memset(out, 0xAA, sizeof out);
-		d = lock_b64url_decode(T[i].in, strlen(T[i].in), out, T[i].cap);
-		CHECK(d == T[i].want, "lock_b64url_decode(\"%s\", cap %zu): expected %ld, got %ld", T[i].in, T[i].cap,
+		d = text_b64url_decode(T[i].in, strlen(T[i].in), out, T[i].cap);
+		CHECK(d == T[i].want, "text_b64url_decode(\"%s\", cap %zu): expected %ld, got %ld", T[i].in, T[i].cap,
 		      T[i].want, d);
 		for (size_t j = T[i].cap; j < sizeof out; j++)
 			canary = canary && out[j] == 0xAA;
-		CHECK(canary, "lock_b64url_decode(\"%s\", cap %zu) wrote past cap", T[i].in, T[i].cap);
+		CHECK(canary, "text_b64url_decode(\"%s\", cap %zu) wrote past cap", T[i].in, T[i].cap);
 	}
 }
 

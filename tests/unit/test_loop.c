@@ -145,8 +145,10 @@ static void test_timer_order(void)
 	for (int i = 0; i < 7; i++)
 		tmr_init(&t[i], loop, i);
 	CHECK(!loop_timer_armed(&t[0].t), "a new timer is not armed");
-	for (int i = 0; i < 6; i++)
-		CHECK(loop_timer_start(loop, &t[i].t, base + (uint64_t)OFFSET[i]) == 0, "loop_timer_start(%d)", i);
+	for (int i = 0; i < 6; i++) {
+		loop_timer_start(loop, &t[i].t, base + (uint64_t)OFFSET[i]);
+		CHECK(loop_timer_armed(&t[i].t), "loop_timer_start(%d) armed it", i);
+	}
 	t[6].stop = true;
 	loop_timer_start(loop, &t[6].t, base + 45);
 	CHECK(loop_timer_armed(&t[4].t), "timer 4 is armed after start");

@@ -118,7 +118,7 @@ static struct backend *open_backend(struct worker *w)
 			return NULL;
 		}
 	}
-	return quorum ? redlock_new(w->loop, nodes, cfg->nredis, cfg->clock_drift_factor) : nodes[0];
+	return quorum ? redlock_new(w->loop, nodes, cfg->nredis, store_fence_floor, cfg->clock_drift_factor) : nodes[0];
 }
 
 static void *worker_main(void *arg)

@@ -1,6 +1,8 @@
 /* metrics: counters and histograms. See metrics.h. */
 #include "base/metrics.h"
 
+#include "base/config.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@ static const char *const ROUTE_NAMES[ROUTE_COUNT] = {
     [ROUTE_SPEC] = "openapi",    [ROUTE_OTHER] = "other",
 };
 
-enum { MAX_NODES = 9 };
+enum { MAX_NODES = CONFIG_REDIS_MAX };
 
 static const int STATUSES[] = {200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0};
 enum { NSTATUS = sizeof STATUSES / sizeof STATUSES[0] };

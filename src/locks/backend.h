@@ -40,7 +40,7 @@ struct lock_request {
 	const char *owner;           /* acquire: NULL for none */
 	int64_t ttl_ms;              /* acquire: the lease; renew: the new lease, or 0 for the lock's own */
 	const char *waiter;          /* acquire: the caller's queue id to wait in line with, or NULL */
-	int64_t wait_ms;             /* acquire with waiter: how much longer the caller will wait */
+	int64_t wait_left_ms;        /* acquire with waiter: how much longer the caller will wait */
 	bool final;                  /* acquire with waiter: last try; leave the queue unless granted */
 };
 
@@ -87,13 +87,6 @@ struct backend_ops {
 	/* Takes waiter out of name's line (fire and forget; a lock left free is
 	 * offered to the next in line). */
 	enum backend_start (*leave)(struct backend *b, const char *name, const char *waiter);
-	/* Raises name's fence counter to at least `fence`; if `token` holds the
-	 * lock, sets the lock's fence to `fence` and, unless `adopt` is NULL, its
-	 * token to `adopt` (Redlock's second round, and a re-acquire that puts
-	 * the caller's lock back on a node that had lost it; see redlock.c).
-	 * cb(arg, ok) says whether the node confirmed. */
-	enum backend_start (*fence_floor)(struct backend *b, const char *name, const char *token, int64_t fence,
-	                                  const char *adopt, backend_ping_fn *cb, void *arg);
 	/* What is unsafe about the backend's configuration (e.g. an eviction
 	 * policy that can drop held locks), as one line, or NULL. */
 	const char *(*warning)(struct backend *b);

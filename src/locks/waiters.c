@@ -167,7 +167,7 @@ static enum backend_start try_once(struct waiter *w)
 	    .owner = w->owner,
 	    .ttl_ms = w->ttl_ms,
 	    .waiter = w->id,
-	    .wait_ms = w->deadline_ms > now ? (int64_t)(w->deadline_ms - now) : 1,
+	    .wait_left_ms = w->deadline_ms > now ? (int64_t)(w->deadline_ms - now) : 1,
 	    .final = now >= w->deadline_ms,
 	};
 	enum backend_start st;

@@ -39,6 +39,7 @@ struct redlock {
 	struct loop *loop;
 	unsigned n, quorum;
 	struct backend *nodes[REDLOCK_MAX_NODES];
+	redlock_floor_fn *floor;
 	double drift_factor;
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
@@ -64,7 +65,8 @@ struct call {
 	uint64_t start_us;
 	enum lock_outcome granting; /* acquire: LOCK_GRANTED or LOCK_REACQUIRED, once decided */
 	int64_t fence;              /* acquire: the fence being raised to */
-	unsigned at_fence;          /* acquire: granting nodes at the fence; ping: nodes that answered */
+	unsigned at_fence;          /* acquire: granting nodes known to be at the fence */
+	unsigned pinged;            /* ping: nodes that answered */
 	unsigned rolling_back;      /* roll-back releases still out */
 	struct lock_reply failure;  /* acquire: the answer once the roll-back is done */
 	struct lock_request req;
@@ -339,8 +341,7 @@ static void decide_acquire(struct call *c)
 		c->fence = pick(c, LOCK_REACQUIRED)->view.fence;
 		for (unsigned i = 0; i < rl->n; i++)
 			if (c->legs[i].reply.outcome == LOCK_GRANTED)
-				rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, c->fence, c->retoken,
-				                               ignore_ping, NULL);
+				rl->floor(rl->nodes[i], c->name, c->token, c->fence, c->retoken, ignore_ping, NULL);
 		grant(c);
 		return;
 	}
@@ -374,8 +375,8 @@ static void decide_acquire(struct call *c)
 			if (l->outcome != LOCK_GRANTED || l->view.fence == fence)
 				continue;
 			leg->sent_us = loop_clock_us();
-			if (rl->nodes[i]->ops->fence_floor(rl->nodes[i], c->name, c->token, fence, NULL, on_fence_floor,
-			                                   leg) == BACKEND_STARTED)
+			if (rl->floor(rl->nodes[i], c->name, c->token, fence, NULL, on_fence_floor, leg) ==
+			    BACKEND_STARTED)
 				c->pending++;
 		}
 		if (c->pending == 0)
@@ -589,10 +590,10 @@ static void on_ping_leg(void *arg, bool ok)
 
 	leg_answered(leg, ok);
 	if (ok)
-		c->at_fence++;
+		c->pinged++;
 	if (--c->pending > 0)
 		return;
-	c->ping_cb(c->arg, c->at_fence >= c->rl->quorum);
+	c->ping_cb(c->arg, c->pinged >= c->rl->quorum);
 	call_free(c);
 }
 
@@ -852,19 +853,6 @@ static enum backend_start rl_leave(struct backend *b, const char *name, const ch
 	return started ? BACKEND_STARTED : BACKEND_UNAVAILABLE;
 }
 
-static enum backend_start rl_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
-                                         const char *adopt, backend_ping_fn *cb, void *arg)
-{
-	(void)adopt;
-	(void)b;
-	(void)name;
-	(void)token;
-	(void)fence;
-	(void)cb;
-	(void)arg;
-	return BACKEND_UNAVAILABLE; /* a per-node operation: not offered by the quorum */
-}
-
 static const char *rl_warning(struct backend *b)
 {
 	struct redlock *rl = (struct redlock *)b;
@@ -921,13 +909,13 @@ static const struct backend_ops REDLOCK_OPS = {
     .list = rl_list,
     .ping = rl_ping,
     .leave = rl_leave,
-    .fence_floor = rl_fence_floor,
     .warning = rl_warning,
     .watch = rl_watch,
     .free = rl_free,
 };
 
-struct backend *redlock_new(struct loop *loop, struct backend **nodes, unsigned n, double drift_factor)
+struct backend *redlock_new(struct loop *loop, struct backend **nodes, unsigned n, redlock_floor_fn *floor,
+                            double drift_factor)
 {
 	struct redlock *rl = n >= 2 && n <= REDLOCK_MAX_NODES ? calloc(1, sizeof *rl) : NULL;
 
@@ -941,6 +929,7 @@ struct backend *redlock_new(struct loop *loop, struct backend **nodes, unsigned 
 	rl->n = n;
 	rl->quorum = redlock_quorum(n);
 	rl->drift_factor = drift_factor;
+	rl->floor = floor;
 	memcpy(rl->nodes, nodes, n * sizeof *nodes);
 	return &rl->base;
 }

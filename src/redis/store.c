@@ -68,6 +68,7 @@ struct op {
 		backend_lock_fn *lock;
 		backend_list_fn *list;
 		backend_ping_fn *ping;
+		store_confirm_fn *confirm;
 	} cb;
 	void *arg;
 	char name[LOCK_NAME_MAX + 1];
@@ -488,13 +489,12 @@ static void finish_op(struct op *op, const redisReply *r)
 			op->cb.ping(op->arg, r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
 		break;
 	case OP_FENCE_FLOOR:
-		op->cb.ping(op->arg, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+		op->cb.confirm(op->arg, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
 		break;
 	case OP_POLICY:
 		note_policy(op->s, r);
 		break;
 	case OP_LEAVE:
-	case OP_SETUP:
 		if (r && r->type == REDIS_REPLY_ERROR) {
 			metrics_inc(METRIC_REDIS_ERRORS);
 			log_msg(LOG_ERROR, "redis %s: %s", op->s->cfg.label, r->str);
@@ -996,7 +996,7 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	if (req->ttl_ms > 0)
 		snprintf(ttl, sizeof ttl, "%lld", (long long)req->ttl_ms);
 	if (req->waiter) {
-		snprintf(wait, sizeof wait, "%lld", (long long)req->wait_ms);
+		snprintf(wait, sizeof wait, "%lld", (long long)req->wait_left_ms);
 		wl = (size_t)snprintf(waiter, sizeof waiter, "%s|%s", s->cfg.instance, req->waiter);
 	}
 	op = op_new(s, kind, lk + fk + qk + dk + ol + wl + 3 * sizeof tok + 5 * sizeof ttl + 2 * KEYS_KEY_MAX + 32);
@@ -1142,8 +1142,8 @@ static enum backend_start store_leave(struct backend *b, const char *name, const
 	return lock_op(b, OP_LEAVE, &req, NULL, NULL);
 }
 
-static enum backend_start store_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
-                                            const char *adopt, backend_ping_fn *cb, void *arg)
+enum backend_start store_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
+                                     const char *adopt, store_confirm_fn *cb, void *arg)
 {
 	struct store *s = (struct store *)b;
 	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], f[24];
@@ -1155,7 +1155,7 @@ static enum backend_start store_fence_floor(struct backend *b, const char *name,
 
 	if (!op)
 		return BACKEND_NO_MEMORY;
-	op->cb.ping = cb;
+	op->cb.confirm = cb;
 	op->arg = arg;
 	token_forms(token, &tok);
 	token_forms(adopt, &adopted);
@@ -1224,7 +1224,6 @@ static const struct backend_ops STORE_OPS = {
     .list = store_list,
     .ping = store_ping,
     .leave = store_leave,
-    .fence_floor = store_fence_floor,
     .warning = store_warning,
     .watch = store_watch,
     .free = store_free,

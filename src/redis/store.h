@@ -23,6 +23,18 @@ struct store_config {
 	bool quorum_node;           /* one of a Redlock quorum: its fences must agree with the others' */
 };
 
+/* store_fence_floor's callback: ok says whether the node confirmed. */
+typedef void store_confirm_fn(void *arg, bool ok);
+
+/* Redlock's per-node step (a redlock_floor_fn; see redlock.h): on node b (a
+ * store), raises name's fence counter to at least `fence`; if `token` holds
+ * the lock, sets the lock's fence to `fence` and, unless `adopt` is NULL, its
+ * token to `adopt` (a re-acquire that puts the caller's lock back on a node
+ * that had lost it). Returns as backend calls do; cb(arg, ok) is called once
+ * when BACKEND_STARTED. */
+enum backend_start store_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
+                                     const char *adopt, store_confirm_fn *cb, void *arg);
+
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on
  * allocation failure. cfg's strings must outlive the store. The subscriber
  * connection for wake-ups is opened by the backend's watch(). */

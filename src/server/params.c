@@ -84,15 +84,23 @@ static bool b64url_chars(const char *s, size_t len)
 	return true;
 }
 
-/* Validates and stores one string-form value (from the query or a JSON string). */
+/* What a value came as: numbers may only come as query text or JSON integers. */
+enum value_form {
+	FORM_NUMBER_OK, /* query text, or a JSON integer's digits */
+	FORM_STRING,    /* a JSON string */
+	FORM_BAD,       /* undecodable, or a JSON type no parameter takes: the parameter's own error */
+};
+
+/* Validates and stores one value of parameter id, given as text v[0..len). */
 static enum dl_error set_string(struct params *p, const struct params_rules *r, int id, const char *v, size_t len,
-                                bool from_query, char *detail, size_t dlen)
+                                enum value_form form, char *detail, size_t dlen)
 {
+	bool number_ok = form == FORM_NUMBER_OK, usable = form != FORM_BAD;
 	int64_t n;
 
 	switch (id) {
 	case PARAM_TTL:
-		if (!from_query || !parse_decimal(v, len, &n)) {
+		if (!number_ok || !parse_decimal(v, len, &n)) {
 			snprintf(detail, dlen, "ttl_ms must be an integer number of milliseconds");
 			return DL_INVALID_TTL;
 		}
@@ -104,7 +112,7 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		p->ttl_ms = n;
 		return DL_OK;
 	case PARAM_WAIT:
-		if (!from_query || !parse_decimal(v, len, &n) || n > r->max_wait_ms) {
+		if (!number_ok || !parse_decimal(v, len, &n) || n > r->max_wait_ms) {
 			snprintf(detail, dlen, "wait_ms must be an integer between 0 and %lld",
 			         (long long)r->max_wait_ms);
 			return DL_INVALID_WAIT;
@@ -112,14 +120,14 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		p->wait_ms = n;
 		return DL_OK;
 	case PARAM_LIMIT:
-		if (!from_query || !parse_decimal(v, len, &n) || n < 1 || n > PARAMS_LIMIT_MAX) {
+		if (!number_ok || !parse_decimal(v, len, &n) || n < 1 || n > PARAMS_LIMIT_MAX) {
 			snprintf(detail, dlen, "limit must be an integer between 1 and %d", PARAMS_LIMIT_MAX);
 			return DL_INVALID_LIMIT;
 		}
 		p->limit = (unsigned)n;
 		return DL_OK;
 	case PARAM_OWNER:
-		if (!lock_owner_valid(v, len)) {
+		if (!usable || !lock_owner_valid(v, len)) {
 			snprintf(detail, dlen,
 			         "owner must be at most %d bytes of UTF-8 text without control characters",
 			         LOCK_OWNER_MAX);
@@ -129,7 +137,7 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		p->owner[len] = '\0';
 		return DL_OK;
 	case PARAM_TOKEN:
-		if (!lock_token_valid(v, len)) {
+		if (!usable || !lock_token_valid(v, len)) {
 			snprintf(detail, dlen, "token must be the token returned by an acquire");
 			return DL_INVALID_TOKEN;
 		}
@@ -137,7 +145,7 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		p->token[len] = '\0';
 		return DL_OK;
 	case PARAM_PREFIX:
-		if (!lock_prefix_valid(v, len)) {
+		if (!usable || !lock_prefix_valid(v, len)) {
 			snprintf(detail, dlen, "prefix must be at most %d bytes of A-Z a-z 0-9 . _ - : @",
 			         LOCK_NAME_MAX);
 			return DL_INVALID_PREFIX;
@@ -146,7 +154,7 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		p->prefix[len] = '\0';
 		return DL_OK;
 	case PARAM_CURSOR:
-		if (len == 0 || len > LOCK_CURSOR_MAX || !b64url_chars(v, len)) {
+		if (!usable || len == 0 || len > LOCK_CURSOR_MAX || !b64url_chars(v, len)) {
 			snprintf(detail, dlen, "cursor must be a next_cursor value from a previous page");
 			return DL_INVALID_CURSOR;
 		}
@@ -195,13 +203,9 @@ static enum dl_error parse_query(struct params *p, const struct params_rules *r,
 		vl = eq < end ? text_percent_decode(q + eq + 1, end - eq - 1, val, sizeof val, true) : 0;
 		if (eq == end)
 			val[0] = '\0';
-		if (vl < 0) {
-			/* Too long or badly escaped: a value no parameter accepts, so the
-			 * error names the parameter. */
-			val[0] = '\x01';
-			vl = 1;
-		}
-		e = set_string(p, r, id, val, (size_t)vl, true, detail, dlen);
+		/* Too long or badly escaped: the error names the parameter. */
+		e = set_string(p, r, id, val, vl < 0 ? 0 : (size_t)vl, vl < 0 ? FORM_BAD : FORM_NUMBER_OK, detail,
+		               dlen);
 		if (e != DL_OK)
 			return e;
 		p->given |= PARAMS_BIT(id);
@@ -259,13 +263,14 @@ static enum dl_error parse_body(struct params *p, const struct params_rules *r, 
 			json_int_t n = json_is_integer(value) ? json_integer_value(value) : -1;
 			char digits[24];
 			int len = snprintf(digits, sizeof digits, "%lld", (long long)n);
-			e = set_string(p, r, id, digits, (size_t)len, json_is_integer(value) && n >= 0, detail, dlen);
+			e = set_string(p, r, id, digits, (size_t)len,
+			               json_is_integer(value) && n >= 0 ? FORM_NUMBER_OK : FORM_STRING, detail, dlen);
 		} else if (json_is_string(value)) {
-			e = set_string(p, r, id, json_string_value(value), json_string_length(value), false, detail,
-			               dlen);
+			e = set_string(p, r, id, json_string_value(value), json_string_length(value), FORM_STRING,
+			               detail, dlen);
 		} else {
 			/* A wrong type is reported as that parameter's own error. */
-			e = set_string(p, r, id, "\x01", 1, false, detail, dlen);
+			e = set_string(p, r, id, "", 0, FORM_BAD, detail, dlen);
 		}
 		if (e != DL_OK)
 			goto out;

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < cfg.nredis; i++)
 			metrics_node_label(i, cfg.redis[i].label);
 	}
+	metrics_set_routes(api_route_labels(), ROUTE_COUNT);
 	/* This process's id in the waiters' lines (no secret: 12 random chars). */
 	if (lock_token_new(instance) < 0) {
 		fprintf(stderr, "dlockd: the system random number generator failed\n");

@@ -8,12 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ROUTE_NAMES[ROUTE_COUNT] = {
-    [ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew",    [ROUTE_RELEASE] = "release", [ROUTE_INSPECT] = "inspect",
-    [ROUTE_LIST] = "list",       [ROUTE_HEALTH] = "healthz", [ROUTE_READY] = "readyz",    [ROUTE_METRICS] = "metrics",
-    [ROUTE_SPEC] = "openapi",    [ROUTE_OTHER] = "other",
-};
-
 enum { MAX_NODES = CONFIG_REDIS_MAX };
 
 static const int STATUSES[] = {200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0};
@@ -46,9 +40,9 @@ static const struct {
 };
 
 static struct {
-	atomic_uint_fast64_t requests[ROUTE_COUNT][NSTATUS];
-	atomic_uint_fast64_t buckets[ROUTE_COUNT][NBUCKET + 1];
-	atomic_uint_fast64_t sum_us[ROUTE_COUNT];
+	atomic_uint_fast64_t requests[METRICS_ROUTES_MAX][NSTATUS];
+	atomic_uint_fast64_t buckets[METRICS_ROUTES_MAX][NBUCKET + 1];
+	atomic_uint_fast64_t sum_us[METRICS_ROUTES_MAX];
 	atomic_uint_fast64_t counters[METRIC_COUNTER_COUNT];
 	atomic_int_fast64_t inflight;
 	atomic_int_fast64_t waiters;
@@ -58,19 +52,24 @@ static struct {
 	atomic_uint_fast64_t node_calls[MAX_NODES], node_errors[MAX_NODES], node_us[MAX_NODES];
 	unsigned nnodes;
 	char node_labels[MAX_NODES][64];
+	const char *const *route_labels;
+	unsigned nroutes;
 } m;
 
-const char *metrics_route_name(enum metrics_route r)
+void metrics_set_routes(const char *const *labels, unsigned n)
 {
-	return r < ROUTE_COUNT ? ROUTE_NAMES[r] : "other";
+	m.route_labels = labels;
+	m.nroutes = n < METRICS_ROUTES_MAX ? n : METRICS_ROUTES_MAX;
 }
 
-void metrics_request(enum metrics_route route, int status, uint64_t duration_us)
+void metrics_request(unsigned route, int status, uint64_t duration_us)
 {
 	size_t s = 0, b = 0;
 
-	if (route >= ROUTE_COUNT)
-		route = ROUTE_OTHER;
+	if (m.nroutes == 0)
+		return;
+	if (route >= m.nroutes)
+		route = m.nroutes - 1;
 	while (STATUSES[s] != 0 && STATUSES[s] != status)
 		s++;
 	while (b < NBUCKET && duration_us > BUCKETS_US[b])
@@ -168,24 +167,24 @@ char *metrics_render(size_t *len)
 	fputs("# HELP dlockd_http_requests_total HTTP requests answered, by route and status.\n"
 	      "# TYPE dlockd_http_requests_total counter\n",
 	      f);
-	for (int r = 0; r < ROUTE_COUNT; r++)
+	for (unsigned r = 0; r < m.nroutes; r++)
 		for (int s = 0; s < NSTATUS; s++) {
 			uint64_t v = load(&m.requests[r][s]);
 			if (v == 0)
 				continue;
 			if (STATUSES[s])
 				fprintf(f, "dlockd_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-				        ROUTE_NAMES[r], STATUSES[s], (unsigned long long)v);
+				        m.route_labels[r], STATUSES[s], (unsigned long long)v);
 			else
 				fprintf(f, "dlockd_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-				        ROUTE_NAMES[r], (unsigned long long)v);
+				        m.route_labels[r], (unsigned long long)v);
 		}
 	fputs("# HELP dlockd_http_request_duration_seconds Time from request headers to response, by route.\n"
 	      "# TYPE dlockd_http_request_duration_seconds histogram\n",
 	      f);
-	for (int r = 0; r < ROUTE_COUNT; r++) {
+	for (unsigned r = 0; r < m.nroutes; r++) {
 		char labels[64];
-		snprintf(labels, sizeof labels, "route=\"%s\"", ROUTE_NAMES[r]);
+		snprintf(labels, sizeof labels, "route=\"%s\"", m.route_labels[r]);
 		histogram(f, "dlockd_http_request_duration_seconds", labels, m.buckets[r], &m.sum_us[r]);
 	}
 	for (int c = 0; c < METRIC_COUNTER_COUNT; c++)

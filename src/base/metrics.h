@@ -1,6 +1,7 @@
 /* metrics: process-wide counters and latency histograms, rendered as
  * Prometheus text. Lock-free (relaxed atomics) so every worker thread may
- * record; the only global state besides configuration. */
+ * record. Its state and log.c's are the process's only globals besides
+ * configuration. */
 #ifndef DLOCKD_METRICS_H
 #define DLOCKD_METRICS_H
 
@@ -8,19 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum metrics_route {
-	ROUTE_ACQUIRE,
-	ROUTE_RENEW,
-	ROUTE_RELEASE,
-	ROUTE_INSPECT,
-	ROUTE_LIST,
-	ROUTE_HEALTH,
-	ROUTE_READY,
-	ROUTE_METRICS,
-	ROUTE_SPEC,
-	ROUTE_OTHER,
-	ROUTE_COUNT
-};
+/* Routes are the caller's: labels[0..n) name them (static strings; the last
+ * is used for any index beyond). Call once at start-up, before any thread
+ * records. */
+enum { METRICS_ROUTES_MAX = 16 };
+void metrics_set_routes(const char *const *labels, unsigned n);
 
 enum metrics_counter {
 	METRIC_ACQUISITIONS,   /* new holders (201) */
@@ -39,8 +32,7 @@ enum metrics_counter {
 };
 
 /* Label used for a route in metrics and logs. */
-const char *metrics_route_name(enum metrics_route r);
-void metrics_request(enum metrics_route route, int status, uint64_t duration_us);
+void metrics_request(unsigned route, int status, uint64_t duration_us);
 void metrics_inc(enum metrics_counter c);
 /* Adds delta (may be negative) to the in-flight request gauge. */
 void metrics_inflight(int delta);

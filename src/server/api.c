@@ -25,7 +25,7 @@ struct api_call {
 	struct api_reply *reply;
 	api_done_fn *done;
 	void *arg;
-	enum metrics_route route;
+	enum api_route route;
 	struct waiter *waiter; /* a wait for the lock, or NULL */
 };
 
@@ -228,7 +228,7 @@ static void reply_static(struct api_reply *reply, int status, const char *conten
 /* ---- backend callbacks ---- */
 
 /* Lock state changes from one moment to the next: such replies are never cached. */
-static bool is_lock_route(enum metrics_route r)
+static bool is_lock_route(enum api_route r)
 {
 	return r == ROUTE_ACQUIRE || r == ROUTE_RENEW || r == ROUTE_RELEASE || r == ROUTE_INSPECT || r == ROUTE_LIST;
 }
@@ -357,94 +357,145 @@ static void on_ping(void *arg, bool ok)
 	finish(c);
 }
 
-/* ---- routing ---- */
+/* ---- routing: one table ---- */
 
-enum route_kind { R_NONE, R_HEALTH, R_READY, R_METRICS, R_SPEC, R_LIST, R_LOCK, R_RENEW };
+/* The paths dlockd serves; lock paths carry a name. */
+enum path_kind { PATH_NONE, PATH_HEALTH, PATH_READY, PATH_METRICS, PATH_SPEC, PATH_LIST, PATH_LOCK, PATH_RENEW };
+
+/* What a routed request has at hand: the request, its reply, and (for the
+ * operations that need them) its parsed parameters, lock name and token. */
+struct ctx {
+	struct api *api;
+	const struct api_request *req;
+	struct api_reply *reply;
+	api_done_fn *done;
+	void *arg;
+	struct api_call **pending;
+	struct params p;
+	char name[LOCK_NAME_MAX + 1];
+	const char *token; /* the caller's token, or NULL */
+};
+
+/* An operation. Returns as api_handle() does. */
+typedef bool handler_fn(struct ctx *x);
+
+static handler_fn h_health, h_ready, h_metrics, h_spec, h_list, h_inspect, h_acquire, h_release, h_renew;
+
+struct route {
+	enum path_kind path;
+	const char *method; /* "GET" also serves HEAD */
+	enum api_route label;
+	unsigned params; /* allowed parameters (PARAMS_BIT); ~0u: none parsed at all */
+	bool body;       /* parameters may come in a JSON body */
+	bool token;      /* takes the caller's token (Lock-Token header or parameter) */
+	handler_fn *handler;
+};
+
+enum { NO_PARAMS = ~0u };
+
+static const struct route ROUTES[] = {
+    {PATH_HEALTH, "GET", ROUTE_HEALTH, NO_PARAMS, false, false, h_health},
+    {PATH_READY, "GET", ROUTE_READY, NO_PARAMS, false, false, h_ready},
+    {PATH_METRICS, "GET", ROUTE_METRICS, NO_PARAMS, false, false, h_metrics},
+    {PATH_SPEC, "GET", ROUTE_SPEC, NO_PARAMS, false, false, h_spec},
+    {PATH_LIST, "GET", ROUTE_LIST, PARAMS_BIT(PARAM_PREFIX) | PARAMS_BIT(PARAM_LIMIT) | PARAMS_BIT(PARAM_CURSOR), false,
+     false, h_list},
+    {PATH_LOCK, "GET", ROUTE_INSPECT, 0, false, false, h_inspect},
+    {PATH_LOCK, "PUT", ROUTE_ACQUIRE,
+     PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL) | PARAMS_BIT(PARAM_OWNER) | PARAMS_BIT(PARAM_WAIT), true, true,
+     h_acquire},
+    {PATH_LOCK, "DELETE", ROUTE_RELEASE, PARAMS_BIT(PARAM_TOKEN), true, true, h_release},
+    {PATH_RENEW, "POST", ROUTE_RENEW, PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL), true, true, h_renew},
+};
+enum { NROUTES = sizeof ROUTES / sizeof ROUTES[0] };
+
+static const char *const ROUTE_LABELS[ROUTE_COUNT] = {
+    [ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew",    [ROUTE_RELEASE] = "release", [ROUTE_INSPECT] = "inspect",
+    [ROUTE_LIST] = "list",       [ROUTE_HEALTH] = "healthz", [ROUTE_READY] = "readyz",    [ROUTE_METRICS] = "metrics",
+    [ROUTE_SPEC] = "openapi",    [ROUTE_OTHER] = "other",
+};
+
+const char *const *api_route_labels(void)
+{
+	return ROUTE_LABELS;
+}
 
 static bool path_is(const struct api_request *req, const char *p)
 {
 	return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
 }
 
-/* Splits the raw path; for lock routes, seg and seg_len give the still-encoded name. */
-static enum route_kind route_of(const struct api_request *req, const char **seg, size_t *seg_len)
+/* Splits the raw path; for lock paths, seg and seg_len give the still-encoded name. */
+static enum path_kind path_of(const struct api_request *req, const char **seg, size_t *seg_len)
 {
 	static const char LOCKS[] = "/locks/";
+	static const struct {
+		const char *path;
+		enum path_kind kind;
+	} FIXED[] = {{"/healthz", PATH_HEALTH},
+	             {"/readyz", PATH_READY},
+	             {"/metrics", PATH_METRICS},
+	             {"/openapi.yaml", PATH_SPEC},
+	             {"/locks", PATH_LIST}};
 	const char *p = req->path, *slash;
-	size_t n = req->path_len, rest;
+	size_t rest;
 
-	if (path_is(req, "/healthz"))
-		return R_HEALTH;
-	if (path_is(req, "/readyz"))
-		return R_READY;
-	if (path_is(req, "/metrics"))
-		return R_METRICS;
-	if (path_is(req, "/openapi.yaml"))
-		return R_SPEC;
-	if (path_is(req, "/locks"))
-		return R_LIST;
-	if (n < sizeof LOCKS - 1 || memcmp(p, LOCKS, sizeof LOCKS - 1) != 0)
-		return R_NONE;
+	for (size_t i = 0; i < sizeof FIXED / sizeof FIXED[0]; i++)
+		if (path_is(req, FIXED[i].path))
+			return FIXED[i].kind;
+	if (req->path_len < sizeof LOCKS - 1 || memcmp(p, LOCKS, sizeof LOCKS - 1) != 0)
+		return PATH_NONE;
 	p += sizeof LOCKS - 1;
-	rest = n - (sizeof LOCKS - 1);
+	rest = req->path_len - (sizeof LOCKS - 1);
 	slash = memchr(p, '/', rest);
 	*seg = p;
 	if (!slash) {
 		*seg_len = rest;
-		return R_LOCK;
+		return PATH_LOCK;
 	}
 	*seg_len = (size_t)(slash - p);
 	if ((size_t)(p + rest - slash) == strlen("/renew") && memcmp(slash, "/renew", 6) == 0)
-		return R_RENEW;
-	return R_NONE;
+		return PATH_RENEW;
+	return PATH_NONE;
 }
 
-static bool method_is(const struct api_request *req, const char *m)
+static bool method_matches(const struct route *r, const char *method)
 {
-	return strcmp(req->method, m) == 0;
+	return strcmp(r->method, method) == 0 || (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0);
 }
 
-static enum metrics_route metrics_route_of(enum route_kind k, const struct api_request *req)
+/* The route for req: *route is NULL when the path is unknown (*label other)
+ * or the method is not served there (*label that of the path's first route). */
+static void route_of(const struct api_request *req, const struct route **route, enum api_route *label,
+                     enum path_kind *path, const char **seg, size_t *seg_len)
 {
-	switch (k) {
-	case R_HEALTH:
-		return ROUTE_HEALTH;
-	case R_READY:
-		return ROUTE_READY;
-	case R_METRICS:
-		return ROUTE_METRICS;
-	case R_SPEC:
-		return ROUTE_SPEC;
-	case R_LIST:
-		return ROUTE_LIST;
-	case R_RENEW:
-		return ROUTE_RENEW;
-	case R_LOCK:
-		if (method_is(req, "PUT"))
-			return ROUTE_ACQUIRE;
-		if (method_is(req, "DELETE"))
-			return ROUTE_RELEASE;
-		return ROUTE_INSPECT;
-	default:
-		return ROUTE_OTHER;
+	*path = path_of(req, seg, seg_len);
+	*route = NULL;
+	*label = ROUTE_OTHER;
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (ROUTES[i].path != *path)
+			continue;
+		if (*label == ROUTE_OTHER)
+			*label = ROUTES[i].label;
+		if (method_matches(&ROUTES[i], req->method)) {
+			*route = &ROUTES[i];
+			*label = ROUTES[i].label;
+			return;
+		}
 	}
 }
 
-static bool method_allowed(enum route_kind k, const struct api_request *req, const char **allow)
+/* The Allow header's value for a path, from the table, into buf. */
+static const char *allow_of(enum path_kind path, char *buf, size_t cap)
 {
-	bool get = method_is(req, "GET") || method_is(req, "HEAD");
+	size_t n = 0;
 
-	switch (k) {
-	case R_LOCK:
-		*allow = "GET, HEAD, PUT, DELETE";
-		return get || method_is(req, "PUT") || method_is(req, "DELETE");
-	case R_RENEW:
-		*allow = "POST";
-		return method_is(req, "POST");
-	default:
-		*allow = "GET, HEAD";
-		return get;
-	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < NROUTES; i++)
+		if (ROUTES[i].path == path)
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s%s", n ? ", " : "", ROUTES[i].method,
+			                      strcmp(ROUTES[i].method, "GET") == 0 ? ", HEAD" : "");
+	return buf;
 }
 
 /* Picks the caller's token from the Lock-Token header or the parameters:
@@ -487,160 +538,218 @@ static bool start_failed(struct api_reply *reply, struct api_call *c, enum backe
 	return true;
 }
 
+/* ---- the operations ---- */
+
+/* A pending call answering x's reply. NULL when out of memory (the reply then
+ * says so). */
+static struct api_call *call_new(struct ctx *x)
+{
+	struct api_call *c = calloc(1, sizeof *c);
+
+	if (!c) {
+		api_error(x->reply, DL_INTERNAL, "out of memory");
+		return NULL;
+	}
+	c->api = x->api;
+	c->reply = x->reply;
+	c->done = x->done;
+	c->arg = x->arg;
+	c->route = x->reply->route;
+	return c;
+}
+
+/* Ends a handler that asked the backend: pending on c, or answered now. */
+static bool started(struct ctx *x, struct api_call *c, enum backend_start st)
+{
+	if (st != BACKEND_STARTED)
+		return start_failed(x->reply, c, st);
+	*x->pending = c;
+	return false;
+}
+
+static bool h_health(struct ctx *x)
+{
+	static const char OK[] = "{\"status\":\"ok\"}";
+	reply_static(x->reply, 200, "application/json", OK, sizeof OK - 1);
+	return true;
+}
+
+static bool h_metrics(struct ctx *x)
+{
+	size_t len;
+	char *text = metrics_render(&len);
+
+	if (!text) {
+		api_error(x->reply, DL_INTERNAL, "out of memory");
+		return true;
+	}
+	x->reply->status = 200;
+	x->reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	x->reply->body = text;
+	x->reply->body_len = len;
+	return true;
+}
+
+static bool h_spec(struct ctx *x)
+{
+	reply_static(x->reply, 200, "application/yaml", x->api->spec, x->api->spec_len);
+	return true;
+}
+
+static bool h_ready(struct ctx *x)
+{
+	struct api_call *c = call_new(x);
+
+	if (!c)
+		return true;
+	if (x->api->backend->ops->ping(x->api->backend, on_ping, c) != BACKEND_STARTED) {
+		free(c);
+		problem(x->reply, DL_BACKEND_UNAVAILABLE, "Redis is not connected", NULL);
+		return true;
+	}
+	*x->pending = c;
+	return false;
+}
+
+static bool h_list(struct ctx *x)
+{
+	struct list_request l = {.prefix = x->p.prefix, .limit = x->p.limit, .cursor = x->p.cursor};
+	struct api_call *c = call_new(x);
+
+	return !c || started(x, c, x->api->backend->ops->list(x->api->backend, &l, on_list_reply, c));
+}
+
+static bool h_inspect(struct ctx *x)
+{
+	struct lock_request lr = {.name = x->name};
+	struct api_call *c = call_new(x);
+
+	return !c || started(x, c, x->api->backend->ops->inspect(x->api->backend, &lr, on_lock_reply, c));
+}
+
+static bool h_acquire(struct ctx *x)
+{
+	const struct config *cfg = x->api->cfg;
+	char new_token[LOCK_TOKEN_LEN + 1];
+	struct lock_request lr = {
+	    .name = x->name,
+	    .token = new_token,
+	    .reacquire_token = x->token,
+	    .owner = (x->p.given & PARAMS_BIT(PARAM_OWNER)) ? x->p.owner : NULL,
+	    .ttl_ms = (x->p.given & PARAMS_BIT(PARAM_TTL)) ? x->p.ttl_ms : cfg->default_ttl_ms,
+	};
+	struct api_call *c;
+	enum backend_start st;
+
+	if (lock_token_new(new_token) < 0) {
+		api_error(x->reply, DL_INTERNAL, "the system random number generator failed");
+		return true;
+	}
+	c = call_new(x);
+	if (!c) {
+		explicit_bzero(new_token, sizeof new_token);
+		return true;
+	}
+	if (x->p.wait_ms > 0) {
+		st = waiters_acquire(x->api->waiters, &lr, x->p.wait_ms, on_lock_reply, c, &c->waiter);
+		x->reply->long_wait = st == BACKEND_STARTED;
+	} else {
+		st = x->api->backend->ops->acquire(x->api->backend, &lr, on_lock_reply, c);
+	}
+	explicit_bzero(new_token, sizeof new_token);
+	return started(x, c, st);
+}
+
+/* Renew and release need the caller's token. */
+static bool need_token(struct ctx *x)
+{
+	if (x->token)
+		return true;
+	api_error(x->reply, DL_MISSING_TOKEN,
+	          "give the lock's token in the Lock-Token header (or as 'token' in the body or query)");
+	return false;
+}
+
+static bool h_release(struct ctx *x)
+{
+	struct lock_request lr = {.name = x->name, .token = x->token};
+	struct api_call *c;
+
+	if (!need_token(x))
+		return true;
+	c = call_new(x);
+	return !c || started(x, c, x->api->backend->ops->release(x->api->backend, &lr, on_lock_reply, c));
+}
+
+static bool h_renew(struct ctx *x)
+{
+	struct lock_request lr = {
+	    .name = x->name,
+	    .token = x->token,
+	    .ttl_ms = (x->p.given & PARAMS_BIT(PARAM_TTL)) ? x->p.ttl_ms : 0,
+	};
+	struct api_call *c;
+
+	if (!need_token(x))
+		return true;
+	c = call_new(x);
+	return !c || started(x, c, x->api->backend->ops->renew(x->api->backend, &lr, on_lock_reply, c));
+}
+
+/* Routes req through the table, checks its name and parameters as its route
+ * says, and runs the route's operation. */
 static bool handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
                    void *arg, struct api_call **pending)
 {
-	const struct config *cfg = api->cfg;
-	const char *seg = NULL, *allow = NULL, *token = NULL;
+	struct ctx x = {.api = api, .req = req, .reply = reply, .done = done, .arg = arg, .pending = pending};
+	const struct route *route;
+	enum path_kind path;
+	const char *seg = NULL;
 	size_t seg_len = 0;
-	enum route_kind kind = route_of(req, &seg, &seg_len);
-	struct params_rules rules = {
-	    .min_ttl_ms = cfg->min_ttl_ms, .max_ttl_ms = cfg->max_ttl_ms, .max_wait_ms = cfg->max_wait_ms};
-	struct params p;
-	struct lock_request lr = {0};
-	char name[LOCK_NAME_MAX + 1], new_token[LOCK_TOKEN_LEN + 1], detail[256];
-	enum dl_error e;
-	enum backend_start st;
-	struct api_call *c;
+	char detail[256], allow[64];
+	bool ready;
 
 	memset(reply, 0, sizeof *reply);
-	reply->route = metrics_route_of(kind, req);
-	if (kind == R_NONE) {
+	route_of(req, &route, &reply->route, &path, &seg, &seg_len);
+	if (path == PATH_NONE) {
 		api_error(reply, DL_NOT_FOUND, "no such resource");
 		return true;
 	}
-	if (!method_allowed(kind, req, &allow)) {
+	if (!route) {
+		allow_of(path, allow, sizeof allow);
 		snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", req->method, allow);
 		api_error(reply, DL_METHOD_NOT_ALLOWED, detail);
-		add_header_str(reply, "Allow", allow);
+		/* the header's value must outlive this call: the reply's own buffer */
+		snprintf(reply->allow, sizeof reply->allow, "%s", allow);
+		add_header_str(reply, "Allow", reply->allow);
 		return true;
 	}
-	switch (kind) {
-	case R_HEALTH: {
-		static const char OK[] = "{\"status\":\"ok\"}";
-		reply_static(reply, 200, "application/json", OK, sizeof OK - 1);
-		return true;
-	}
-	case R_METRICS: {
-		size_t len;
-		char *text = metrics_render(&len);
-		if (!text) {
-			api_error(reply, DL_INTERNAL, "out of memory");
+	if (route->params != NO_PARAMS) {
+		const struct config *cfg = api->cfg;
+		struct params_rules rules = {.min_ttl_ms = cfg->min_ttl_ms,
+		                             .max_ttl_ms = cfg->max_ttl_ms,
+		                             .max_wait_ms = cfg->max_wait_ms,
+		                             .allowed = route->params,
+		                             .body_allowed = route->body};
+		enum dl_error e;
+
+		if ((path == PATH_LOCK || path == PATH_RENEW) && !lock_name_decode(seg, seg_len, x.name)) {
+			api_error(reply, DL_INVALID_NAME,
+			          "a lock name is 1 to 255 bytes of A-Z a-z 0-9 . _ - : @ (percent-encoding allowed)");
 			return true;
 		}
-		reply->status = 200;
-		reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		reply->body = text;
-		reply->body_len = len;
-		return true;
-	}
-	case R_SPEC:
-		reply_static(reply, 200, "application/yaml", api->spec, api->spec_len);
-		return true;
-	case R_LIST:
-		rules.allowed = PARAMS_BIT(PARAM_PREFIX) | PARAMS_BIT(PARAM_LIMIT) | PARAMS_BIT(PARAM_CURSOR);
-		break;
-	case R_RENEW:
-		rules.allowed = PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL);
-		rules.body_allowed = true;
-		break;
-	case R_LOCK:
-		if (method_is(req, "PUT"))
-			rules.allowed = PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL) | PARAMS_BIT(PARAM_OWNER) |
-			                PARAMS_BIT(PARAM_WAIT);
-		else if (method_is(req, "DELETE"))
-			rules.allowed = PARAMS_BIT(PARAM_TOKEN);
-		rules.body_allowed = rules.allowed != 0;
-		break;
-	default:
-		break;
-	}
-	if ((kind == R_LOCK || kind == R_RENEW) && !lock_name_decode(seg, seg_len, name)) {
-		api_error(reply, DL_INVALID_NAME,
-		          "a lock name is 1 to 255 bytes of A-Z a-z 0-9 . _ - : @ (percent-encoding allowed)");
-		return true;
-	}
-	if (kind != R_READY) {
-		e = params_parse(&p, &rules, req->query, req->query_len, req->body, req->body_len, req->content_type,
+		e = params_parse(&x.p, &rules, req->query, req->query_len, req->body, req->body_len, req->content_type,
 		                 detail, sizeof detail);
-		if (e == DL_OK && (reply->route == ROUTE_ACQUIRE || kind == R_RENEW || reply->route == ROUTE_RELEASE))
-			e = pick_token(req, &p, &token, detail, sizeof detail);
+		if (e == DL_OK && route->token)
+			e = pick_token(req, &x.p, &x.token, detail, sizeof detail);
 		if (e != DL_OK) {
 			api_error(reply, e, detail);
 			return true;
 		}
 	}
-	c = calloc(1, sizeof *c);
-	if (!c) {
-		api_error(reply, DL_INTERNAL, "out of memory");
-		return true;
-	}
-	c->api = api;
-	c->reply = reply;
-	c->done = done;
-	c->arg = arg;
-	c->route = reply->route;
-	lr.name = name;
-
-	switch (reply->route) {
-	case ROUTE_READY:
-		st = api->backend->ops->ping(api->backend, on_ping, c);
-		if (st != BACKEND_STARTED) {
-			free(c);
-			problem(reply, DL_BACKEND_UNAVAILABLE, "Redis is not connected", NULL);
-			return true;
-		}
-		*pending = c;
-		return false;
-	case ROUTE_LIST: {
-		struct list_request l = {.prefix = p.prefix, .limit = p.limit, .cursor = p.cursor};
-		st = api->backend->ops->list(api->backend, &l, on_list_reply, c);
-		break;
-	}
-	case ROUTE_ACQUIRE:
-		if (lock_token_new(new_token) < 0) {
-			free(c);
-			api_error(reply, DL_INTERNAL, "the system random number generator failed");
-			return true;
-		}
-		lr.token = new_token;
-		lr.reacquire_token = token;
-		lr.owner = (p.given & PARAMS_BIT(PARAM_OWNER)) ? p.owner : NULL;
-		lr.ttl_ms = (p.given & PARAMS_BIT(PARAM_TTL)) ? p.ttl_ms : cfg->default_ttl_ms;
-		if (p.wait_ms > 0) {
-			st = waiters_acquire(api->waiters, &lr, p.wait_ms, on_lock_reply, c, &c->waiter);
-			reply->long_wait = st == BACKEND_STARTED;
-		} else {
-			st = api->backend->ops->acquire(api->backend, &lr, on_lock_reply, c);
-		}
-		explicit_bzero(new_token, sizeof new_token);
-		break;
-	case ROUTE_RENEW:
-	case ROUTE_RELEASE:
-		if (!token) {
-			free(c);
-			api_error(
-			    reply, DL_MISSING_TOKEN,
-			    "give the lock's token in the Lock-Token header (or as 'token' in the body or query)");
-			return true;
-		}
-		lr.token = token;
-		if (reply->route == ROUTE_RENEW) {
-			lr.ttl_ms = (p.given & PARAMS_BIT(PARAM_TTL)) ? p.ttl_ms : 0;
-			st = api->backend->ops->renew(api->backend, &lr, on_lock_reply, c);
-		} else {
-			st = api->backend->ops->release(api->backend, &lr, on_lock_reply, c);
-		}
-		break;
-	default:
-		st = api->backend->ops->inspect(api->backend, &lr, on_lock_reply, c);
-		break;
-	}
-	explicit_bzero(&p.token, sizeof p.token);
-	if (st != BACKEND_STARTED)
-		return start_failed(reply, c, st);
-	*pending = c;
-	return false;
+	ready = route->handler(&x);
+	explicit_bzero(&x.p.token, sizeof x.p.token);
+	return ready;
 }
 
 void api_abandon(struct api_call *c)
@@ -655,9 +764,12 @@ void api_reject(const struct api_request *req, struct api_reply *reply, enum dl_
 	const char *seg;
 	size_t seg_len;
 
+	const struct route *route;
+	enum path_kind path;
+
 	memset(reply, 0, sizeof *reply);
 	api_error(reply, e, detail);
-	reply->route = metrics_route_of(route_of(req, &seg, &seg_len), req);
+	route_of(req, &route, &reply->route, &path, &seg, &seg_len);
 	if (is_lock_route(reply->route))
 		add_header_str(reply, "Cache-Control", "no-store");
 }

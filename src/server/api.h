@@ -16,6 +16,24 @@
 #include "base/metrics.h"
 
 struct api;
+
+/* The routes, as labelled in metrics and logs (api_route_labels()). */
+enum api_route {
+	ROUTE_ACQUIRE,
+	ROUTE_RENEW,
+	ROUTE_RELEASE,
+	ROUTE_INSPECT,
+	ROUTE_LIST,
+	ROUTE_HEALTH,
+	ROUTE_READY,
+	ROUTE_METRICS,
+	ROUTE_SPEC,
+	ROUTE_OTHER,
+	ROUTE_COUNT
+};
+
+/* Every route's label, indexed by enum api_route (static). */
+const char *const *api_route_labels(void);
 /* A request waiting for the backend; see api_abandon(). */
 struct api_call;
 
@@ -49,7 +67,8 @@ struct api_reply {
 	unsigned nheaders;
 	char location[8 + LOCK_NAME_MAX]; /* the Location header's value */
 	char retry_after[24];             /* the Retry-After header's value */
-	enum metrics_route route;
+	char allow[48];                   /* the Allow header's value */
+	enum api_route route;
 	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
 	/* A new grant's name and token, kept until the answer is delivered (see
 	 * api_undelivered); "" when the reply grants nothing. */

@@ -25,6 +25,9 @@
  * a waiting request tries again at least every RECHECK ms. */
 enum { BACKEND_WAITER_LIVENESS_MS = 3000, BACKEND_WAITER_RECHECK_MS = 1000 };
 
+/* List cursors are opaque to callers: at most this many base64url characters. */
+enum { BACKEND_CURSOR_MAX = 512 };
+
 enum backend_start {
 	BACKEND_STARTED = 0,
 	BACKEND_UNAVAILABLE, /* not connected: answer 503 now */
@@ -58,8 +61,8 @@ struct list_request {
 struct list_reply {
 	enum lock_outcome outcome; /* LOCK_FOUND, LOCK_UNAVAILABLE or LOCK_BACKEND_ERROR */
 	size_t count;
-	struct lock_view *locks;               /* owned by the backend; valid during the callback */
-	char next_cursor[LOCK_CURSOR_MAX + 1]; /* "" on the last page */
+	struct lock_view *locks;                  /* owned by the backend; valid during the callback */
+	char next_cursor[BACKEND_CURSOR_MAX + 1]; /* "" on the last page */
 };
 
 typedef void backend_lock_fn(void *arg, const struct lock_reply *reply);

@@ -11,9 +11,8 @@
 enum {
 	LOCK_NAME_MAX = 255,
 	LOCK_OWNER_MAX = 256,
-	LOCK_TOKEN_LEN = 32, /* tokens we issue: 24 random bytes, base64url */
-	LOCK_TOKEN_MAX = 64, /* tokens we accept */
-	LOCK_CURSOR_MAX = 512,
+	LOCK_TOKEN_LEN = 32,          /* tokens we issue: 24 random bytes, base64url */
+	LOCK_TOKEN_MAX = 64,          /* tokens we accept */
 	LOCK_TOKEN_HASH_LEN = 2 + 43, /* "h:" and the SHA-256 of a token in base64url */
 };
 

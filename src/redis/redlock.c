@@ -25,13 +25,14 @@
  *   ping     a quorum answers. */
 #include "redis/redlock.h"
 
+#include "redis/cursor.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/log.h"
-#include "base/text.h"
 #include "base/metrics.h"
 
 struct redlock {
@@ -624,7 +625,7 @@ struct list_call {
 	struct redlock *rl;
 	unsigned node;    /* the node whose keyspace this page scans */
 	unsigned skipped; /* bit j: node j was down when the walk passed it */
-	char next_cursor[LOCK_CURSOR_MAX + 1];
+	char next_cursor[BACKEND_CURSOR_MAX + 1];
 	size_t count;
 	struct lock_view *names;  /* the page's candidates (from the scanned node) */
 	struct lock_reply *found; /* [count][n]: each candidate on each node */
@@ -705,32 +706,6 @@ static void on_list_inspect(void *arg, const struct lock_reply *reply)
 
 /* Cursor: "<node digit><skipped-nodes mask: 2 base64url chars><that node's
  * cursor>"; "" for the first page. */
-static void set_cursor(struct list_call *lc, unsigned node, unsigned skipped, const char *inner)
-{
-	size_t len = strnlen(inner, LOCK_CURSOR_MAX - 4); /* node cursors are about 370 chars */
-	lc->next_cursor[0] = (char)('0' + node);
-	lc->next_cursor[1] = TEXT_B64URL[(skipped >> 6) & 63];
-	lc->next_cursor[2] = TEXT_B64URL[skipped & 63];
-	memcpy(lc->next_cursor + 3, inner, len);
-	lc->next_cursor[len + 3] = '\0';
-}
-
-static bool parse_cursor(const char *cursor, unsigned n, unsigned *node, unsigned *skipped, const char **inner)
-{
-	const char *hi, *lo;
-
-	if (cursor[0] < '0' || cursor[0] > '9' || (unsigned)(cursor[0] - '0') >= n || !cursor[1] || !cursor[2])
-		return false;
-	hi = strchr(TEXT_B64URL, cursor[1]);
-	lo = strchr(TEXT_B64URL, cursor[2]);
-	if (!hi || !lo)
-		return false;
-	*node = (unsigned)(cursor[0] - '0');
-	*skipped = (unsigned)((hi - TEXT_B64URL) << 6 | (lo - TEXT_B64URL));
-	*inner = cursor + 3;
-	return true;
-}
-
 static void node_page_down(void *arg);
 
 /* An empty page whose cursor moves past the scanned node (marked skipped:
@@ -738,7 +713,7 @@ static void node_page_down(void *arg);
 static void skip_node(struct list_call *lc)
 {
 	if (lc->node + 1 < lc->rl->n)
-		set_cursor(lc, lc->node + 1, lc->skipped | 1u << lc->node, "");
+		cursor_walk_encode(lc->next_cursor, lc->node + 1, lc->skipped | 1u << lc->node, "");
 	else
 		lc->next_cursor[0] = '\0';
 	list_answer(lc, LOCK_FOUND, NULL, 0);
@@ -754,9 +729,9 @@ static void on_node_page(void *arg, const struct list_reply *page)
 		return;
 	}
 	if (page->next_cursor[0])
-		set_cursor(lc, lc->node, lc->skipped, page->next_cursor);
+		cursor_walk_encode(lc->next_cursor, lc->node, lc->skipped, page->next_cursor);
 	else if (lc->node + 1 < rl->n)
-		set_cursor(lc, lc->node + 1, lc->skipped, "");
+		cursor_walk_encode(lc->next_cursor, lc->node + 1, lc->skipped, "");
 	else
 		lc->next_cursor[0] = '\0';
 	if (page->count == 0) {
@@ -822,7 +797,7 @@ static enum backend_start rl_list(struct backend *b, const struct list_request *
 
 	unsigned skipped = 0;
 
-	if (req->cursor && req->cursor[0] && !parse_cursor(req->cursor, rl->n, &node, &skipped, &inner.cursor))
+	if (req->cursor && req->cursor[0] && !cursor_walk_decode(req->cursor, rl->n, &node, &skipped, &inner.cursor))
 		return BACKEND_BAD_CURSOR;
 	lc = calloc(1, sizeof *lc);
 	if (!lc)

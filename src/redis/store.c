@@ -5,11 +5,12 @@
  * the oldest, and when it overstays the command timeout the connection is
  * dropped: hiredis then fails every pending command (503 for the caller) and
  * we reconnect with backoff. Commands that arrive while a connection is being
- * made are parked and sent as soon as it is (or failed when it fails, within
- * the connect timeout). Scripts are loaded on connect and called by EVALSHA
- * (their SHA-1s are computed here, so requests may follow the SCRIPT LOADs in
- * the same pipeline); a NOSCRIPT reply (a SCRIPT FLUSH behind our back)
- * re-sends as EVAL. Tokens are hashed before they are sent (lock_token_hash). */
+ * made and set up are parked and sent as soon as it is ready (or failed when
+ * it fails, within the connect and command timeouts). Scripts are loaded on
+ * connect and called by EVALSHA (their SHA-1s are computed here); a NOSCRIPT
+ * reply (a SCRIPT FLUSH behind our back) re-sends as EVAL. Tokens are hashed
+ * before they are sent (lock_token_hash). Beside it: adapter.c (hiredis on
+ * our loop), replies.c (what the scripts answer), cursor.c (list cursors). */
 #include "redis/store.h"
 
 #include <errno.h>
@@ -21,7 +22,9 @@
 
 #include "base/digest.h"
 #include "base/log.h"
-#include "base/text.h"
+#include "redis/adapter.h"
+#include "redis/cursor.h"
+#include "redis/replies.h"
 #include "base/metrics.h"
 #include "redis/scripts.h"
 
@@ -45,6 +48,14 @@ enum op_kind {
 	OP_SETUP,
 	OP_POLICY
 };
+/* How each lock operation's reply reads (replies.h). */
+static const enum reply_shape REPLY_OF[] = {
+    [OP_ACQUIRE] = REPLY_ACQUIRE, [OP_RENEW] = REPLY_RENEW,         [OP_RELEASE] = REPLY_RELEASE,
+    [OP_INSPECT] = REPLY_INSPECT, [OP_LIST] = REPLY_INSPECT,        [OP_PING] = REPLY_INSPECT,
+    [OP_LEAVE] = REPLY_INSPECT,   [OP_FENCE_FLOOR] = REPLY_INSPECT, [OP_SETUP] = REPLY_INSPECT,
+    [OP_POLICY] = REPLY_INSPECT,
+};
+
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
 enum conn_role { ROLE_COMMANDS, ROLE_WAKEUPS };
 enum {
@@ -79,14 +90,6 @@ struct op {
 	const char *argv[MAX_ARGS];
 	size_t argvlen[MAX_ARGS];
 	char buf[]; /* argument bytes */
-};
-
-/* The adapter between hiredis's event hooks and our loop. Freed deferred. */
-struct redis_ev {
-	struct loop *loop;
-	struct loop_watch w;
-	redisAsyncContext *ac;
-	unsigned want;
 };
 
 /* One Redis connection: the command connection, or the subscriber that
@@ -125,72 +128,6 @@ struct store {
 
 static void connect_now(struct conn *c);
 static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes);
-
-/* ---- hiredis ↔ loop adapter ---- */
-
-static void ev_io(void *arg, unsigned events)
-{
-	struct redis_ev *ev = arg;
-
-	if ((events & LOOP_READ) && ev->ac)
-		redisAsyncHandleRead(ev->ac);
-	if ((events & LOOP_WRITE) && ev->ac)
-		redisAsyncHandleWrite(ev->ac);
-}
-
-static void ev_update(struct redis_ev *ev, unsigned want)
-{
-	ev->want = want;
-	if (loop_watch_set(ev->loop, &ev->w, want) < 0)
-		log_msg(LOG_ERROR, "redis: epoll_ctl failed: %s", strerror(errno));
-}
-
-static void ev_add_read(void *p)
-{
-	struct redis_ev *ev = p;
-	ev_update(ev, ev->want | LOOP_READ);
-}
-static void ev_del_read(void *p)
-{
-	struct redis_ev *ev = p;
-	ev_update(ev, ev->want & ~(unsigned)LOOP_READ);
-}
-static void ev_add_write(void *p)
-{
-	struct redis_ev *ev = p;
-	ev_update(ev, ev->want | LOOP_WRITE);
-}
-static void ev_del_write(void *p)
-{
-	struct redis_ev *ev = p;
-	ev_update(ev, ev->want & ~(unsigned)LOOP_WRITE);
-}
-
-static void ev_cleanup(void *p)
-{
-	struct redis_ev *ev = p;
-	ev_update(ev, 0);
-	ev->ac = NULL;
-	if (loop_defer(ev->loop, free, ev) < 0)
-		free(ev); /* no memory to defer: the turn is not dispatching this fd */
-}
-
-static int ev_attach(struct loop *loop, redisAsyncContext *ac)
-{
-	struct redis_ev *ev = calloc(1, sizeof *ev);
-	if (!ev)
-		return -1;
-	ev->loop = loop;
-	ev->ac = ac;
-	loop_watch_init(&ev->w, ac->c.fd, ev_io, ev);
-	ac->ev.addRead = ev_add_read;
-	ac->ev.delRead = ev_del_read;
-	ac->ev.addWrite = ev_add_write;
-	ac->ev.delWrite = ev_del_write;
-	ac->ev.cleanup = ev_cleanup;
-	ac->ev.data = ev;
-	return 0;
-}
 
 /* ---- the FIFO of sent commands and the command timeout ---- */
 
@@ -274,175 +211,16 @@ static void cmd_timer_fired(void *arg)
 	loop_timer_start(s->loop, &s->cmd_timer, oldest->sent_ms + s->cfg.timeout_ms);
 }
 
-/* ---- replies → lock outcomes ---- */
-
-static bool reply_int(const redisReply *r, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (r->type == REDIS_REPLY_INTEGER) {
-		*out = r->integer;
-		return true;
-	}
-	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
-		return false;
-	errno = 0;
-	v = strtoll(r->str, &end, 10);
-	if (errno || end != r->str + r->len)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool reply_str(const redisReply *r, char *out, size_t cap)
-{
-	if (r->type != REDIS_REPLY_STRING || r->len >= cap)
-		return false;
-	memcpy(out, r->str, r->len);
-	out[r->len] = '\0';
-	return true;
-}
-
-/* Parses {_, fence, ttl, now, acquired, has_owner, owner, expires}. */
-static bool parse_view(const redisReply *r, struct lock_view *v)
-{
-	char ho[4];
-
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 8)
-		return false;
-	if (!reply_int(r->element[1], &v->fence) || !reply_int(r->element[2], &v->ttl_ms) ||
-	    !reply_int(r->element[3], &v->now_ms) || !reply_int(r->element[4], &v->acquired_ms) ||
-	    !reply_str(r->element[5], ho, sizeof ho) || !reply_str(r->element[6], v->owner, sizeof v->owner) ||
-	    !reply_int(r->element[7], &v->expires_ms))
-		return false;
-	v->has_owner = strcmp(ho, "1") == 0;
-	if (v->ttl_ms < 0)
-		v->ttl_ms = 0;
-	return true;
-}
-
-static enum lock_outcome lock_outcome_of(const struct op *op, const redisReply *r, struct lock_view *v)
-{
-	int64_t status;
-
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !reply_int(r->element[0], &status))
-		return LOCK_BACKEND_ERROR;
-	switch (op->kind) {
-	case OP_ACQUIRE:
-		if (!parse_view(r, v))
-			return LOCK_BACKEND_ERROR;
-		if (status == 1 && r->elements > 8 && r->element[8]->type == REDIS_REPLY_INTEGER &&
-		    r->element[8]->integer == 1)
-			metrics_inc(METRIC_FENCE_CLOCK_BEHIND);
-		if (status == 1)
-			memcpy(v->token, op->token, sizeof v->token);
-		else if (status == 2)
-			memcpy(v->token, op->retoken, sizeof v->token);
-		return status == 1 ? LOCK_GRANTED : status == 2 ? LOCK_REACQUIRED : LOCK_HELD;
-	case OP_RENEW:
-	case OP_RELEASE:
-		if (status == 0)
-			return LOCK_NOT_HELD;
-		if (status == 1 && op->kind == OP_RELEASE)
-			return LOCK_RELEASED;
-		if (!parse_view(r, v))
-			return LOCK_BACKEND_ERROR;
-		if (status == 1)
-			memcpy(v->token, op->token, sizeof v->token);
-		return status == 1 ? LOCK_RENEWED : LOCK_TOKEN_MISMATCH;
-	case OP_INSPECT:
-		if (status == 0)
-			return LOCK_NOT_HELD;
-		return parse_view(r, v) ? LOCK_FOUND : LOCK_BACKEND_ERROR;
-	default:
-		return LOCK_BACKEND_ERROR;
-	}
-}
-
-static void encode_cursor(const char *scan_cursor, const char *after_name, char out[LOCK_CURSOR_MAX + 1])
-{
-	char raw[32 + LOCK_NAME_MAX];
-	int n = snprintf(raw, sizeof raw, "%s/%s", scan_cursor, after_name);
-	text_b64url_encode((const unsigned char *)raw, (size_t)n, out);
-}
-
-/* Splits a cursor we issued into a SCAN cursor and a resume-after name. */
-static bool decode_cursor(const char *cursor, char scan[24], char after[LOCK_NAME_MAX + 1])
-{
-	unsigned char raw[32 + LOCK_NAME_MAX];
-	long n = text_b64url_decode(cursor, strlen(cursor), raw, sizeof raw);
-	unsigned char *slash;
-	size_t digits, name_len;
-
-	if (n < 2)
-		return false;
-	slash = memchr(raw, '/', (size_t)n);
-	if (!slash)
-		return false;
-	digits = (size_t)(slash - raw);
-	if (digits < 1 || digits > 20)
-		return false;
-	for (size_t i = 0; i < digits; i++)
-		if (raw[i] < '0' || raw[i] > '9')
-			return false;
-	name_len = (size_t)n - digits - 1;
-	if (name_len > 0 && !lock_name_valid((char *)slash + 1, name_len))
-		return false;
-	memcpy(scan, raw, digits);
-	scan[digits] = '\0';
-	memcpy(after, slash + 1, name_len);
-	after[name_len] = '\0';
-	return true;
-}
-
 static void finish_list(struct op *op, const redisReply *r)
 {
-	struct list_reply out = {.outcome = LOCK_BACKEND_ERROR};
-	struct lock_view *views = NULL;
-	char scan[32], after_key[KEYS_KEY_MAX + 1], after[LOCK_NAME_MAX + 1];
-	int64_t now;
-	size_t n;
+	struct list_reply out = {.outcome = LOCK_UNAVAILABLE};
 
-	if (!r) {
-		out.outcome = LOCK_UNAVAILABLE;
-		goto answer;
-	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 7 != 0 ||
-	    !reply_int(r->element[0], &now) || !reply_str(r->element[1], scan, sizeof scan) ||
-	    !reply_str(r->element[2], after_key, sizeof after_key))
-		goto answer;
-	n = (r->elements - 3) / 7;
-	views = calloc(n ? n : 1, sizeof *views);
-	if (!views)
-		goto answer;
-	for (size_t i = 0; i < n; i++) {
-		redisReply **e = r->element + 3 + i * 7;
-		struct lock_view *v = &views[i];
-		char ho[4];
-		if (e[0]->type != REDIS_REPLY_STRING ||
-		    !keys_lock_name(op->s->cfg.keys, e[0]->str, e[0]->len, v->name) ||
-		    !reply_str(e[1], v->owner, sizeof v->owner) || !reply_str(e[2], ho, sizeof ho) ||
-		    !reply_int(e[3], &v->fence) || !reply_int(e[4], &v->acquired_ms) || !reply_int(e[5], &v->ttl_ms) ||
-		    !reply_int(e[6], &v->expires_ms))
-			goto answer;
-		v->has_owner = strcmp(ho, "1") == 0;
-		v->now_ms = now;
-	}
-	if (strcmp(scan, "0") != 0 || after_key[0] != '\0') {
-		after[0] = '\0';
-		if (after_key[0] && !keys_lock_name(op->s->cfg.keys, after_key, strlen(after_key), after))
-			goto answer;
-		encode_cursor(scan, after, out.next_cursor);
-	}
-	out.outcome = LOCK_FOUND;
-	out.count = n;
-	out.locks = views;
-answer:
+	if (r)
+		out.outcome = replies_list(op->s->cfg.keys, r, &out);
 	if (out.outcome == LOCK_BACKEND_ERROR)
 		metrics_inc(METRIC_REDIS_ERRORS);
 	op->cb.list(op->arg, &out);
-	free(views);
+	free(out.locks);
 }
 
 /* Records what `CONFIG GET maxmemory-policy` said: any policy but noeviction
@@ -504,13 +282,13 @@ static void finish_op(struct op *op, const redisReply *r)
 		struct lock_reply out;
 		memset(&out, 0, sizeof out);
 		memcpy(out.view.name, op->name, sizeof out.view.name);
+		bool behind = false;
 		if (!r)
 			out.outcome = LOCK_UNAVAILABLE;
-		else if (op->kind == OP_ACQUIRE && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-		         r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 3)
-			out.outcome = LOCK_RESERVED;
 		else
-			out.outcome = lock_outcome_of(op, r, &out.view);
+			out.outcome = replies_lock(REPLY_OF[op->kind], r, op->token, op->retoken, &out.view, &behind);
+		if (behind)
+			metrics_inc(METRIC_FENCE_CLOCK_BEHIND);
 		if (out.outcome == LOCK_BACKEND_ERROR) {
 			metrics_inc(METRIC_REDIS_ERRORS);
 			log_msg(LOG_ERROR, "redis %s: unexpected reply to a lock script (type %d%s%s)",
@@ -867,7 +645,7 @@ static void connect_now(struct conn *c)
 		schedule_retry(c, c->backoff_ms);
 		return;
 	}
-	if (ev_attach(s->loop, ac) < 0) {
+	if (redis_adapter_attach(s->loop, ac) < 0) {
 		redisAsyncFree(ac);
 		schedule_retry(c, c->backoff_ms);
 		return;
@@ -1100,7 +878,7 @@ static enum backend_start store_list(struct backend *b, const struct list_reques
 	size_t pl, used = 0;
 	struct op *op;
 
-	if (req->cursor && req->cursor[0] && !decode_cursor(req->cursor, scan, after))
+	if (req->cursor && req->cursor[0] && !cursor_node_decode(req->cursor, scan, after))
 		return BACKEND_BAD_CURSOR;
 	if (after[0])
 		keys_make(s->cfg.keys, KEYS_LOCK, after, after_key);

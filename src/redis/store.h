@@ -1,7 +1,8 @@
-/* store: one Redis node behind the backend interface (backend.h). The only
- * module that includes hiredis: it owns the async connection, its reconnects
- * with backoff, the connect and command timeouts, and the Lua scripts that
- * make every lock operation one atomic step. It knows nothing of HTTP or JSON. */
+/* store: one Redis node behind the backend interface (backend.h). It owns
+ * the async connections, their reconnects with backoff, the connect and
+ * command timeouts, and the calls of the Lua scripts (scripts.h) that make
+ * every lock operation one atomic step. Only redis/ includes hiredis. It
+ * knows nothing of HTTP or JSON. */
 #ifndef DLOCKD_STORE_H
 #define DLOCKD_STORE_H
 

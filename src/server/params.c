@@ -154,7 +154,7 @@ static enum dl_error set_string(struct params *p, const struct params_rules *r, 
 		p->prefix[len] = '\0';
 		return DL_OK;
 	case PARAM_CURSOR:
-		if (!usable || len == 0 || len > LOCK_CURSOR_MAX || !b64url_chars(v, len)) {
+		if (!usable || len == 0 || len > BACKEND_CURSOR_MAX || !b64url_chars(v, len)) {
 			snprintf(detail, dlen, "cursor must be a next_cursor value from a previous page");
 			return DL_INVALID_CURSOR;
 		}
@@ -172,7 +172,7 @@ static enum dl_error parse_query(struct params *p, const struct params_rules *r,
 
 	while (i < qlen) {
 		size_t end = i, eq;
-		char key[32], val[LOCK_CURSOR_MAX + 1];
+		char key[32], val[BACKEND_CURSOR_MAX + 1];
 		long kl, vl;
 		int id;
 		enum dl_error e;

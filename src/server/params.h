@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/errors.h"
+#include "locks/backend.h"
 #include "locks/lock.h"
 
 enum params_id {
@@ -41,7 +42,7 @@ struct params {
 	char token[LOCK_TOKEN_MAX + 1];
 	char prefix[LOCK_NAME_MAX + 1];
 	unsigned limit;
-	char cursor[LOCK_CURSOR_MAX + 1];
+	char cursor[BACKEND_CURSOR_MAX + 1];
 	int64_t wait_ms;
 };
 

@@ -1,0 +1,139 @@
+/* replies: the lock scripts' replies decoded. See replies.h. */
+#include "redis/replies.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis/cursor.h"
+
+bool replies_int(const redisReply *r, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*out = r->integer;
+		return true;
+	}
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+		return false;
+	errno = 0;
+	v = strtoll(r->str, &end, 10);
+	if (errno || end != r->str + r->len)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool replies_str(const redisReply *r, char *out, size_t cap)
+{
+	if (r->type != REDIS_REPLY_STRING || r->len >= cap)
+		return false;
+	memcpy(out, r->str, r->len);
+	out[r->len] = '\0';
+	return true;
+}
+
+/* Parses {_, fence, ttl, now, acquired, has_owner, owner, expires}. */
+static bool parse_view(const redisReply *r, struct lock_view *v)
+{
+	char ho[4];
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 8)
+		return false;
+	if (!replies_int(r->element[1], &v->fence) || !replies_int(r->element[2], &v->ttl_ms) ||
+	    !replies_int(r->element[3], &v->now_ms) || !replies_int(r->element[4], &v->acquired_ms) ||
+	    !replies_str(r->element[5], ho, sizeof ho) || !replies_str(r->element[6], v->owner, sizeof v->owner) ||
+	    !replies_int(r->element[7], &v->expires_ms))
+		return false;
+	v->has_owner = strcmp(ho, "1") == 0;
+	if (v->ttl_ms < 0)
+		v->ttl_ms = 0;
+	return true;
+}
+
+enum lock_outcome replies_lock(enum reply_shape shape, const redisReply *r, const char *token, const char *retoken,
+                               struct lock_view *v, bool *clock_behind)
+{
+	int64_t status;
+
+	*clock_behind = false;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !replies_int(r->element[0], &status))
+		return LOCK_BACKEND_ERROR;
+	switch (shape) {
+	case REPLY_ACQUIRE:
+		if (status == 3 && r->elements == 1)
+			return LOCK_RESERVED;
+		if (!parse_view(r, v))
+			return LOCK_BACKEND_ERROR;
+		*clock_behind = status == 1 && r->elements > 8 && r->element[8]->type == REDIS_REPLY_INTEGER &&
+		                r->element[8]->integer == 1;
+		if (status == 1)
+			snprintf(v->token, sizeof v->token, "%s", token);
+		else if (status == 2)
+			snprintf(v->token, sizeof v->token, "%s", retoken);
+		return status == 1 ? LOCK_GRANTED : status == 2 ? LOCK_REACQUIRED : LOCK_HELD;
+	case REPLY_RENEW:
+	case REPLY_RELEASE:
+		if (status == 0)
+			return LOCK_NOT_HELD;
+		if (status == 1 && shape == REPLY_RELEASE)
+			return LOCK_RELEASED;
+		if (!parse_view(r, v))
+			return LOCK_BACKEND_ERROR;
+		if (status == 1)
+			snprintf(v->token, sizeof v->token, "%s", token);
+		return status == 1 ? LOCK_RENEWED : LOCK_TOKEN_MISMATCH;
+	case REPLY_INSPECT:
+		if (status == 0)
+			return LOCK_NOT_HELD;
+		return parse_view(r, v) ? LOCK_FOUND : LOCK_BACKEND_ERROR;
+	}
+	return LOCK_BACKEND_ERROR;
+}
+
+enum lock_outcome replies_list(const struct keys *k, const redisReply *r, struct list_reply *out)
+{
+	struct lock_view *views = NULL;
+	char scan[32], after_key[KEYS_KEY_MAX + 1], after[LOCK_NAME_MAX + 1];
+	int64_t now;
+	size_t n;
+
+	out->count = 0;
+	out->locks = NULL;
+	out->next_cursor[0] = '\0';
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 7 != 0 ||
+	    !replies_int(r->element[0], &now) || !replies_str(r->element[1], scan, sizeof scan) ||
+	    !replies_str(r->element[2], after_key, sizeof after_key))
+		return LOCK_BACKEND_ERROR;
+	n = (r->elements - 3) / 7;
+	views = calloc(n ? n : 1, sizeof *views);
+	if (!views)
+		return LOCK_BACKEND_ERROR;
+	for (size_t i = 0; i < n; i++) {
+		redisReply **e = r->element + 3 + i * 7;
+		struct lock_view *v = &views[i];
+		char ho[4];
+		if (e[0]->type != REDIS_REPLY_STRING || !keys_lock_name(k, e[0]->str, e[0]->len, v->name) ||
+		    !replies_str(e[1], v->owner, sizeof v->owner) || !replies_str(e[2], ho, sizeof ho) ||
+		    !replies_int(e[3], &v->fence) || !replies_int(e[4], &v->acquired_ms) ||
+		    !replies_int(e[5], &v->ttl_ms) || !replies_int(e[6], &v->expires_ms))
+			goto bad;
+		v->has_owner = strcmp(ho, "1") == 0;
+		v->now_ms = now;
+	}
+	if (strcmp(scan, "0") != 0 || after_key[0] != '\0') {
+		after[0] = '\0';
+		if (after_key[0] && !keys_lock_name(k, after_key, strlen(after_key), after))
+			goto bad;
+		cursor_node_encode(scan, after, out->next_cursor);
+	}
+	out->count = n;
+	out->locks = views;
+	return LOCK_FOUND;
+bad:
+	free(views);
+	return LOCK_BACKEND_ERROR;
+}

@@ -30,7 +30,7 @@ struct worker {
 	unsigned index;
 	const struct config *cfg;
 	const struct keys *keys;
-	char instance[32]; /* "<process id>-<worker>": starts its waiters' ids in Redis */
+	char instance[WAITERS_INSTANCE_MAX + 1]; /* "<process id>-<worker>": names its waiters in Redis */
 	int listen_fd;
 	struct loop *loop;
 	struct backend *backend;
@@ -107,7 +107,6 @@ static struct backend *open_backend(struct worker *w)
 		    .keys = w->keys,
 		    .timeout_ms = quorum ? cfg->node_timeout_ms : cfg->redis_timeout_ms,
 		    .label = t->label,
-		    .instance = w->instance,
 		    .fence_retention_ms = cfg->fence_retention_ms,
 		    .quorum_node = quorum,
 		};
@@ -129,7 +128,7 @@ static void *worker_main(void *arg)
 
 	w->status = 1;
 	w->backend = open_backend(w);
-	w->waiters = w->backend ? waiters_new(w->loop, w->backend, w->index, w->cfg->max_waiters) : NULL;
+	w->waiters = w->backend ? waiters_new(w->loop, w->backend, w->instance, w->cfg->max_waiters) : NULL;
 	w->api = w->waiters ? api_new(w->cfg, w->backend, w->waiters, spec, spec_len) : NULL;
 	w->http = w->api ? http_start(w->loop, w->cfg, w->api, w->listen_fd) : NULL;
 	w->listen_fd = -1; /* owned by the daemon now, or closed */

@@ -69,7 +69,9 @@ typedef void backend_lock_fn(void *arg, const struct lock_reply *reply);
 typedef void backend_list_fn(void *arg, const struct list_reply *reply);
 /* ok: the backend answered a health probe. */
 typedef void backend_ping_fn(void *arg, bool ok);
-/* A lock became free and `waiter` (a queue id) is first in its line. */
+/* A lock became free and `waiter` (a queue id, as some caller gave it: every
+ * watcher on the backend sees every wake-up and picks its own) is first in
+ * its line. */
 typedef void backend_wake_fn(void *arg, const char *waiter);
 /* Wake-ups may have been missed (the subscription was re-established):
  * every waiter should try again. */

@@ -1,8 +1,9 @@
 /* waiters: the waiting-request registry. See waiters.h.
  *
  * Waiters live in a slot array; a waiter's id in the backend's lines is
- * "<worker>.<slot>.<generation>", so a wake-up finds its waiter in O(1) and a
- * stale wake-up (a slot reused since) is ignored. */
+ * "<instance>|<slot>.<generation>" (made and read only here), so a wake-up
+ * finds its waiter in O(1), a stale wake-up (a slot reused since) is
+ * ignored, and every registry (per worker, per process) tells its own. */
 #include "locks/waiters.h"
 
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 
-enum { WAITER_ID_MAX = 40 };
+enum { WAITER_ID_MAX = WAITERS_INSTANCE_MAX + 24 };
 
 struct waiter {
 	struct waiters *ws;
@@ -38,7 +39,8 @@ struct waiter {
 struct waiters {
 	struct loop *loop;
 	struct backend *backend;
-	unsigned worker, max, count;
+	char instance[WAITERS_INSTANCE_MAX + 1];
+	unsigned max, count;
 	struct waiter **slots;
 	unsigned nslots;
 	unsigned *free_slots;
@@ -204,15 +206,17 @@ static void on_timer(void *arg)
 	attempt(arg);
 }
 
-/* A wake-up: "<worker>.<slot>.<gen>" is first in a free lock's line. */
+/* A wake-up: waiter id `id` is first in a free lock's line. */
 static void on_wake(void *arg, const char *id)
 {
 	struct waiters *ws = arg;
-	unsigned worker, slot, gen;
+	unsigned slot, gen;
+	size_t n = strlen(ws->instance);
 	char tail;
 	struct waiter *w;
 
-	if (sscanf(id, "%u.%u.%u%c", &worker, &slot, &gen, &tail) != 3 || worker != ws->worker || slot >= ws->nslots)
+	if (strncmp(id, ws->instance, n) != 0 || id[n] != '|' ||
+	    sscanf(id + n + 1, "%u.%u%c", &slot, &gen, &tail) != 2 || slot >= ws->nslots)
 		return;
 	w = ws->slots[slot];
 	if (!w || !w->used || w->gen != gen || w->abandoned)
@@ -231,7 +235,7 @@ static void on_resync(void *arg)
 	}
 }
 
-struct waiters *waiters_new(struct loop *loop, struct backend *backend, unsigned worker, unsigned max)
+struct waiters *waiters_new(struct loop *loop, struct backend *backend, const char *instance, unsigned max)
 {
 	struct waiters *ws = calloc(1, sizeof *ws);
 
@@ -239,7 +243,7 @@ struct waiters *waiters_new(struct loop *loop, struct backend *backend, unsigned
 		return NULL;
 	ws->loop = loop;
 	ws->backend = backend;
-	ws->worker = worker;
+	snprintf(ws->instance, sizeof ws->instance, "%s", instance);
 	ws->max = max;
 	backend->ops->watch(backend, on_wake, on_resync, ws);
 	return ws;
@@ -299,7 +303,7 @@ enum backend_start waiters_acquire(struct waiters *ws, const struct lock_request
 	ws->count++; /* from here on, waiter_release_slot() undoes all of this */
 	metrics_waiters(1);
 	w->in_flight = w->again = w->abandoned = w->refused = false;
-	snprintf(w->id, sizeof w->id, "%u.%u.%u", ws->worker, w->slot, gen);
+	snprintf(w->id, sizeof w->id, "%s|%u.%u", ws->instance, w->slot, gen);
 	w->name = strdup(req->name);
 	w->owner = req->owner ? strdup(req->owner) : NULL;
 	if (!w->name || (req->owner && !w->owner)) {

@@ -16,10 +16,14 @@
 struct waiters;
 struct waiter;
 
+enum { WAITERS_INSTANCE_MAX = 31 };
+
 /* Returns a registry for loop and backend (not owned) holding at most max
- * waiters; worker tells apart the registries of one process. Registers itself
- * as the backend's watcher. NULL on allocation failure. */
-struct waiters *waiters_new(struct loop *loop, struct backend *backend, unsigned worker, unsigned max);
+ * waiters; instance (at most WAITERS_INSTANCE_MAX printable characters, no
+ * '|') names it apart from every other registry on the same backend, in this
+ * process and others. Registers itself as the backend's watcher. NULL on
+ * allocation failure. */
+struct waiters *waiters_new(struct loop *loop, struct backend *backend, const char *instance, unsigned max);
 
 /* Ends every wait with LOCK_CANCELLED (leaving the lines), then frees the
  * registry (NULL is fine). */

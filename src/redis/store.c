@@ -465,11 +465,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
 		became_ready(&s->sub);
 	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING && s->wake) {
-		/* Ours only if it carries our instance id. */
-		size_t n = strlen(s->cfg.instance);
-		const char *m = r->element[2]->str;
-		if (strncmp(m, s->cfg.instance, n) == 0 && m[n] == '|')
-			s->wake(s->watch_arg, m + n + 1);
+		s->wake(s->watch_arg, r->element[2]->str); /* the watcher tells its own waiters */
 	}
 }
 
@@ -775,7 +771,7 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		snprintf(ttl, sizeof ttl, "%lld", (long long)req->ttl_ms);
 	if (req->waiter) {
 		snprintf(wait, sizeof wait, "%lld", (long long)req->wait_left_ms);
-		wl = (size_t)snprintf(waiter, sizeof waiter, "%s|%s", s->cfg.instance, req->waiter);
+		wl = (size_t)snprintf(waiter, sizeof waiter, "%s", req->waiter);
 	}
 	op = op_new(s, kind, lk + fk + qk + dk + ol + wl + 3 * sizeof tok + 5 * sizeof ttl + 2 * KEYS_KEY_MAX + 32);
 	if (!op)

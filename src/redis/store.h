@@ -19,7 +19,6 @@ struct store_config {
 	const struct keys *keys;
 	unsigned timeout_ms;        /* connect and command timeout */
 	const char *label;          /* for logs, e.g. "127.0.0.1:6379" */
-	const char *instance;       /* this dlockd process's id: waiter ids start with it */
 	int64_t fence_retention_ms; /* how long a fence counter outlives its name's last lease */
 	bool quorum_node;           /* one of a Redlock quorum: its fences must agree with the others' */
 };

@@ -17,7 +17,7 @@ bool keys_init(struct keys *k, const char *prefix)
 	if (len > KEYS_PREFIX_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (prefix[i] < 0x21 || prefix[i] > 0x7e)
+		if (prefix[i] < 0x21 || prefix[i] > 0x7e || prefix[i] == '{' || prefix[i] == '}')
 			return false;
 	memcpy(k->prefix, prefix, len + 1);
 	k->prefix_len = len;

@@ -25,7 +25,8 @@ struct keys {
 };
 
 /* Sets the prefix. Returns false if it is longer than KEYS_PREFIX_MAX or holds
- * bytes that are not printable ASCII. */
+ * bytes that are not printable ASCII, or braces (they would break the names'
+ * hash tags). */
 bool keys_init(struct keys *k, const char *prefix);
 
 /* Writes the key of `type` for `name` into out (KEYS_KEY_MAX + 1 bytes); returns its length. */

@@ -115,6 +115,12 @@ int http_listen(const struct config *cfg, char *err, size_t errlen)
 
 /* ---- per-request state ---- */
 
+/* The length of a request target's path: up to the '?' of its query. */
+static size_t path_len(const char *uri)
+{
+	return strcspn(uri, "?");
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct http_server *srv = cls;
@@ -152,7 +158,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	uint64_t took;
 	char path[128];
 	size_t plen;
-	const char *q;
 
 	(void)conn;
 	if (!r)
@@ -166,8 +171,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			api_undelivered(srv->api, &r->reply);
 		metrics_request(r->reply.route, r->reply.status, took);
 		/* The path only: a query string may carry a token. */
-		q = strchr(r->uri, '?');
-		plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
+		plen = path_len(r->uri);
 		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->uri, plen > 100 ? "..." : "");
 		log_access(r->method[0] ? r->method : "-", path, r->reply.status, took);
 	} else if (r->state == REQ_READY) {
@@ -260,11 +264,10 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
  * request's body has not been read to its end. */
 static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const char *detail, bool close)
 {
-	const char *q = strchr(r->uri, '?');
 	struct api_request req = {
 	    .method = r->method,
 	    .path = r->uri,
-	    .path_len = q ? (size_t)(q - r->uri) : strlen(r->uri),
+	    .path_len = path_len(r->uri),
 	};
 
 	r->early = e;
@@ -277,16 +280,14 @@ static enum MHD_Result dispatch(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
 	struct api_request req = {0};
-	const char *q;
 
 	if (srv->quiescing)
 		return answer_error(r, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", false);
-	q = strchr(r->uri, '?');
 	req.method = r->method;
 	req.path = r->uri;
-	req.path_len = q ? (size_t)(q - r->uri) : strlen(r->uri);
-	req.query = q ? q + 1 : NULL;
-	req.query_len = q ? strlen(q + 1) : 0;
+	req.path_len = path_len(r->uri);
+	req.query = r->uri[req.path_len] ? r->uri + req.path_len + 1 : NULL;
+	req.query_len = req.query ? strlen(req.query) : 0;
 	req.body = r->body ? r->body : "";
 	req.body_len = r->body_len;
 	req.content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -156,6 +156,14 @@ static void histogram(FILE *f, const char *name, const char *labels, atomic_uint
 	}
 }
 
+/* One counter per Redis node, labelled by node. */
+static void node_counter(FILE *f, const char *name, const char *help, atomic_uint_fast64_t *v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (unsigned i = 0; i < m.nnodes; i++)
+		fprintf(f, "%s{node=\"%s\"} %llu\n", name, m.node_labels[i], (unsigned long long)load(&v[i]));
+}
+
 char *metrics_render(size_t *len)
 {
 	char *buf = NULL;
@@ -195,18 +203,10 @@ char *metrics_render(size_t *len)
 	      f);
 	histogram(f, "dlockd_wait_duration_seconds", "", m.wait_buckets, &m.wait_sum_us);
 	if (m.nnodes > 0) {
-		fputs("# HELP dlockd_redis_node_calls_total Calls to each Redis node (Redlock mode).\n"
-		      "# TYPE dlockd_redis_node_calls_total counter\n",
-		      f);
-		for (unsigned i = 0; i < m.nnodes; i++)
-			fprintf(f, "dlockd_redis_node_calls_total{node=\"%s\"} %llu\n", m.node_labels[i],
-			        (unsigned long long)load(&m.node_calls[i]));
-		fputs("# HELP dlockd_redis_node_errors_total Calls to each Redis node that failed or timed out.\n"
-		      "# TYPE dlockd_redis_node_errors_total counter\n",
-		      f);
-		for (unsigned i = 0; i < m.nnodes; i++)
-			fprintf(f, "dlockd_redis_node_errors_total{node=\"%s\"} %llu\n", m.node_labels[i],
-			        (unsigned long long)load(&m.node_errors[i]));
+		node_counter(f, "dlockd_redis_node_calls_total", "Calls to each Redis node (Redlock mode).",
+		             m.node_calls);
+		node_counter(f, "dlockd_redis_node_errors_total", "Calls to each Redis node that failed or timed out.",
+		             m.node_errors);
 		fputs("# HELP dlockd_redis_node_latency_seconds Time for each Redis node to answer.\n"
 		      "# TYPE dlockd_redis_node_latency_seconds summary\n",
 		      f);

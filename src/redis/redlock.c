@@ -108,6 +108,15 @@ static void leg_answered(struct leg *leg, bool ok)
 	leg->done = true;
 }
 
+/* Copies the optional string src into buf; returns buf, or NULL for no src. */
+static const char *keep(char *buf, size_t cap, const char *src)
+{
+	if (!src)
+		return NULL;
+	snprintf(buf, cap, "%s", src);
+	return buf;
+}
+
 static struct call *call_new(struct redlock *rl, enum call_kind kind, const struct lock_request *req)
 {
 	struct call *c = calloc(1, sizeof *c);
@@ -123,25 +132,12 @@ static struct call *call_new(struct redlock *rl, enum call_kind kind, const stru
 	}
 	if (req) {
 		c->req = *req;
-		snprintf(c->name, sizeof c->name, "%s", req->name);
-		c->req.name = c->name;
-		if (req->token) {
-			snprintf(c->token, sizeof c->token, "%s", req->token);
-			c->req.token = c->token;
-		}
-		if (req->reacquire_token) {
-			/* Only ever a token to match: a grant always carries the new token. */
-			snprintf(c->retoken, sizeof c->retoken, "%s", req->reacquire_token);
-			c->req.reacquire_token = c->retoken;
-		}
-		if (req->owner) {
-			snprintf(c->owner, sizeof c->owner, "%s", req->owner);
-			c->req.owner = c->owner;
-		}
-		if (req->waiter) {
-			snprintf(c->waiter, sizeof c->waiter, "%s", req->waiter);
-			c->req.waiter = c->waiter;
-		}
+		c->req.name = keep(c->name, sizeof c->name, req->name);
+		c->req.token = keep(c->token, sizeof c->token, req->token);
+		/* Only ever a token to match: a grant always carries the new token. */
+		c->req.reacquire_token = keep(c->retoken, sizeof c->retoken, req->reacquire_token);
+		c->req.owner = keep(c->owner, sizeof c->owner, req->owner);
+		c->req.waiter = keep(c->waiter, sizeof c->waiter, req->waiter);
 	}
 	return c;
 }

@@ -751,6 +751,15 @@ static void token_args(struct op *op, size_t *used, const struct token_forms *f)
 	op_arg(op, used, f->sha1, strlen(f->sha1));
 }
 
+/* The keys of a lock and its line, in the order the scripts declare them. */
+static void line_keys(struct op *op, size_t *used, const char *lock, size_t ll, const char *queue, size_t ql,
+                      const char *waitdl, size_t dl)
+{
+	op_arg(op, used, lock, ll);
+	op_arg(op, used, queue, ql);
+	op_arg(op, used, waitdl, dl);
+}
+
 static enum backend_start lock_op(struct backend *b, enum op_kind kind, const struct lock_request *req,
                                   backend_lock_fn *cb, void *arg)
 {
@@ -817,9 +826,7 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		break;
 	case OP_RELEASE:
 		op_evalsha(s, op, SCRIPT_REL, "4");
-		op_arg(op, &used, lock_key, lk);
-		op_arg(op, &used, queue_key, qk);
-		op_arg(op, &used, dl_key, dk);
+		line_keys(op, &used, lock_key, lk, queue_key, qk, dl_key, dk);
 		op_arg(op, &used, fence_key, fk);
 		token_args(op, &used, &tok);
 		op_arg(op, &used, s->channel, strlen(s->channel));
@@ -827,9 +834,7 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 		break;
 	case OP_LEAVE:
 		op_evalsha(s, op, SCRIPT_LEV, "3");
-		op_arg(op, &used, lock_key, lk);
-		op_arg(op, &used, queue_key, qk);
-		op_arg(op, &used, dl_key, dk);
+		line_keys(op, &used, lock_key, lk, queue_key, qk, dl_key, dk);
 		op_arg(op, &used, waiter, wl);
 		op_arg(op, &used, s->channel, strlen(s->channel));
 		break;

@@ -39,18 +39,25 @@ struct test {
 	unsigned flags;
 };
 
-/* Every test_*.c file exports one NULL-name-terminated table. */
-extern const struct test tests_locks[];
-extern const struct test tests_renew_release[];
-extern const struct test tests_inspect_list[];
-extern const struct test tests_fence_expiry[];
-extern const struct test tests_validation[];
-extern const struct test tests_ops[];
-extern const struct test tests_backend[];
-extern const struct test tests_concurrency[];
-extern const struct test tests_wait[];
-extern const struct test tests_redlock[];
-extern const struct test tests_safety[];
+/* Every test_*.c file exports one NULL-name-terminated table, tests_<suite>[].
+ * HARNESS_SUITES is the one list of them, in run order: it declares the tables
+ * here and builds the array main.c runs. A new test_<suite>.c adds one X() line. */
+#define HARNESS_SUITES(X)                                                                                              \
+	X(locks)                                                                                                       \
+	X(renew_release)                                                                                               \
+	X(inspect_list)                                                                                                \
+	X(fence_expiry)                                                                                                \
+	X(validation)                                                                                                  \
+	X(ops)                                                                                                         \
+	X(backend)                                                                                                     \
+	X(concurrency)                                                                                                 \
+	X(wait)                                                                                                        \
+	X(redlock)                                                                                                     \
+	X(safety)
+
+#define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
+HARNESS_SUITES(HARNESS_SUITE_DECL)
+#undef HARNESS_SUITE_DECL
 
 int harness_main(const struct test *const *suites);
 

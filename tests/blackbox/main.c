@@ -1,11 +1,10 @@
-/* dlockd black-box test suite entry point. */
+/* dlockd black-box test suite entry point: runs every suite of HARNESS_SUITES (harness.h). */
 #include "harness.h"
 
 int main(void)
 {
-	static const struct test *const suites[] = {
-	    tests_locks,   tests_renew_release, tests_inspect_list, tests_fence_expiry, tests_validation, tests_ops,
-	    tests_backend, tests_concurrency,   tests_wait,         tests_redlock,      tests_safety,     NULL,
-	};
+#define SUITE_ENTRY(s) tests_##s,
+	static const struct test *const suites[] = {HARNESS_SUITES(SUITE_ENTRY) NULL};
+#undef SUITE_ENTRY
 	return harness_main(suites);
 }

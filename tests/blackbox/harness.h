@@ -14,6 +14,9 @@
  * current test and is freed automatically when the test ends.
  *
  * TEST_FILTER=a,b runs only the tests whose names contain a or b.
+ *
+ * This is the one header tests include. The harness itself is harness_*.c;
+ * harness_int.h (private to them) says which file owns what.
  */
 #ifndef DLOCKD_BLACKBOX_HARNESS_H
 #define DLOCKD_BLACKBOX_HARNESS_H

@@ -21,6 +21,7 @@
 #ifndef DLOCKD_BLACKBOX_HARNESS_H
 #define DLOCKD_BLACKBOX_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -217,6 +218,54 @@ struct view check_view_at(const char *f, int l, json_t *v, const char *name, int
  * NULL) and require 201 and a valid grant. */
 struct grant acquire_at(const char *f, int l, const char *name, const char *query);
 #define ACQUIRE(n, q) acquire_at(__FILE__, __LINE__, (n), (q))
+
+/* ----------------------------------------------- contention workers
+ *
+ * Threads that take one lock over and over (each with its own curl handle)
+ * record every critical section; the test then checks that no fence was
+ * granted twice and that no two sections overlap. Workers report errors in
+ * their struct contender (err), never with assertions. */
+
+struct section {
+	int64_t fence;
+	double t_acq, t_end; /* mono_ms(): grant received; end of the hold */
+	int thread;
+};
+
+/* the first member of a test's worker struct */
+struct contender {
+	int id, port;
+	double deadline;      /* mono_ms() */
+	bool busy_503;        /* a 503 to PUT is "not acquired", like a 409 */
+	struct section *secs; /* malloc'd; contenders_collect() frees it */
+	size_t n, cap;
+	long n409, n503; /* PUTs refused */
+	char err[512];   /* the worker's first error */
+};
+
+/* PUT path (10 s timeout) for a grant. NULL when refused: a 409, or a 503
+ * if c->busy_503, counted in c->n409 or c->n503; and NULL with c->err set
+ * ("PUT answered ...", "bad 201 body ...") unless it is a 201 with an
+ * integer fence and a string token. Else the grant (the caller's), with
+ * s->fence, s->thread, and s->t_acq = mono_ms() when the 201 was seen. */
+struct resp *contender_acquire(CURL *h, struct contender *c, const char *path, struct section *s);
+void contender_add(struct contender *c, struct section s);
+/* Frees grant, sleeps 1 ms, sets *t_rel = mono_ms() and sends DELETE path
+ * with the grant's token; the answer is the caller's (resp_free). */
+struct resp *contender_release(CURL *h, struct contender *c, struct resp *grant, const char *path, double *t_rel);
+/* c->err for a release of fence answered with status (d: that answer) */
+void contender_release_failed(struct contender *c, int64_t fence, long status, const struct resp *d);
+/* fn on each of the n workers in ws (elements of `size` bytes, each starting
+ * with its struct contender), stopping at the first pthread_create failure;
+ * returns how many started, their threads in th */
+int contenders_start(pthread_t *th, void *ws, size_t size, int n, void *(*fn)(void *));
+/* After the join: every section of the n workers in one test-owned array
+ * sorted by fence (their lists freed), the count in *total, and the first
+ * worker's error (test-owned) or NULL in *err. */
+struct section *contenders_collect(void *ws, size_t size, int n, size_t *total, const char **err);
+/* fences strictly increasing, each section ending before the next begins */
+void expect_exclusive_at(const char *f, int l, const struct section *all, size_t total);
+#define EXPECT_EXCLUSIVE(all, total) expect_exclusive_at(__FILE__, __LINE__, (all), (total))
 
 /* ------------------------------------------------------ processes */
 

@@ -630,23 +630,29 @@ static void t_fences_changing_majorities(void)
 
 #define CT_THREADS 16
 
-struct ct_section {
-	int64_t fence;
-	double t_acq, t_end; /* 201 received; release sent or validity over, whichever first */
-	int thread;
-};
-
 struct ct_worker {
-	int id, port;
-	int ttl; /* ms asked for */
-	double deadline;
-	struct ct_section *secs;
-	size_t n, cap;
-	long n409, n503, lost, del503, early;
-	char err[512];
+	struct contender c; /* a section ends at the release sent or the validity over, whichever first */
+	int ttl;            /* ms asked for */
+	long lost, del503, early;
 	char early_msg[512]; /* the first release refused before the validity ended */
 	int64_t early_other; /* the fence in that refusal's "lock" view (0: none) */
 };
+
+/* a release that got 404 or 409: lost, and too early if the validity still ran */
+static void ct_lost(struct ct_worker *w, const struct resp *d, int64_t fence, double t_acq, double t_valid,
+                    double t_rel)
+{
+	w->lost++;
+	if (t_rel < t_valid && w->early++ == 0) {
+		json_t *lk = d->json ? json_object_get(d->json, "lock") : NULL;
+		json_t *of = lk ? json_object_get(lk, "fence") : NULL;
+		w->early_other = json_is_integer(of) ? (int64_t)json_integer_value(of) : 0;
+		snprintf(w->early_msg, sizeof w->early_msg,
+		         "thread %d (replica %d): DELETE of fence %" PRId64 " answered %ld %.0f ms before the end "
+		         "of its validity (%.0f ms after the grant): %.300s",
+		         w->c.id, w->c.id % 2 + 1, fence, d->status, t_valid - t_rel, t_rel - t_acq, d->body);
+	}
+}
 
 static void *ct_main(void *arg)
 {
@@ -654,82 +660,37 @@ static void *ct_main(void *arg)
 	CURL *h = curl_new();
 	char path[64];
 	snprintf(path, sizeof path, "/locks/hot?ttl_ms=%d", w->ttl);
-	while (mono_ms() < w->deadline && !w->err[0]) {
-		struct resp *r = http_ex(h, w->port, "PUT", path, NULL, 0, NULL, NULL, 10000L * g_slow);
-		if (r->status == 409 || r->status == 503) {
-			if (r->status == 409)
-				w->n409++;
-			else
-				w->n503++;
-			resp_free(r);
-			continue;
-		}
-		if (r->status != 201) {
-			snprintf(w->err, sizeof w->err, "thread %d: PUT answered %ld (%s%.200s)", w->id, r->status,
-			         r->err, r->body);
+	while (mono_ms() < w->c.deadline && !w->c.err[0]) {
+		struct section s;
+		struct resp *r = contender_acquire(h, &w->c, path, &s);
+		if (!r)
+			continue; /* refused, or an error that ends the loop */
+		json_t *tt = json_object_get(r->json, "ttl_ms");
+		if (!json_is_integer(tt) || json_integer_value(tt) <= 0 || json_integer_value(tt) > w->ttl) {
+			snprintf(w->c.err, sizeof w->c.err, "thread %d: bad 201 body %.200s", w->c.id, r->body);
 			resp_free(r);
 			break;
 		}
-		json_t *fe = r->json ? json_object_get(r->json, "fence") : NULL;
-		json_t *to = r->json ? json_object_get(r->json, "token") : NULL;
-		json_t *tt = r->json ? json_object_get(r->json, "ttl_ms") : NULL;
-		if (!json_is_integer(fe) || !json_is_string(to) || !json_is_integer(tt) ||
-		    json_integer_value(tt) <= 0 || json_integer_value(tt) > w->ttl) {
-			snprintf(w->err, sizeof w->err, "thread %d: bad 201 body %.200s", w->id, r->body);
-			resp_free(r);
-			break;
-		}
-		double t_acq = r->t1_mono;
+		s.t_acq = r->t1_mono;
 		/* the validity counts from no earlier than the request was sent */
 		double t_valid = r->t0_mono + (double)json_integer_value(tt);
-		int64_t fence = (int64_t)json_integer_value(fe);
-		char hdr[160];
-		snprintf(hdr, sizeof hdr, "Lock-Token: %s", json_string_value(to));
-		resp_free(r);
-		sleep_ms(1);
-		double t_rel = mono_ms();
-		const char *hdrs[] = {hdr, NULL};
-		struct resp *d = http_ex(h, w->port, "DELETE", "/locks/hot", NULL, 0, NULL, hdrs, 10000L * g_slow);
+		double t_rel;
+		struct resp *d = contender_release(h, &w->c, r, "/locks/hot", &t_rel);
 		long st = d->status;
 		if (st == 404 || st == 409) {
 			/* lost: only acceptable once the validity had run out */
-			w->lost++;
-			if (t_rel < t_valid && w->early++ == 0) {
-				json_t *lk = d->json ? json_object_get(d->json, "lock") : NULL;
-				json_t *of = lk ? json_object_get(lk, "fence") : NULL;
-				w->early_other = json_is_integer(of) ? (int64_t)json_integer_value(of) : 0;
-				snprintf(w->early_msg, sizeof w->early_msg,
-				         "thread %d (replica %d): DELETE of fence %" PRId64
-				         " answered %ld %.0f ms before the end "
-				         "of its validity (%.0f ms after the grant): %.300s",
-				         w->id, w->id % 2 + 1, fence, st, t_valid - t_rel, t_rel - t_acq, d->body);
-			}
+			ct_lost(w, d, s.fence, s.t_acq, t_valid, t_rel);
 		} else if (st == 503) {
 			w->del503++; /* release unknown: the lease runs out by itself */
 		} else if (st != 204) {
-			snprintf(w->err, sizeof w->err,
-			         "thread %d: DELETE of fence %" PRId64 " answered %ld (%s%.200s)", w->id, fence, st,
-			         d->err, d->body);
+			contender_release_failed(&w->c, s.fence, st, d);
 		}
 		resp_free(d);
-		if (w->n == w->cap) {
-			size_t nc = w->cap ? w->cap * 2 : 64;
-			struct ct_section *ns = realloc(w->secs, nc * sizeof *ns);
-			if (!ns)
-				abort();
-			w->secs = ns;
-			w->cap = nc;
-		}
-		w->secs[w->n++] = (struct ct_section){fence, t_acq, t_rel < t_valid ? t_rel : t_valid, w->id};
+		s.t_end = t_rel < t_valid ? t_rel : t_valid;
+		contender_add(&w->c, s);
 	}
 	curl_easy_cleanup(h);
 	return NULL;
-}
-
-static int cmp_ct(const void *a, const void *b)
-{
-	const struct ct_section *x = a, *y = b;
-	return x->fence < y->fence ? -1 : x->fence > y->fence ? 1 : 0;
 }
 
 static void contention(bool stalls)
@@ -739,16 +700,14 @@ static void contention(bool stalls)
 	struct ct_worker *ws = talloc(CT_THREADS * sizeof *ws);
 	pthread_t th[CT_THREADS];
 	double deadline = mono_ms() + 3000;
-	int started = 0;
 	for (int i = 0; i < CT_THREADS; i++) {
-		ws[i].id = i;
-		ws[i].port = i % 2 ? port2 : g_dl.port;
-		ws[i].deadline = deadline;
+		ws[i].c.id = i;
+		ws[i].c.port = i % 2 ? port2 : g_dl.port;
+		ws[i].c.deadline = deadline;
+		ws[i].c.busy_503 = true;
 		ws[i].ttl = stalls ? 500 : 2000; /* grants stranded on a stalled node block others for a lease */
-		if (pthread_create(&th[i], NULL, ct_main, &ws[i]) != 0)
-			break;
-		started++;
 	}
+	int started = contenders_start(th, ws, sizeof *ws, CT_THREADS, ct_main);
 	/* stalls: one node at a time stops for longer than the node timeout */
 	for (int k = 0; stalls && mono_ms() < deadline - 300; k++) {
 		node_pause(k % 3);
@@ -758,16 +717,14 @@ static void contention(bool stalls)
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	size_t total = 0;
 	long n409 = 0, n503 = 0, lost = 0, del503 = 0, early = 0;
 	const char *early_msg = NULL;
 	int64_t early_other = 0;
 	size_t per_replica[2] = {0, 0};
 	for (int i = 0; i < started; i++) {
-		total += ws[i].n;
-		per_replica[i % 2] += ws[i].n;
-		n409 += ws[i].n409;
-		n503 += ws[i].n503;
+		per_replica[i % 2] += ws[i].c.n;
+		n409 += ws[i].c.n409;
+		n503 += ws[i].c.n503;
 		lost += ws[i].lost;
 		del503 += ws[i].del503;
 		early += ws[i].early;
@@ -776,17 +733,9 @@ static void contention(bool stalls)
 			early_other = ws[i].early_other;
 		}
 	}
-	struct ct_section *all = talloc((total ? total : 1) * sizeof *all);
-	size_t k = 0;
-	const char *err = NULL;
-	for (int i = 0; i < started; i++) {
-		if (ws[i].n)
-			memcpy(all + k, ws[i].secs, ws[i].n * sizeof *all);
-		k += ws[i].n;
-		free(ws[i].secs);
-		if (ws[i].err[0] && !err)
-			err = tstrdup(ws[i].err);
-	}
+	size_t total;
+	const char *err;
+	struct section *all = contenders_collect(ws, sizeof *ws, started, &total, &err);
 	if (getenv("VERBOSE"))
 		fprintf(
 		    stderr,
@@ -797,16 +746,7 @@ static void contention(bool stalls)
 	CHECKF(started == CT_THREADS, "only %d threads started", started);
 	CHECKF(!err, "%s", err);
 	CHECKF(total >= 5, "only %zu acquisitions in 3 s (%ld conflicts, %ld 503s)", total, n409, n503);
-	qsort(all, total, sizeof *all, cmp_ct);
-	for (size_t i = 0; i + 1 < total; i++) {
-		CHECKF(all[i].fence < all[i + 1].fence, "fence %" PRId64 " granted twice (threads %d and %d)",
-		       all[i].fence, all[i].thread, all[i + 1].thread);
-		CHECKF(all[i].t_end <= all[i + 1].t_acq,
-		       "critical sections overlap: fence %" PRId64 " (thread %d) held until %.3f ms but fence %" PRId64
-		       " (thread %d) acquired at %.3f ms",
-		       all[i].fence, all[i].thread, all[i].t_end - all[0].t_acq, all[i + 1].fence, all[i + 1].thread,
-		       all[i + 1].t_acq - all[0].t_acq);
-	}
+	EXPECT_EXCLUSIVE(all, total);
 	/* A holder whose release is refused (404, or 409 token_mismatch) while
 	 * its validity still runs was told it had lost the lock early. */
 	if (early_msg) {

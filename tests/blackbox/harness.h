@@ -149,6 +149,10 @@ struct async_req *http_async_at(int port, const char *method, const char *path, 
 bool http_async_done(struct async_req *a);
 /* join; the result is owned by the current test */
 struct resp *http_async_wait(struct async_req *a);
+/* a is still running (a waiter not answered yet); else fails with
+ * "<who> was answered (<status>) while <held>" */
+void expect_waiting_at(const char *f, int l, struct async_req *a, const char *who, const char *held);
+#define EXPECT_WAITING(a, who, held) expect_waiting_at(__FILE__, __LINE__, (a), (who), (held))
 
 /* Send exact bytes to dlockd over a fresh TCP connection and read the
  * response until EOF (send "Connection: close"). Status 0 if no status line
@@ -213,6 +217,23 @@ struct view {
 /* A LockView object: exact key set (no token). max_ttl < 0 = don't care. */
 struct view check_view_at(const char *f, int l, json_t *v, const char *name, int64_t max_ttl, const char *owner);
 #define CHECK_VIEW(v, n, t, o) check_view_at(__FILE__, __LINE__, (v), (n), (t), (o))
+
+/* One request of a list for EXPECT_PROBLEMS: method, path, body and ctype
+ * as for http(), hdr one extra header line or NULL. */
+struct req {
+	const char *method, *path, *body, *ctype, *hdr;
+};
+/* each request, in order, must be answered with the problem (status, code) */
+void expect_problems_at(const char *f, int l, const struct req *reqs, size_t n, long status, const char *code);
+#define EXPECT_PROBLEMS(reqs, s, c)                                                                                    \
+	expect_problems_at(__FILE__, __LINE__, (reqs), sizeof(reqs) / sizeof((reqs)[0]), (s), (c))
+
+/* A 409 lock_held answer naming the holder of grant g: its view (owner,
+ * remaining ttl_ms at most max_ttl) has g's fence, and g's token is not in
+ * the answer. */
+struct view expect_held_at(const char *f, int l, const struct resp *r, struct grant g, int64_t max_ttl,
+                           const char *owner);
+#define EXPECT_HELD(r, g, t, o) expect_held_at(__FILE__, __LINE__, (r), (g), (t), (o))
 
 /* acquire `name` with the given query suffix (e.g. "ttl_ms=500", may be
  * NULL) and require 201 and a valid grant. */

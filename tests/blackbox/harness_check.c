@@ -336,6 +336,31 @@ struct view check_view_at(const char *f, int l, json_t *v, const char *name, int
 	return w;
 }
 
+void expect_problems_at(const char *f, int l, const struct req *reqs, size_t n, long status, const char *code)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct req *q = &reqs[i];
+		expect_problem_at(f, l, http(q->method, q->path, q->body, q->ctype, q->hdr, NULL), status, code);
+	}
+}
+
+void expect_waiting_at(const char *f, int l, struct async_req *a, const char *who, const char *held)
+{
+	if (http_async_done(a))
+		fail_at(f, l, "%s was answered (%ld) while %s", who, http_async_wait(a)->status, held);
+}
+
+struct view expect_held_at(const char *f, int l, const struct resp *r, struct grant g, int64_t max_ttl,
+                           const char *owner)
+{
+	expect_problem_at(f, l, r, 409, "lock_held");
+	expect_no_token_at(f, l, r, g.token);
+	struct view w = check_view_at(f, l, jget_at(f, l, r->json, "lock"), g.name, max_ttl, owner);
+	if (w.fence != g.fence)
+		fail_at(f, l, "409 view fence %" PRId64 " != holder fence %" PRId64, w.fence, g.fence);
+	return w;
+}
+
 struct grant acquire_at(const char *f, int l, const char *name, const char *query)
 {
 	const char *path = query && *query ? tfmt("/locks/%s?%s", name, query) : tfmt("/locks/%s", name);

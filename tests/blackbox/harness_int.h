@@ -13,6 +13,8 @@
  *                     undone after the test
  *   harness_proc.c    processes: redis-server, dlockd, Redlock nodes and
  *                     replicas (start, stop, kill, pause)
+ *   harness_contend.c contention workers: critical sections and the
+ *                     exclusion check
  */
 #ifndef DLOCKD_BLACKBOX_HARNESS_INT_H
 #define DLOCKD_BLACKBOX_HARNESS_INT_H

@@ -205,10 +205,7 @@ static void basic_flow(int n)
 
 	/* a second client: 409 with the holder's view */
 	r = http("PUT", tfmt("/locks/%s?ttl_ms=5000", name), NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 409, "lock_held");
-	EXPECT_NO_TOKEN(r, g.token);
-	struct view w = CHECK_VIEW(JGET(r->json, "lock"), name, ttl, "alice");
-	CHECKF(w.fence == g.fence, "409 view fence %" PRId64 " != grant fence %" PRId64, w.fence, g.fence);
+	struct view w = EXPECT_HELD(r, g, ttl, "alice");
 	CHECKF(w.ttl_ms > ttl - 3000, "409 view remaining ttl %" PRId64 " too small", w.ttl_ms);
 	const char *ra = resp_header(r, "Retry-After");
 	CHECKF(ra && atoi(ra) >= 1 && atoi(ra) <= 10, "409 Retry-After should be 1..10, got %s", ra ? ra : "(none)");
@@ -318,6 +315,21 @@ static void expect_fast(struct resp *r, double limit_ms)
 	CHECKF(r->ms < limit_ms, "%s (HTTP %ld) took %.0f ms (limit %.0f ms)", r->what, r->status, r->ms, limit_ms);
 }
 
+/* a (owner "a", a 30 s lease) is still held: a PUT of its name (with
+ * query) is refused with its view and its holder renews with the same
+ * fence, each within limit_ms */
+static void expect_a_held(struct grant a, const char *query, double limit_ms)
+{
+	struct resp *r = http("PUT", tfmt("/locks/%s?%s", a.name, query), NULL, NULL, NULL);
+	EXPECT_PROBLEM(r, 409, "lock_held");
+	expect_fast(r, limit_ms);
+	CHECK(CHECK_VIEW(JGET(r->json, "lock"), a.name, 30000, "a").fence == a.fence);
+	r = http("POST", tfmt("/locks/%s/renew", a.name), NULL, NULL, tok_hdr(a.token), NULL);
+	EXPECT_STATUS(r, 200);
+	expect_fast(r, limit_ms);
+	CHECK(CHECK_GRANT(r, a.name, -1, "a").fence == a.fence);
+}
+
 static void t_nodes_down(void)
 {
 	const double fast = 500.0 * g_slow;
@@ -333,15 +345,7 @@ static void t_nodes_down(void)
 	struct grant b = CHECK_GRANT(r, "nd-b", -1, NULL);
 	check_validity(r, b.ttl_ms, 30000);
 	CHECKF(b.fence > 0, "fence");
-	r = http("PUT", "/locks/nd-a?ttl_ms=30000", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 409, "lock_held");
-	expect_fast(r, fast);
-	CHECK(CHECK_VIEW(JGET(r->json, "lock"), "nd-a", 30000, "a").fence == a.fence);
-	r = http("POST", "/locks/nd-a/renew", NULL, NULL, tok_hdr(a.token), NULL);
-	EXPECT_STATUS(r, 200);
-	expect_fast(r, fast);
-	struct grant a2 = CHECK_GRANT(r, "nd-a", -1, "a");
-	CHECK(a2.fence == a.fence);
+	expect_a_held(a, "ttl_ms=30000", fast);
 	r = http("GET", "/locks/nd-a", NULL, NULL, NULL);
 	EXPECT_STATUS(r, 200);
 	expect_fast(r, fast);
@@ -473,14 +477,7 @@ static void t_node_paused(void)
 		expect_fast(r, lim);
 		struct grant b = CHECK_GRANT(r, bn, -1, NULL);
 		check_validity(r, b.ttl_ms, 10000);
-		r = http("PUT", "/locks/np-a?ttl_ms=10000", NULL, NULL, NULL);
-		EXPECT_PROBLEM(r, 409, "lock_held");
-		expect_fast(r, lim);
-		CHECK(CHECK_VIEW(JGET(r->json, "lock"), "np-a", 30000, "a").fence == a.fence);
-		r = http("POST", "/locks/np-a/renew", NULL, NULL, tok_hdr(a.token), NULL);
-		EXPECT_STATUS(r, 200);
-		expect_fast(r, lim);
-		CHECK(CHECK_GRANT(r, "np-a", -1, "a").fence == a.fence);
+		expect_a_held(a, "ttl_ms=10000", lim);
 		r = http("GET", "/locks/np-a", NULL, NULL, NULL);
 		EXPECT_STATUS(r, 200);
 		expect_fast(r, lim);
@@ -518,9 +515,7 @@ static void t_node_restarted_empty(void)
 	CHECKF(node_exists(1, lock_key("re-a")) == 0, "the restarted node should be empty");
 	for (int i = 0; i < 3; i++) {
 		struct resp *r = http("PUT", "/locks/re-a?ttl_ms=5000&owner=b", NULL, NULL, NULL);
-		EXPECT_PROBLEM(r, 409, "lock_held");
-		EXPECT_NO_TOKEN(r, a.token);
-		CHECK(CHECK_VIEW(JGET(r->json, "lock"), "re-a", 30000, "a").fence == a.fence);
+		EXPECT_HELD(r, a, 30000, "a");
 	}
 	/* the refused grant on node 1 was rolled back */
 	CHECKF(node_exists(1, lock_key("re-a")) == 0, "a refused acquire left its grant on the restarted node");
@@ -973,14 +968,11 @@ static void t_wait_across_replicas(void)
 	struct resp *r = http_at(port2, "PUT", "/locks/rx?ttl_ms=5000", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 409, "lock_held");
 	/* the waiter talks to replica 2 */
-	int saved = g_dl.port;
-	g_dl.port = port2;
-	struct async_req *b = http_async("PUT", "/locks/rx?ttl_ms=5000&wait_ms=3000&owner=b", NULL, NULL, NULL);
-	g_dl.port = saved;
+	struct async_req *b =
+	    http_async_at(port2, "PUT", "/locks/rx?ttl_ms=5000&wait_ms=3000&owner=b", NULL, NULL, NULL);
 	double end = mono_ms() + 2000.0 * g_slow;
 	while (waiters_gauge(port2) < 1) {
-		CHECKF(!http_async_done(b), "the waiter was answered (%ld) while the lock was held",
-		       http_async_wait(b)->status);
+		EXPECT_WAITING(b, "the waiter", "the lock was held");
 		CHECKF(mono_ms() < end, "the waiter did not show in replica 2's dlockd_waiters within 2 s");
 		sleep_ms(20);
 	}

@@ -104,35 +104,31 @@ static void t_renew_after_expiry(void)
 	struct resp *r = http("POST", "/locks/rx/renew", NULL, NULL, hdr_token(g.token), NULL);
 	EXPECT_PROBLEM(r, 404, "not_held");
 	EXPECT_NO_TOKEN(r, g.token);
-	r = http("GET", "/locks/rx", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	r = http("POST", "/locks/rx/renew?ttl_ms=5000", NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	r = http("GET", "/locks/rx", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	r = http("DELETE", "/locks/rx", NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	/* a lock that never existed */
-	r = http("POST", "/locks/never/renew", NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	r = http("GET", "/locks/never", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
+	const char *h = hdr_token(g.token);
+	const struct req gone[] = {
+	    {"GET", "/locks/rx", NULL, NULL, NULL},
+	    {"POST", "/locks/rx/renew?ttl_ms=5000", NULL, NULL, h},
+	    {"GET", "/locks/rx", NULL, NULL, NULL},
+	    {"DELETE", "/locks/rx", NULL, NULL, h},
+	    /* a lock that never existed */
+	    {"POST", "/locks/never/renew", NULL, NULL, h},
+	    {"GET", "/locks/never", NULL, NULL, NULL},
+	};
+	EXPECT_PROBLEMS(gone, 404, "not_held");
 }
 
 static void t_renew_missing_token(void)
 {
 	ACQUIRE("rm", "ttl_ms=5000");
-	struct resp *r = http("POST", "/locks/rm/renew", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "missing_token");
-	r = http("POST", "/locks/rm/renew?ttl_ms=1000", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "missing_token");
-	r = http("POST", "/locks/rm/renew", "{\"ttl_ms\":1000}", json_ct, NULL);
-	EXPECT_PROBLEM(r, 400, "missing_token");
-	r = http("DELETE", "/locks/rm", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "missing_token");
-	/* missing token on a free lock is still a 400 (validation first) */
-	r = http("POST", "/locks/free-one/renew", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "missing_token");
+	const struct req no_token[] = {
+	    {"POST", "/locks/rm/renew", NULL, NULL, NULL},
+	    {"POST", "/locks/rm/renew?ttl_ms=1000", NULL, NULL, NULL},
+	    {"POST", "/locks/rm/renew", "{\"ttl_ms\":1000}", json_ct, NULL},
+	    {"DELETE", "/locks/rm", NULL, NULL, NULL},
+	    /* missing token on a free lock is still a 400 (validation first) */
+	    {"POST", "/locks/free-one/renew", NULL, NULL, NULL},
+	};
+	EXPECT_PROBLEMS(no_token, 400, "missing_token");
 }
 
 static void t_renew_duplicate_header(void)
@@ -154,20 +150,18 @@ static void t_renew_two_sources(void)
 	struct grant g = ACQUIRE("r2", "ttl_ms=5000");
 	const char *q = tfmt("/locks/r2/renew?token=%s", g.token);
 	const char *b = tfmt("{\"token\":\"%s\"}", g.token);
-	struct resp *r = http("POST", q, NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("POST", "/locks/r2/renew", b, json_ct, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("POST", q, b, json_ct, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("POST", tfmt("/locks/r2/renew?token=%s&token=%s", g.token, g.token), NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("DELETE", tfmt("/locks/r2?token=%s", g.token), NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("DELETE", "/locks/r2", b, json_ct, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
+	const char *h = hdr_token(g.token);
+	const struct req two_sources[] = {
+	    {"POST", q, NULL, NULL, h},
+	    {"POST", "/locks/r2/renew", b, json_ct, h},
+	    {"POST", q, b, json_ct, NULL},
+	    {"POST", tfmt("/locks/r2/renew?token=%s&token=%s", g.token, g.token), NULL, NULL, NULL},
+	    {"DELETE", tfmt("/locks/r2?token=%s", g.token), NULL, NULL, h},
+	    {"DELETE", "/locks/r2", b, json_ct, h},
+	};
+	EXPECT_PROBLEMS(two_sources, 400, "invalid_parameter");
 	/* the lock is untouched */
-	r = http("GET", "/locks/r2", NULL, NULL, NULL);
+	struct resp *r = http("GET", "/locks/r2", NULL, NULL, NULL);
 	EXPECT_STATUS(r, 200);
 	struct view w = CHECK_VIEW(r->json, "r2", 5000, NULL);
 	CHECK(w.expires_ms == g.expires_ms);
@@ -176,23 +170,20 @@ static void t_renew_two_sources(void)
 static void t_renew_invalid_token(void)
 {
 	ACQUIRE("ri", "ttl_ms=5000");
-	const char *bad[] = {"abc%21", "a%20b", "abc.def", "", NULL};
-	for (size_t i = 0; bad[i]; i++) {
-		struct resp *r = http("POST", tfmt("/locks/ri/renew?token=%s", bad[i]), NULL, NULL, NULL);
-		EXPECT_PROBLEM(r, 400, "invalid_token");
-	}
-	struct resp *r = http("POST", tfmt("/locks/ri/renew?token=%s", trepeat('A', 65)), NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_token");
-	r = http("POST", "/locks/ri/renew", NULL, NULL, "Lock-Token: not/valid", NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_token");
-	r = http("POST", "/locks/ri/renew", "{\"token\":42}", json_ct, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_token");
-	r = http("DELETE", "/locks/ri?token=abc%21", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_token");
-	r = http("PUT", "/locks/ri?token=abc%21", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_token");
+	const struct req invalid[] = {
+	    {"POST", "/locks/ri/renew?token=abc%21", NULL, NULL, NULL},
+	    {"POST", "/locks/ri/renew?token=a%20b", NULL, NULL, NULL},
+	    {"POST", "/locks/ri/renew?token=abc.def", NULL, NULL, NULL},
+	    {"POST", "/locks/ri/renew?token=", NULL, NULL, NULL},
+	    {"POST", tfmt("/locks/ri/renew?token=%s", trepeat('A', 65)), NULL, NULL, NULL},
+	    {"POST", "/locks/ri/renew", NULL, NULL, "Lock-Token: not/valid"},
+	    {"POST", "/locks/ri/renew", "{\"token\":42}", json_ct, NULL},
+	    {"DELETE", "/locks/ri?token=abc%21", NULL, NULL, NULL},
+	    {"PUT", "/locks/ri?token=abc%21", NULL, NULL, NULL},
+	};
+	EXPECT_PROBLEMS(invalid, 400, "invalid_token");
 	/* 64 chars is the maximum and fine syntactically: mismatch, not 400 */
-	r = http("POST", tfmt("/locks/ri/renew?token=%s", trepeat('A', 64)), NULL, NULL, NULL);
+	struct resp *r = http("POST", tfmt("/locks/ri/renew?token=%s", trepeat('A', 64)), NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 409, "token_mismatch");
 }
 
@@ -202,12 +193,12 @@ static void t_release_204(void)
 	struct resp *r = http("DELETE", "/locks/rel", NULL, NULL, hdr_token(g.token), NULL);
 	EXPECT_STATUS(r, 204);
 	CHECKF(r->len == 0, "204 must not have a body, got %zu bytes", r->len);
-	r = http("GET", "/locks/rel", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	r = http("DELETE", "/locks/rel", NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
-	r = http("POST", "/locks/rel/renew", NULL, NULL, hdr_token(g.token), NULL);
-	EXPECT_PROBLEM(r, 404, "not_held");
+	const struct req released[] = {
+	    {"GET", "/locks/rel", NULL, NULL, NULL},
+	    {"DELETE", "/locks/rel", NULL, NULL, hdr_token(g.token)},
+	    {"POST", "/locks/rel/renew", NULL, NULL, hdr_token(g.token)},
+	};
+	EXPECT_PROBLEMS(released, 404, "not_held");
 	/* another client acquires: strictly larger fence */
 	struct grant g2 = ACQUIRE("rel", "ttl_ms=5000");
 	CHECKF(g2.fence > g.fence, "fence after release %" PRId64 " not > %" PRId64, g2.fence, g.fence);

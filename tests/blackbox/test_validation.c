@@ -176,33 +176,28 @@ static void t_owner(void)
 
 static void t_params(void)
 {
-	struct resp *r = http("PUT", "/locks/p?foo=1", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("PUT", "/locks/p?ttl_ms=5000&TTL_MS=5000", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("PUT", "/locks/p", "{\"foo\":1}", json_ct, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("PUT", "/locks/p?ttl_ms=5000", "{\"ttl_ms\":5000}", json_ct, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("PUT", "/locks/p?owner=a", "{\"owner\":\"a\"}", json_ct, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("PUT", "/locks/p?ttl_ms=5000&ttl_ms=5000", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("PUT", "/locks/p?owner=a&owner=b", NULL, NULL, NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("GET", "/locks/p", NULL, NULL, NULL);
+	const struct req acquire[] = {
+	    {"PUT", "/locks/p?foo=1", NULL, NULL, NULL},
+	    {"PUT", "/locks/p?ttl_ms=5000&TTL_MS=5000", NULL, NULL, NULL},
+	    {"PUT", "/locks/p", "{\"foo\":1}", json_ct, NULL},
+	    {"PUT", "/locks/p?ttl_ms=5000", "{\"ttl_ms\":5000}", json_ct, NULL},
+	    {"PUT", "/locks/p?owner=a", "{\"owner\":\"a\"}", json_ct, NULL},
+	    {"PUT", "/locks/p?ttl_ms=5000&ttl_ms=5000", NULL, NULL, NULL},
+	    {"PUT", "/locks/p?owner=a&owner=b", NULL, NULL, NULL},
+	};
+	EXPECT_PROBLEMS(acquire, 400, "invalid_parameter");
+	struct resp *r = http("GET", "/locks/p", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 404, "not_held");
 
 	struct grant g = ACQUIRE("p", "ttl_ms=5000");
-	r = http("POST", "/locks/p/renew?foo=1", NULL, NULL, tfmt("Lock-Token: %s", g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("POST", "/locks/p/renew", "{\"foo\":1}", json_ct, tfmt("Lock-Token: %s", g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("POST", "/locks/p/renew?ttl_ms=5000", "{\"ttl_ms\":5000}", json_ct, tfmt("Lock-Token: %s", g.token),
-	         NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
-	r = http("DELETE", "/locks/p?foo=1", NULL, NULL, tfmt("Lock-Token: %s", g.token), NULL);
-	EXPECT_PROBLEM(r, 400, "invalid_parameter");
+	const char *h = tfmt("Lock-Token: %s", g.token);
+	const struct req renew_release[] = {
+	    {"POST", "/locks/p/renew?foo=1", NULL, NULL, h},
+	    {"POST", "/locks/p/renew", "{\"foo\":1}", json_ct, h},
+	    {"POST", "/locks/p/renew?ttl_ms=5000", "{\"ttl_ms\":5000}", json_ct, h},
+	    {"DELETE", "/locks/p?foo=1", NULL, NULL, h},
+	};
+	EXPECT_PROBLEMS(renew_release, 400, "invalid_parameter");
 	r = http("GET", "/locks/p", NULL, NULL, NULL);
 	EXPECT_STATUS(r, 200);
 	still_healthy();
@@ -402,18 +397,19 @@ static void t_routing(void)
 	static const char *const lock_allowed[] = {"GET", "HEAD", "PUT", "DELETE", NULL};
 	static const char *const renew_allowed[] = {"POST", NULL};
 	static const char *const get_allowed[] = {"GET", NULL};
-	expect_405("PATCH", "/locks/a", lock_allowed);
-	expect_405("POST", "/locks/a", lock_allowed);
-	expect_405("OPTIONS", "/locks/a", lock_allowed);
-	expect_405("GET", "/locks/a/renew", renew_allowed);
-	expect_405("PUT", "/locks/a/renew", renew_allowed);
-	expect_405("DELETE", "/locks/a/renew", renew_allowed);
-	expect_405("POST", "/locks", get_allowed);
-	expect_405("DELETE", "/locks", get_allowed);
-	expect_405("POST", "/healthz", get_allowed);
-	expect_405("DELETE", "/readyz", get_allowed);
-	expect_405("PUT", "/metrics", get_allowed);
-	expect_405("POST", "/openapi.yaml", get_allowed);
+	static const struct {
+		const char *method, *path;
+		const char *const *allowed;
+	} wrong_method[] = {
+	    {"PATCH", "/locks/a", lock_allowed},      {"POST", "/locks/a", lock_allowed},
+	    {"OPTIONS", "/locks/a", lock_allowed},    {"GET", "/locks/a/renew", renew_allowed},
+	    {"PUT", "/locks/a/renew", renew_allowed}, {"DELETE", "/locks/a/renew", renew_allowed},
+	    {"POST", "/locks", get_allowed},          {"DELETE", "/locks", get_allowed},
+	    {"POST", "/healthz", get_allowed},        {"DELETE", "/readyz", get_allowed},
+	    {"PUT", "/metrics", get_allowed},         {"POST", "/openapi.yaml", get_allowed},
+	};
+	for (size_t i = 0; i < sizeof wrong_method / sizeof wrong_method[0]; i++)
+		expect_405(wrong_method[i].method, wrong_method[i].path, wrong_method[i].allowed);
 	/* no lock was created by any of that */
 	r = http("GET", "/locks/a", NULL, NULL, NULL);
 	EXPECT_PROBLEM(r, 404, "not_held");

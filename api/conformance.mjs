@@ -5,7 +5,7 @@
  *   node conformance.mjs [--spec ../openapi.yaml] [--examples N] RECORDING.jsonl
  *
  * RECORDING is what the black-box harness writes with DLOCKD_RECORD=FILE
- * (tests/blackbox/harness.c): one JSON object per exchange with method, target
+ * (tests/blackbox/harness_record.c): one JSON object per exchange with method, target
  * (raw path + query), status, headers (lower-case names), body, and for raw-
  * socket exchanges the raw request.
  *

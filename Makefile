@@ -67,10 +67,21 @@ $(BUILD)/obj/%.o: src/%.c | deps-check
 # The spec is embedded with .incbin: rebuild when it changes.
 $(BUILD)/obj/server/spec.o: openapi.yaml
 
-$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
+# Unit-test programs link every library object and the test helpers in
+# tests/unit/ (each NAME.c there that is not a test_*.c, e.g. the fake backend).
+UNIT_HELPER_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_HELPER_OBJS  = $(UNIT_HELPER_SRCS:tests/unit/%.c=$(BUILD)/unit/obj/%.o)
+.SECONDARY: $(UNIT_HELPER_OBJS)
+
+$(BUILD)/unit/obj/%.o: tests/unit/%.c | deps-check
 	@mkdir -p $(dir $@)
 	$(E) CC $<
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(DEPS_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_OBJS) $(DEPS_LIBS)
 
 # The suite links digest.c to check what dlockd stores in place of a token.
 $(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/base/digest.c src/base/digest.h
@@ -122,7 +133,7 @@ format-check:
 clean:
 	rm -rf build build-asan build-bench
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/unit/*.d $(BUILD)/unit/obj/*.d)
 
 # Container image + compose deployments, tested with docker (if its engine works) or podman.
 # Not part of `make test`: it builds images and needs root or a container engine.

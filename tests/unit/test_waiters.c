@@ -166,7 +166,6 @@ static void test_granted_first_try(void)
 		CHECK(sscanf(c->waiter, "%u.%u.%u%c", &wk, &slot, &gen, &tail) == 3 && wk == WORKER,
 		      "waiter id %s is <worker %d>.<slot>.<gen>", unit_escz(c->waiter), WORKER);
 	}
-	/* the request's strings were copied */
 	fake_answer(c, LOCK_GRANTED, &v);
 	CHECK_INT(g.calls, 0, "callbacks before the loop delivers the answer");
 	fake_turn(e.loop);
@@ -184,6 +183,7 @@ static void test_granted_first_try(void)
 		struct lock_request rq = {.name = name, .token = token, .reacquire_token = retoken, .ttl_ms = 1000};
 		CHECK_INT(start(&e, &rq, 500, &g, &h), BACKEND_STARTED, "waiters_acquire (re-acquire)");
 		memset(name, 'x', sizeof name - 1); /* copied: changing them now changes nothing */
+		memset(token, 'x', sizeof token - 1);
 		memset(retoken, 'x', sizeof retoken - 1);
 		c = fake_last(e.fb, FAKE_ACQUIRE);
 		if (check_attempt(__LINE__, c, "beta", "TOKEN-2", NULL)) {

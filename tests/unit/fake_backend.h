@@ -67,7 +67,7 @@ struct fake_call {
 	/* list requests */
 	char prefix[LOCK_NAME_MAX + 1];
 	unsigned limit;
-	char cursor[LOCK_CURSOR_MAX + 1];
+	char cursor[BACKEND_CURSOR_MAX + 1];
 	bool has_cursor;
 
 	/* floor */

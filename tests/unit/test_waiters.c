@@ -14,8 +14,18 @@
 #include "locks/waiters.h"
 #include "unit.h"
 
+#define INSTANCE "inst-3"
+
+/* Splits a waiter id "<instance>|<slot>.<gen>"; true if it has that shape
+ * and names INSTANCE. */
+static bool parse_id(const char *id, unsigned *slot, unsigned *gen)
+{
+	char tail;
+	size_t n = strlen(INSTANCE);
+	return strncmp(id, INSTANCE "|", n + 1) == 0 && sscanf(id + n + 1, "%u.%u%c", slot, gen, &tail) == 2;
+}
+
 enum {
-	WORKER = 3,
 	SLACK_MS = 400, /* how late a timer may run on a busy machine */
 };
 
@@ -55,7 +65,7 @@ static void env_init(struct env *e, unsigned max)
 	}
 	e->fb = fake_new(e->loop);
 	e->b = fake_backend(e->fb);
-	e->ws = waiters_new(e->loop, e->b, WORKER, max);
+	e->ws = waiters_new(e->loop, e->b, INSTANCE, max);
 	if (!e->ws) {
 		printf("FAIL waiters_new() failed\n");
 		exit(1);
@@ -148,8 +158,7 @@ static void test_granted_first_try(void)
 	struct lock_request req = {.name = "alpha", .token = "TOKEN-1", .owner = "me", .ttl_ms = 5000};
 	struct fake_call *c;
 	struct lock_view v = grant_view("alpha", "TOKEN-1", 42);
-	unsigned wk, slot, gen;
-	char tail;
+	unsigned slot, gen;
 
 	env_init(&e, 8);
 	CHECK_INT(start(&e, &req, 2000, &g, &h), BACKEND_STARTED, "waiters_acquire");
@@ -163,8 +172,7 @@ static void test_granted_first_try(void)
 		CHECK_INT(c->ttl_ms, 5000, "ttl_ms sent");
 		CHECK_INT(c->wait_left_ms, 2000, "wait_left_ms of the first try");
 		CHECK(!c->final, "the first try is not the last");
-		CHECK(sscanf(c->waiter, "%u.%u.%u%c", &wk, &slot, &gen, &tail) == 3 && wk == WORKER,
-		      "waiter id %s is <worker %d>.<slot>.<gen>", unit_escz(c->waiter), WORKER);
+		CHECK(parse_id(c->waiter, &slot, &gen), "waiter id %s is " INSTANCE "|<slot>.<gen>", unit_escz(c->waiter));
 	}
 	fake_answer(c, LOCK_GRANTED, &v);
 	CHECK_INT(g.calls, 0, "callbacks before the loop delivers the answer");
@@ -315,7 +323,7 @@ static void test_wake(void)
 	struct lock_view v = holder_view("w", 3, 60000);
 	struct fake_call *c;
 	char id[64], bad[80];
-	unsigned wk, slot, gen;
+	unsigned slot, gen;
 	uint64_t t0;
 
 	env_init(&e, 8);
@@ -327,16 +335,18 @@ static void test_wake(void)
 	CHECK_INT(fake_count(e.fb, FAKE_ACQUIRE), 1, "attempts after HELD (the retry waits)");
 
 	/* wake-ups for someone else, or malformed, are ignored */
-	if (sscanf(id, "%u.%u.%u", &wk, &slot, &gen) == 3) {
-		snprintf(bad, sizeof bad, "%u.%u.%u", wk + 1, slot, gen); /* another worker */
+	if (parse_id(id, &slot, &gen)) {
+		snprintf(bad, sizeof bad, "inst-4|%u.%u", slot, gen); /* another instance */
 		fake_wake(e.fb, bad);
-		snprintf(bad, sizeof bad, "%u.%u.%u", wk, slot, gen + 1); /* another generation */
+		snprintf(bad, sizeof bad, "inst-|%u.%u", slot, gen); /* a prefix of ours */
 		fake_wake(e.fb, bad);
-		snprintf(bad, sizeof bad, "%u.%u.%u", wk, slot + 1000, gen); /* no such slot */
+		snprintf(bad, sizeof bad, INSTANCE "|%u.%u", slot, gen + 1); /* another generation */
 		fake_wake(e.fb, bad);
-		snprintf(bad, sizeof bad, "%u.%u.%ux", wk, slot, gen); /* trailing bytes */
+		snprintf(bad, sizeof bad, INSTANCE "|%u.%u", slot + 1000, gen); /* no such slot */
 		fake_wake(e.fb, bad);
-		snprintf(bad, sizeof bad, "%u.%u", wk, slot);
+		snprintf(bad, sizeof bad, INSTANCE "|%u.%ux", slot, gen); /* trailing bytes */
+		fake_wake(e.fb, bad);
+		snprintf(bad, sizeof bad, INSTANCE "|%u", slot);
 		fake_wake(e.fb, bad);
 		fake_wake(e.fb, "");
 		fake_wake(e.fb, "garbage");
@@ -387,8 +397,8 @@ static void test_wake(void)
 	CHECK_INT(start(&e, &req, 3000, &g, &h), BACKEND_STARTED, "waiters_acquire again");
 	c = fake_last(e.fb, FAKE_ACQUIRE);
 	{
-		unsigned wk2, slot2, gen2;
-		CHECK(sscanf(c->waiter, "%u.%u.%u", &wk2, &slot2, &gen2) == 3 && slot2 == slot && gen2 != gen,
+		unsigned slot2, gen2;
+		CHECK(parse_id(c->waiter, &slot2, &gen2) && slot2 == slot && gen2 != gen,
 		      "the slot is reused under a new generation: %s, before %s", unit_escz(c->waiter), unit_escz(id));
 	}
 	fake_answer(c, LOCK_HELD, &v);

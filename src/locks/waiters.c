@@ -103,7 +103,7 @@ static void clean_up_abandoned(struct waiter *w, const struct lock_reply *reply)
 		struct lock_request rel = {.name = w->name, .token = reply->view.token};
 		log_msg(LOG_DEBUG, "waiter for '%s' left as it was granted the lock: releasing it", w->name);
 		b->ops->release(b, &rel, ignore_reply, NULL);
-	} else if (!reply || reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED) {
+	} else if (!reply || reply->outcome != LOCK_REACQUIRED) {
 		b->ops->leave(b, w->name, w->id);
 	}
 	waiter_release_slot(w);

@@ -26,7 +26,8 @@ enum { WAITERS_INSTANCE_MAX = 31 };
 struct waiters *waiters_new(struct loop *loop, struct backend *backend, const char *instance, unsigned max);
 
 /* Ends every wait with LOCK_CANCELLED (leaving the lines), then frees the
- * registry (NULL is fine). */
+ * registry (NULL is fine). Attempts still in flight hold pointers into it:
+ * free the backend first (its free() answers them), as main.c does. */
 void waiters_free(struct waiters *ws);
 
 /* Ends every wait now with LOCK_CANCELLED, leaving the lines. */

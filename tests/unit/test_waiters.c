@@ -172,7 +172,8 @@ static void test_granted_first_try(void)
 		CHECK_INT(c->ttl_ms, 5000, "ttl_ms sent");
 		CHECK_INT(c->wait_left_ms, 2000, "wait_left_ms of the first try");
 		CHECK(!c->final, "the first try is not the last");
-		CHECK(parse_id(c->waiter, &slot, &gen), "waiter id %s is " INSTANCE "|<slot>.<gen>", unit_escz(c->waiter));
+		CHECK(parse_id(c->waiter, &slot, &gen), "waiter id %s is " INSTANCE "|<slot>.<gen>",
+		      unit_escz(c->waiter));
 	}
 	fake_answer(c, LOCK_GRANTED, &v);
 	CHECK_INT(g.calls, 0, "callbacks before the loop delivers the answer");
@@ -597,6 +598,16 @@ static void test_abandon(void)
 		      fake_count(e.fb, FAKE_RELEASE));
 	}
 
+	/* a failed try on its way: leaves too (its entry may be in the line) */
+	CHECK_INT(start(&e, &req, 3000, &g, &h), BACKEND_STARTED, "waiters_acquire");
+	c = fake_last(e.fb, FAKE_ACQUIRE);
+	snprintf(id, sizeof id, "%s", c->waiter);
+	waiters_abandon(h);
+	fake_answer(c, LOCK_UNAVAILABLE, NULL);
+	fake_turn(e.loop);
+	CHECK_INT(fake_count(e.fb, FAKE_LEAVE), 3, "leaves after abandon + UNAVAILABLE");
+	check_leave(__LINE__, fake_last(e.fb, FAKE_LEAVE), "ab", id);
+
 	/* waiting on its timer: leaves at once; the timer never fires */
 	CHECK_INT(start(&e, &req, 3000, &g, &h), BACKEND_STARTED, "waiters_acquire");
 	c = fake_last(e.fb, FAKE_ACQUIRE);
@@ -607,13 +618,13 @@ static void test_abandon(void)
 	}
 	fake_turn(e.loop);
 	waiters_abandon(h);
-	CHECK_INT(fake_count(e.fb, FAKE_LEAVE), 3, "leaves right after abandoning a waiting waiter");
+	CHECK_INT(fake_count(e.fb, FAKE_LEAVE), 4, "leaves right after abandoning a waiting waiter");
 	check_leave(__LINE__, fake_last(e.fb, FAKE_LEAVE), "ab", id);
 	waiters_abandon(h); /* a second time: nothing */
-	CHECK_INT(fake_count(e.fb, FAKE_LEAVE), 3, "leaves after abandoning twice");
+	CHECK_INT(fake_count(e.fb, FAKE_LEAVE), 4, "leaves after abandoning twice");
 	fake_wake(e.fb, id); /* a wake-up for it: ignored */
 	fake_run_for(e.loop, 100);
-	CHECK_INT(fake_count(e.fb, FAKE_ACQUIRE), 5, "attempts after abandoning (the 31 ms retry is off)");
+	CHECK_INT(fake_count(e.fb, FAKE_ACQUIRE), 6, "attempts after abandoning (the 31 ms retry is off)");
 	CHECK_INT(g.calls, 0, "callbacks of abandoned waiters");
 	CHECK_INT(fake_pending(e.fb, FAKE_ANY), 0, "calls left unanswered");
 	env_free(&e);

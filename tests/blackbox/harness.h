@@ -3,7 +3,8 @@
  * The harness starts a private redis-server and, for every test, a fresh
  * dlockd process (DLOCKD_BIN, optionally prefixed by DLOCKD_WRAPPER), talks
  * to it over HTTP (libcurl) or raw sockets, and checks the answers against
- * notes/api-spec.md.
+ * the contract in openapi.yaml (the API contract checks validate the recorded
+ * traffic against it too).
  *
  * Assertions (CHECK, EXPECT_*) record the first failure with file:line and
  * abort the current test (longjmp back to the runner); the runner then stops

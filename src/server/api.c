@@ -706,7 +706,7 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 	enum path_kind path;
 	const char *seg = NULL;
 	size_t seg_len = 0;
-	char detail[256], allow[64];
+	char detail[256];
 	bool ready;
 
 	memset(reply, 0, sizeof *reply);
@@ -716,11 +716,10 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 		return true;
 	}
 	if (!route) {
-		allow_of(path, allow, sizeof allow);
-		snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", req->method, allow);
-		api_error(reply, DL_METHOD_NOT_ALLOWED, detail);
 		/* the header's value must outlive this call: the reply's own buffer */
-		snprintf(reply->allow, sizeof reply->allow, "%s", allow);
+		allow_of(path, reply->allow, sizeof reply->allow);
+		snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", req->method, reply->allow);
+		api_error(reply, DL_METHOD_NOT_ALLOWED, detail);
 		add_header_str(reply, "Allow", reply->allow);
 		return true;
 	}

@@ -10,7 +10,8 @@
  * connect and called by EVALSHA (their SHA-1s are computed here); a NOSCRIPT
  * reply (a SCRIPT FLUSH behind our back) re-sends as EVAL. Tokens are hashed
  * before they are sent (lock_token_hash). Beside it: adapter.c (hiredis on
- * our loop), replies.c (what the scripts answer), cursor.c (list cursors). */
+ * our loop, under conn.c: a connection that keeps itself up), replies.c
+ * (what the scripts answer), cursor.c (list cursors). */
 #include "redis/store.h"
 
 #include <errno.h>
@@ -22,7 +23,7 @@
 
 #include "base/digest.h"
 #include "base/log.h"
-#include "redis/adapter.h"
+#include "redis/conn.h"
 #include "redis/cursor.h"
 #include "redis/replies.h"
 #include "base/metrics.h"
@@ -56,12 +57,8 @@ static const enum reply_shape REPLY_OF[] = {
     [OP_POLICY] = REPLY_INSPECT,
 };
 
-enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
-enum conn_role { ROLE_COMMANDS, ROLE_WAKEUPS };
 enum {
 	MAX_ARGS = 24,
-	BACKOFF_MIN_MS = 50,
-	BACKOFF_MAX_MS = 2000,
 	SHA1_HEX = 2 * DIGEST_SHA1_LEN,
 	SETUP_INFO = -2, /* send_setup()'s script argument for the INFO that names the run */
 };
@@ -92,29 +89,16 @@ struct op {
 	char buf[]; /* argument bytes */
 };
 
-/* One Redis connection: the command connection, or the subscriber that
- * receives wake-ups. Each reconnects on its own, with backoff. */
-struct conn {
-	struct store *s;
-	enum conn_role role;
-	redisAsyncContext *ac;
-	enum conn_state state;
-	unsigned setup_left;
-	bool was_ready; /* for logging transitions once */
-	uint64_t backoff_ms;
-	struct loop_timer connect_timer, retry_timer;
-};
-
 struct store {
 	struct backend base;
 	struct loop *loop;
 	struct store_config cfg;
-	struct conn cmd, sub;
-	bool closing;
-	bool was_connected; /* the command connection was up before: a reconnect resyncs waiters */
-	struct op pending;  /* sentinel of the FIFO of sent commands */
-	struct op parked;   /* sentinel of the commands waiting for a connection being made */
-	struct loop_timer cmd_timer, park_timer;
+	struct conn cmd, sub; /* the command connection; the subscriber for wake-ups */
+	unsigned setup_left;  /* setup commands of the command connection still out */
+	bool was_connected;   /* the command connection was up before: a reconnect resyncs waiters */
+	struct op pending;    /* sentinel of the FIFO of sent commands */
+	struct op parked;     /* sentinel of the commands waiting for a connection being made */
+	struct loop_timer cmd_timer;
 	char sha[SCRIPT_COUNT][SHA1_HEX + 1];
 	char retention[24]; /* fence retention ms, as text */
 	char liveness[24];  /* waiter liveness ms, as text */
@@ -126,7 +110,6 @@ struct store {
 	void *watch_arg;
 };
 
-static void connect_now(struct conn *c);
 static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes);
 
 /* ---- the FIFO of sent commands and the command timeout ---- */
@@ -166,36 +149,6 @@ static void fail_parked(struct store *s)
 	}
 }
 
-static const char *role_name(const struct conn *c)
-{
-	return c->role == ROLE_COMMANDS ? "" : " (wake-ups)";
-}
-
-static void schedule_retry(struct conn *c, uint64_t delay_ms)
-{
-	if (!c->s->closing && !loop_timer_armed(&c->retry_timer))
-		loop_timer_start(c->s->loop, &c->retry_timer, loop_now_ms(c->s->loop) + delay_ms);
-}
-
-/* Drops the connection: hiredis fails every pending command with a NULL reply. */
-static void drop_connection(struct conn *c, const char *why)
-{
-	redisAsyncContext *ac = c->ac;
-
-	if (!ac)
-		return;
-	metrics_inc(METRIC_REDIS_ERRORS);
-	log_msg(LOG_WARN, "redis %s%s: %s; reconnecting", c->s->cfg.label, role_name(c), why);
-	c->ac = NULL;
-	c->state = CONN_DOWN;
-	c->was_ready = false;
-	loop_timer_stop(c->s->loop, &c->connect_timer);
-	redisAsyncFree(ac);
-	if (c->role == ROLE_COMMANDS)
-		fail_parked(c->s);
-	schedule_retry(c, c->backoff_ms);
-}
-
 static void cmd_timer_fired(void *arg)
 {
 	struct store *s = arg;
@@ -205,7 +158,7 @@ static void cmd_timer_fired(void *arg)
 	if (oldest == &s->pending)
 		return;
 	if (oldest->sent_ms + s->cfg.timeout_ms <= now) {
-		drop_connection(&s->cmd, "command timed out");
+		conn_drop(&s->cmd, "command timed out");
 		return;
 	}
 	loop_timer_start(s->loop, &s->cmd_timer, oldest->sent_ms + s->cfg.timeout_ms);
@@ -328,7 +281,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	}
 	finish_op(op, r);
 	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0 && s->cmd.ac == ac)
-		drop_connection(&s->cmd, "the node answers as a replica"); /* its run changed: see note_run */
+		conn_drop(&s->cmd, "the node answers as a replica"); /* its run changed: see note_run */
 }
 
 /* Queues op on the command connection. Returns 0, or -1 (op untouched, not queued). */
@@ -346,29 +299,29 @@ static int send_op(struct store *s, struct op *op)
 
 /* ---- connection lifecycle ---- */
 
-static void became_ready(struct conn *c)
+/* The command connection is set up: requests that came meanwhile go out. */
+static void cmd_ready(struct store *s)
 {
-	struct store *s = c->s;
-
-	c->state = CONN_READY;
-	c->backoff_ms = BACKOFF_MIN_MS;
-	if (!c->was_ready)
-		log_msg(LOG_INFO, "redis %s%s: connected", s->cfg.label, role_name(c));
-	c->was_ready = true;
-	/* Wake-ups may have been missed while disconnected, and the attempts of
-	 * waiters failed with the command connection: every waiter tries again. */
-	if (s->resync && (c->role == ROLE_WAKEUPS || s->was_connected))
+	conn_ready(&s->cmd);
+	/* The attempts of waiters failed with the previous connection: every
+	 * waiter tries again. */
+	if (s->resync && s->was_connected)
 		s->resync(s->watch_arg);
-	if (c->role != ROLE_COMMANDS)
-		return;
 	s->was_connected = true;
-	/* Requests that came while connecting go out now. */
 	while (s->parked.next != &s->parked) {
 		struct op *op = s->parked.next;
 		pending_remove(op);
 		if (send_op(s, op) < 0)
 			finish_op(op, NULL);
 	}
+}
+
+/* The subscriber is up: wake-ups may have been missed meanwhile. */
+static void sub_ready(struct store *s)
+{
+	conn_ready(&s->sub);
+	if (s->resync)
+		s->resync(s->watch_arg);
 }
 
 /* Notes which run of which Redis the connection reached, from INFO: the
@@ -407,8 +360,8 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		return; /* the connection went away; its loss is handled elsewhere */
 	if (script == SETUP_INFO) {
 		note_run(s, r); /* informative: an error here fails nothing */
-		if (--s->cmd.setup_left == 0)
-			became_ready(&s->cmd);
+		if (--s->setup_left == 0)
+			cmd_ready(s);
 		return;
 	}
 	if (script >= 0 && r->type == REDIS_REPLY_STRING &&
@@ -417,11 +370,11 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "setup failed: %s", r->str);
-		drop_connection(&s->cmd, why);
+		conn_drop(&s->cmd, why);
 		return;
 	}
-	if (--s->cmd.setup_left == 0)
-		became_ready(&s->cmd);
+	if (--s->setup_left == 0)
+		cmd_ready(s);
 }
 
 /* Sends a connection-setup command on the command connection; for SCRIPT
@@ -441,7 +394,7 @@ static int send_setup(struct store *s, int script, int argc, const char **argv, 
 		return -1;
 	}
 	pending_push(s, op);
-	s->cmd.setup_left++;
+	s->setup_left++;
 	return 0;
 }
 
@@ -457,13 +410,13 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "subscribe failed: %s", r->str);
-		drop_connection(&s->sub, why);
+		conn_drop(&s->sub, why);
 		return;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
-		became_ready(&s->sub);
+		sub_ready(s);
 	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING && s->wake) {
 		s->wake(s->watch_arg, r->element[2]->str); /* the watcher tells its own waiters */
 	}
@@ -477,7 +430,7 @@ static void on_sub_auth(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r && ac == s->sub.ac && r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "setup failed: %s", r->str);
-		drop_connection(&s->sub, why);
+		conn_drop(&s->sub, why);
 	}
 }
 
@@ -547,113 +500,35 @@ static int setup_wakeups(struct store *s)
 	return 0;
 }
 
-static struct conn *conn_of(const redisAsyncContext *ac)
+static int cmd_setup(void *owner, struct conn *c)
 {
-	struct store *s = ac->data;
-	if (s->cmd.ac == ac)
-		return &s->cmd;
-	if (s->sub.ac == ac)
-		return &s->sub;
-	return NULL; /* a context we already dropped */
+	struct store *s = owner;
+
+	(void)c;
+	s->setup_left = 0;
+	return setup_commands(s);
 }
 
-static void on_connect(const redisAsyncContext *cac, int status)
+static void cmd_down(void *owner, struct conn *c)
 {
-	struct conn *c = conn_of(cac);
-	struct store *s = cac->data;
-
-	if (!c)
-		return;
-	loop_timer_stop(s->loop, &c->connect_timer);
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		metrics_inc(METRIC_REDIS_ERRORS);
-		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
-			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", s->cfg.label, role_name(c), cac->errstr);
-		c->was_ready = false;
-		c->ac = NULL;
-		c->state = CONN_DOWN;
-		if (c->role == ROLE_COMMANDS)
-			fail_parked(s);
-		schedule_retry(c, c->backoff_ms);
-		return;
-	}
-	c->state = CONN_SETUP;
-	c->setup_left = 0;
-	if (c->role == ROLE_WAKEUPS) {
-		if (setup_wakeups(s) < 0)
-			drop_connection(c, "out of memory during setup");
-		return;
-	}
-	if (setup_commands(s) < 0)
-		drop_connection(c, "out of memory during setup");
+	(void)c;
+	fail_parked(owner);
 }
 
-static void on_disconnect(const redisAsyncContext *cac, int status)
+static int sub_setup(void *owner, struct conn *c)
 {
-	struct conn *c = conn_of(cac);
-	struct store *s = cac->data;
-
-	(void)status;
-	if (!c)
-		return; /* we dropped it ourselves */
-	metrics_inc(METRIC_REDIS_ERRORS);
-	log_msg(LOG_WARN, "redis %s%s: connection lost: %s", s->cfg.label, role_name(c),
-	        cac->errstr[0] ? cac->errstr : "closed");
-	c->ac = NULL;
-	c->state = CONN_DOWN;
-	c->was_ready = false;
-	if (c->role == ROLE_COMMANDS)
-		fail_parked(s);
-	schedule_retry(c, BACKOFF_MIN_MS);
+	(void)c;
+	return setup_wakeups(owner);
 }
 
-static void connect_timer_fired(void *arg)
+static void sub_down(void *owner, struct conn *c)
 {
-	struct conn *c = arg;
-	if (c->state == CONN_CONNECTING || (c->role == ROLE_WAKEUPS && c->state == CONN_SETUP))
-		drop_connection(c, "connect timed out"); /* fails the parked commands too */
+	(void)owner;
+	(void)c;
 }
 
-static void retry_timer_fired(void *arg)
-{
-	struct conn *c = arg;
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
-	connect_now(c);
-}
-
-static void connect_now(struct conn *c)
-{
-	struct store *s = c->s;
-	redisAsyncContext *ac;
-
-	if (c->ac || s->closing)
-		return;
-	ac = s->cfg.unix_path ? redisAsyncConnectUnix(s->cfg.unix_path) : redisAsyncConnect(s->cfg.host, s->cfg.port);
-	if (!ac || ac->err) {
-		metrics_inc(METRIC_REDIS_ERRORS);
-		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
-			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", s->cfg.label, role_name(c),
-			        ac ? ac->errstr : "out of memory");
-		c->was_ready = false;
-		if (ac)
-			redisAsyncFree(ac);
-		schedule_retry(c, c->backoff_ms);
-		return;
-	}
-	if (redis_adapter_attach(s->loop, ac) < 0) {
-		redisAsyncFree(ac);
-		schedule_retry(c, c->backoff_ms);
-		return;
-	}
-	ac->data = s;
-	c->ac = ac;
-	c->state = CONN_CONNECTING;
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	/* The subscriber has no command timeout: its whole setup must fit here. */
-	loop_timer_start(s->loop, &c->connect_timer, loop_now_ms(s->loop) + s->cfg.timeout_ms);
-}
+static const struct conn_hooks CMD_HOOKS = {.setup = cmd_setup, .down = cmd_down};
+static const struct conn_hooks SUB_HOOKS = {.setup = sub_setup, .down = sub_down};
 
 /* ---- the backend operations ---- */
 
@@ -965,18 +840,7 @@ static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync
 	s->wake = wake;
 	s->resync = resync;
 	s->watch_arg = arg;
-	connect_now(&s->sub);
-}
-
-static void conn_close(struct conn *c)
-{
-	redisAsyncContext *ac = c->ac;
-
-	loop_timer_stop(c->s->loop, &c->connect_timer);
-	loop_timer_stop(c->s->loop, &c->retry_timer);
-	c->ac = NULL;
-	if (ac)
-		redisAsyncFree(ac); /* fails pending commands: their callbacks run now */
+	conn_start(&s->sub);
 }
 
 static void store_free(struct backend *b)
@@ -985,7 +849,6 @@ static void store_free(struct backend *b)
 
 	if (!s)
 		return;
-	s->closing = true;
 	loop_timer_stop(s->loop, &s->cmd_timer);
 	conn_close(&s->sub);
 	conn_close(&s->cmd);
@@ -1008,15 +871,6 @@ static const struct backend_ops STORE_OPS = {
     .free = store_free,
 };
 
-static void conn_init(struct store *s, struct conn *c, enum conn_role role)
-{
-	c->s = s;
-	c->role = role;
-	c->backoff_ms = BACKOFF_MIN_MS;
-	loop_timer_init(&c->connect_timer, connect_timer_fired, c);
-	loop_timer_init(&c->retry_timer, retry_timer_fired, c);
-}
-
 struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 {
 	struct store *s = calloc(1, sizeof *s);
@@ -1036,9 +890,13 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	snprintf(s->retention, sizeof s->retention, "%lld", (long long)cfg->fence_retention_ms);
 	snprintf(s->liveness, sizeof s->liveness, "%d", BACKEND_WAITER_LIVENESS_MS);
 	keys_wake_channel(cfg->keys, s->channel);
-	conn_init(s, &s->cmd, ROLE_COMMANDS);
-	conn_init(s, &s->sub, ROLE_WAKEUPS);
+	/* The subscriber sends no commands the FIFO's timeout watches: the
+	 * connect timeout bounds its setup too. */
+	conn_init(&s->cmd, loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, "", cfg->timeout_ms, false,
+	          &CMD_HOOKS, s);
+	conn_init(&s->sub, loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, " (wake-ups)", cfg->timeout_ms, true,
+	          &SUB_HOOKS, s);
 	loop_timer_init(&s->cmd_timer, cmd_timer_fired, s);
-	connect_now(&s->cmd);
+	conn_start(&s->cmd);
 	return &s->base;
 }

@@ -20,6 +20,7 @@ enum dl_error {
 	DL_BODY_TOO_LARGE,
 	DL_UNSUPPORTED_MEDIA_TYPE,
 	DL_BAD_REQUEST,
+	DL_UNSUPPORTED_CODING, /* a Transfer-Encoding other than chunked */
 	DL_NOT_FOUND,
 	DL_METHOD_NOT_ALLOWED,
 	DL_LOCK_HELD,

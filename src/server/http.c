@@ -37,7 +37,9 @@ enum req_state { REQ_HEADERS, REQ_BODY, REQ_WAITING, REQ_READY, REQ_QUEUED, REQ_
 struct header_scan {
 	unsigned lock_tokens;
 	const char *lock_token;
-	bool content_length, transfer_encoding;
+	unsigned content_lengths, transfer_encodings, hosts;
+	const char *transfer_encoding;
+	const char *bad_name; /* the first header name that is no token, or a mangled framing header's */
 };
 
 struct http_req {
@@ -244,6 +246,33 @@ static void on_hangup(void *arg, unsigned events)
 	resume(r, REQ_ABANDONED);
 }
 
+/* RFC 9110 §5.6.2: 1*tchar. */
+static bool is_token(const char *s)
+{
+	static const char TCHAR[] = "!#$%&'*+-.^_`|~";
+
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      strchr(TCHAR, *s)))
+			return false;
+	return true;
+}
+
+/* A name that starts as a framing header's and goes on: what libmicrohttpd
+ * makes of a folded framing header. */
+static bool mangled_framing(const char *key)
+{
+	static const char *const FRAMING[] = {MHD_HTTP_HEADER_CONTENT_LENGTH, MHD_HTTP_HEADER_TRANSFER_ENCODING,
+	                                      MHD_HTTP_HEADER_HOST};
+
+	for (size_t i = 0; i < sizeof FRAMING / sizeof FRAMING[0]; i++)
+		if (strncasecmp(key, FRAMING[i], strlen(FRAMING[i])) == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct header_scan *h = cls;
@@ -253,11 +282,44 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 		h->lock_tokens++;
 		h->lock_token = value;
 	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-		h->content_length = true;
+		h->content_lengths++;
 	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		h->transfer_encoding = true;
+		h->transfer_encodings++;
+		h->transfer_encoding = value;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+		h->hosts++;
+	} else if (!h->bad_name && (!is_token(key) || mangled_framing(key))) {
+		h->bad_name = key;
 	}
 	return MHD_YES;
+}
+
+/* Whether the request's framing is unambiguous: header names are tokens
+ * (RFC 9110 §5.1), Content-Length, Transfer-Encoding and Host come at most
+ * once, and the only transfer coding is chunked. Else the error to answer
+ * (before any body is read, closing the connection: bytes after a request we
+ * cannot frame must never run as another request), with *detail. */
+static enum dl_error framing_error(const struct header_scan *h, const char **detail)
+{
+	if (h->bad_name) {
+		/* libmicrohttpd hands a folded line (obs-fold) or a space before the
+		 * colon over as a name like "Content-Length37" or "Content-Length " */
+		*detail = "a header name is not a token (obs-fold, or whitespace before the colon?)";
+		return DL_BAD_REQUEST;
+	}
+	if (h->content_lengths > 1 || h->transfer_encodings > 1 || h->hosts > 1) {
+		*detail = "Content-Length, Transfer-Encoding and Host may each be sent once";
+		return DL_BAD_REQUEST;
+	}
+	if (h->content_lengths && h->transfer_encodings) {
+		*detail = "Content-Length and Transfer-Encoding must not both be sent";
+		return DL_BAD_REQUEST;
+	}
+	if (h->transfer_encodings && strcasecmp(h->transfer_encoding, "chunked") != 0) {
+		*detail = "the only transfer coding dlockd accepts is chunked";
+		return DL_UNSUPPORTED_CODING;
+	}
+	return DL_OK;
 }
 
 /* Answers now with an error (used for framing problems); close when the
@@ -327,14 +389,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	switch (r->state) {
 	case REQ_HEADERS: {
 		struct header_scan *h = &r->headers;
-		const char *cl;
+		const char *cl, *detail;
+		enum dl_error e;
 		r->conn = conn;
 		snprintf(r->method, sizeof r->method, "%s", method);
 		r->state = REQ_BODY;
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, h);
-		if (h->content_length && h->transfer_encoding)
-			return answer_error(r, DL_BAD_REQUEST,
-			                    "Content-Length and Transfer-Encoding must not both be sent", true);
+		e = framing_error(h, &detail);
+		if (e != DL_OK)
+			return answer_error(r, e, detail, true);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > DRAIN_MAX))
 			return answer_error(r, DL_BODY_TOO_LARGE, TOO_LARGE, true);

@@ -58,7 +58,8 @@ struct test {
 	X(concurrency)                                                                                                 \
 	X(wait)                                                                                                        \
 	X(redlock)                                                                                                     \
-	X(safety)
+	X(safety)                                                                                                      \
+	X(framing)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)

@@ -1,0 +1,84 @@
+/* Black-box: requests whose framing is ambiguous (the request-smuggling
+ * vectors of RFC 9112 §6.3/§11.2), sent byte for byte: each gets one
+ * problem+json answer before any body is read, the connection is closed, and
+ * nothing after it runs as another request or touches a lock. */
+#include <string.h>
+
+#include "harness.h"
+
+/* Sends raw bytes; expects exactly one answer: status + code, with
+ * Connection: close, and no second response after it. */
+static void expect_rejected(int line, const char *raw, long status, const char *code)
+{
+	struct resp *r = raw_http(raw, strlen(raw));
+	expect_problem_at(__FILE__, line, r, status, code);
+	if (!resp_header(r, "Connection") || strcasecmp(resp_header(r, "Connection"), "close") != 0)
+		fail_at(__FILE__, line, "%s: answered without Connection: close", r->what);
+	if (strstr(r->body, "HTTP/1."))
+		fail_at(__FILE__, line, "%s: a second response followed the %ld: %s", r->what, r->status, r->body);
+}
+#define EXPECT_REJECTED(raw, status, code) expect_rejected(__LINE__, (raw), (status), (code))
+
+static void expect_free(const char *name)
+{
+	EXPECT_PROBLEM(http("GET", tfmt("/locks/%s", name), NULL, NULL, NULL), 404, "not_held");
+}
+
+/* obs-fold: libmicrohttpd drops the folded Content-Length, and the body ran
+ * as a second request (201 and then 200 for /metrics). */
+static void t_obs_fold(void)
+{
+	EXPECT_REJECTED("PUT /locks/smug HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n 37\r\n\r\n"
+	                "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+	                400, "bad_request");
+	expect_free("smug");
+}
+
+/* Whitespace before the colon: the header was ignored and the body became the
+ * next request's method. */
+static void t_space_before_colon(void)
+{
+	EXPECT_REJECTED("PUT /locks/s2 HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\nXY", 400, "bad_request");
+	expect_free("s2");
+}
+
+/* Two Content-Lengths, two Transfer-Encodings, two Hosts. */
+static void t_duplicate_framing_headers(void)
+{
+	EXPECT_REJECTED("PUT /locks/s3 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\n"
+	                "DELETE /locks/s3 HTTP/1.1\r\nHost: x\r\n\r\n",
+	                400, "bad_request");
+	EXPECT_REJECTED("PUT /locks/s3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+	                "Transfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+	                400, "bad_request");
+	EXPECT_REJECTED("GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, "bad_request");
+	expect_free("s3");
+}
+
+/* A transfer coding other than chunked: no answer until the idle timeout
+ * before; now 501 at once. */
+static void t_unknown_transfer_coding(void)
+{
+	static const char *const CODINGS[] = {"identity", "gzip, chunked", "xchunked", "chunked, gzip"};
+	for (size_t i = 0; i < sizeof CODINGS / sizeof CODINGS[0]; i++) {
+		double t0 = mono_ms();
+		EXPECT_REJECTED(
+		    tfmt("PUT /locks/s4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n0\r\n\r\n", CODINGS[i]),
+		    501, "unsupported_transfer_coding");
+		CHECKF(mono_ms() - t0 < 3000.0 * g_slow, "Transfer-Encoding: %s answered after %.0f ms", CODINGS[i],
+		       mono_ms() - t0);
+	}
+	expect_free("s4");
+	/* chunked itself, in any case, still works */
+	EXPECT_STATUS(raw_httpf("PUT /locks/s5 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n"
+	                        "Connection: close\r\n\r\n0\r\n\r\n"),
+	              201);
+}
+
+const struct test tests_framing[] = {
+    {"framing_obs_fold", t_obs_fold, {NULL}, 0},
+    {"framing_space_before_colon", t_space_before_colon, {NULL}, 0},
+    {"framing_duplicate_headers", t_duplicate_framing_headers, {NULL}, 0},
+    {"framing_unknown_transfer_coding", t_unknown_transfer_coding, {NULL}, 0},
+    {NULL, NULL, {NULL}, 0},
+};

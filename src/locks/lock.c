@@ -64,7 +64,9 @@ bool lock_name_valid(const char *s, size_t len)
 bool lock_name_decode(const char *raw, size_t len, char out[LOCK_NAME_MAX + 1])
 {
 	long n = text_percent_decode(raw, len, out, LOCK_NAME_MAX + 1, false);
-	return n > 0 && lock_name_valid(out, (size_t)n);
+	/* "." and ".." are dot segments: clients rewrite them (RFC 3986 §5.2.4),
+	 * so such a lock could never be addressed again */
+	return n > 0 && lock_name_valid(out, (size_t)n) && strcmp(out, ".") != 0 && strcmp(out, "..") != 0;
 }
 
 bool lock_token_valid(const char *s, size_t len)

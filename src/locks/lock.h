@@ -54,7 +54,8 @@ bool lock_name_valid(const char *s, size_t len);
 /* True if s[0..len) may start a lock name (0–255 name bytes): list prefixes. */
 bool lock_prefix_valid(const char *s, size_t len);
 /* Percent-decodes a raw URI segment into out (NUL-terminated) and validates it
- * as a lock name. Returns false on a bad escape or an invalid name. */
+ * as a lock name a request may use. Returns false on a bad escape, an invalid
+ * name, or "." or ".." (dot segments, which clients rewrite). */
 bool lock_name_decode(const char *raw, size_t len, char out[LOCK_NAME_MAX + 1]);
 /* True if s[0..len) looks like a token: 1–64 base64url characters. */
 bool lock_token_valid(const char *s, size_t len);

@@ -31,6 +31,9 @@ bool cursor_node_decode(const char *cursor, char scan[24], char after[LOCK_NAME_
 	for (size_t i = 0; i < digits; i++)
 		if (raw[i] < '0' || raw[i] > '9')
 			return false;
+	/* a SCAN cursor is an unsigned 64-bit number */
+	if (digits == 20 && memcmp(raw, "18446744073709551615", 20) > 0)
+		return false;
 	name_len = (size_t)n - digits - 1;
 	if (name_len > 0 && !lock_name_valid((char *)slash + 1, name_len))
 		return false;

@@ -46,7 +46,8 @@ struct http_req {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
 	enum req_state state;
-	char *uri; /* raw request target, as received */
+	char *uri;          /* raw request target, as received */
+	const char *target; /* uri in origin form (a suffix of uri, or "/") */
 	char method[16];
 	uint64_t start_us;
 	char *body;
@@ -117,6 +118,19 @@ int http_listen(const struct config *cfg, char *err, size_t errlen)
 
 /* ---- per-request state ---- */
 
+/* A request target in origin form: an absolute-form target
+ * ("http://host/path?query") is served by its path (RFC 9112 §3.2.2). */
+static const char *origin_form(const char *uri)
+{
+	const char *p;
+
+	if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
+		return uri;
+	p = strchr(uri, ':') + 3;
+	p += strcspn(p, "/?");
+	return *p ? p : "/";
+}
+
 /* The length of a request target's path: up to the '?' of its query. */
 static size_t path_len(const char *uri)
 {
@@ -137,6 +151,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		free(r);
 		return NULL; /* on_request() answers MHD_NO: libmicrohttpd closes the connection */
 	}
+	r->target = origin_form(r->uri);
 	r->start_us = loop_clock_us();
 	r->prev = r->next = r;
 	loop_watch_init(&r->hangup, -1, NULL, NULL);
@@ -173,8 +188,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			api_undelivered(srv->api, &r->reply);
 		metrics_request(r->reply.route, r->reply.status, took);
 		/* The path only: a query string may carry a token. */
-		plen = path_len(r->uri);
-		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->uri, plen > 100 ? "..." : "");
+		plen = path_len(r->target);
+		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->target,
+		         plen > 100 ? "..." : "");
 		log_access(r->method[0] ? r->method : "-", path, r->reply.status, took);
 	} else if (r->state == REQ_READY) {
 		api_undelivered(srv->api, &r->reply); /* the connection ended before the answer was queued */
@@ -328,8 +344,8 @@ static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const c
 {
 	struct api_request req = {
 	    .method = r->method,
-	    .path = r->uri,
-	    .path_len = path_len(r->uri),
+	    .path = r->target,
+	    .path_len = path_len(r->target),
 	};
 
 	r->early = e;
@@ -346,9 +362,9 @@ static enum MHD_Result dispatch(struct http_req *r)
 	if (srv->quiescing)
 		return answer_error(r, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", false);
 	req.method = r->method;
-	req.path = r->uri;
-	req.path_len = path_len(r->uri);
-	req.query = r->uri[req.path_len] ? r->uri + req.path_len + 1 : NULL;
+	req.path = r->target;
+	req.path_len = path_len(r->target);
+	req.query = r->target[req.path_len] ? r->target + req.path_len + 1 : NULL;
 	req.query_len = req.query ? strlen(req.query) : 0;
 	req.body = r->body ? r->body : "";
 	req.body_len = r->body_len;

@@ -1,7 +1,8 @@
 /* Black-box: requests whose framing is ambiguous (the request-smuggling
  * vectors of RFC 9112 §6.3/§11.2), sent byte for byte: each gets one
  * problem+json answer before any body is read, the connection is closed, and
- * nothing after it runs as another request or touches a lock. */
+ * nothing after it runs as another request or touches a lock. Also targets
+ * and names at the edges: absolute-form targets, dot segments, cursors. */
 #include <string.h>
 
 #include "harness.h"
@@ -18,6 +19,13 @@ static void expect_rejected(int line, const char *raw, long status, const char *
 		fail_at(__FILE__, line, "%s: a second response followed the %ld: %s", r->what, r->status, r->body);
 }
 #define EXPECT_REJECTED(raw, status, code) expect_rejected(__LINE__, (raw), (status), (code))
+
+static void grant_ok(int line, const char *name)
+{
+	struct resp *r = http("PUT", tfmt("/locks/%s?ttl_ms=5000", name), NULL, NULL, NULL);
+	expect_status_at(__FILE__, line, r, 201);
+}
+#define GRANT_OK(name) grant_ok(__LINE__, (name))
 
 static void expect_free(const char *name)
 {
@@ -75,10 +83,46 @@ static void t_unknown_transfer_coding(void)
 	              201);
 }
 
+/* An absolute-form target is served by its path (RFC 9112 §3.2.2): it was 404. */
+static void t_absolute_form(void)
+{
+	struct resp *r = raw_httpf("GET http://x/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	EXPECT_STATUS(r, 200);
+	r = raw_httpf("PUT HTTP://x/locks/abs?ttl_ms=5000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	EXPECT_STATUS(r, 201);
+	CHECK_GRANT(r, "abs", 5000, NULL);
+}
+
+/* "." and ".." are dot segments that clients rewrite: such a lock could never
+ * be addressed again (it was 201 with Location: /locks/..). */
+static void t_dot_names(void)
+{
+	static const char *const NAMES[] = {".", "..", "%2E", "%2e%2E"};
+	for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+		EXPECT_PROBLEM(
+		    raw_httpf("PUT /locks/%s?ttl_ms=5000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", NAMES[i]),
+		    400, "invalid_name");
+	/* names that merely contain dots are fine */
+	GRANT_OK("...");
+	GRANT_OK(".a");
+}
+
+/* A list cursor whose SCAN position is beyond 64 bits is no cursor we issued:
+ * 400, not 500. ("18446744073709551616/" in base64url.) */
+static void t_cursor_out_of_range(void)
+{
+	EXPECT_PROBLEM(http("GET", "/locks?cursor=MTg0NDY3NDQwNzM3MDk1NTE2MTYv", NULL, NULL, NULL), 400,
+	               "invalid_cursor");
+	EXPECT_STATUS(http("GET", "/locks?cursor=MTg0NDY3NDQwNzM3MDk1NTE2MTUv", NULL, NULL, NULL), 200);
+}
+
 const struct test tests_framing[] = {
     {"framing_obs_fold", t_obs_fold, {NULL}, 0},
     {"framing_space_before_colon", t_space_before_colon, {NULL}, 0},
     {"framing_duplicate_headers", t_duplicate_framing_headers, {NULL}, 0},
     {"framing_unknown_transfer_coding", t_unknown_transfer_coding, {NULL}, 0},
+    {"framing_absolute_form_target", t_absolute_form, {NULL}, 0},
+    {"edge_dot_names_400", t_dot_names, {NULL}, 0},
+    {"edge_cursor_out_of_range_400", t_cursor_out_of_range, {NULL}, 0},
     {NULL, NULL, {NULL}, 0},
 };

@@ -124,3 +124,59 @@ void text_format_time(int64_t epoch_ms, char out[TEXT_TIME_LEN + 1])
 	         (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
 	         (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
 }
+
+size_t text_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n;
+	uint32_t v;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xE0) == 0xC0) {
+		n = 2;
+		v = s[0] & 0x1F;
+	} else if ((s[0] & 0xF0) == 0xE0) {
+		n = 3;
+		v = s[0] & 0x0F;
+	} else if ((s[0] & 0xF8) == 0xF0) {
+		n = 4;
+		v = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
+	    (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+size_t text_utf8_repair(const char *in, size_t len, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+	uint32_t cp;
+
+	if (cap == 0)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = text_utf8_seq(p + i, len - i, &cp);
+		const char *src = n ? in + i : "\xEF\xBF\xBD"; /* U+FFFD for one bad byte */
+		size_t w = n ? n : 3;
+		if (o + w + 1 > cap)
+			break;
+		memcpy(out + o, src, w);
+		o += w;
+		i += n ? n : 1;
+	}
+	out[o] = '\0';
+	return o;
+}

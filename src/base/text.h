@@ -29,4 +29,12 @@ long text_b64url_decode(const char *in, size_t len, unsigned char *out, size_t c
  * times beyond years 0000..9999 are clamped to those bounds. */
 void text_format_time(int64_t epoch_ms, char out[TEXT_TIME_LEN + 1]);
 
+/* The length of the valid UTF-8 sequence at s[0..len) (1-4, no overlongs or
+ * surrogates), with its code point in *cp; 0 if it is not one. */
+size_t text_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp);
+/* Copies in[0..len) into out (cap bytes, NUL added), each byte that starts
+ * no valid UTF-8 sequence replaced by U+FFFD; stops before a sequence that
+ * would not fit. Returns the length written. Cap 3 * len + 1 always fits. */
+size_t text_utf8_repair(const char *in, size_t len, char *out, size_t cap);
+
 #endif

@@ -155,9 +155,20 @@ static json_t *time_json(int64_t ms)
 	return json_string(buf);
 }
 
+/* The owner as stored: never dropped, even if Redis holds bytes that are not
+ * UTF-8 (written by something else): those become U+FFFD. */
 static json_t *owner_json(const struct lock_view *v)
 {
-	return v->has_owner ? json_stringn(v->owner, strlen(v->owner)) : json_null();
+	char fixed[3 * LOCK_OWNER_MAX + 1];
+	json_t *o;
+
+	if (!v->has_owner)
+		return json_null();
+	o = json_stringn(v->owner, strlen(v->owner));
+	if (o)
+		return o;
+	text_utf8_repair(v->owner, strlen(v->owner), fixed, sizeof fixed);
+	return json_string(fixed);
 }
 
 /* The public view of a lock: never the token. */

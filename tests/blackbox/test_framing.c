@@ -116,6 +116,25 @@ static void t_cursor_out_of_range(void)
 	EXPECT_STATUS(http("GET", "/locks?cursor=MTg0NDY3NDQwNzM3MDk1NTE2MTUv", NULL, NULL, NULL), 200);
 }
 
+/* An owner that is not UTF-8 in Redis (written by something else) is shown
+ * with U+FFFD for the bad bytes: it was silently dropped from the JSON. */
+static void t_owner_not_utf8(void)
+{
+	char out[64];
+	const char *hset[] = {"HSET", "dlock:lock:{utf}", "owner",
+	                      "a\xff"
+	                      "b"};
+
+	EXPECT_STATUS(http("PUT", "/locks/utf?owner=x&ttl_ms=5000", NULL, NULL, NULL), 201);
+	CHECKF(redis_cmd(out, sizeof out, 4, hset) == ':', "HSET failed: %s", out);
+	struct resp *r = http("GET", "/locks/utf", NULL, NULL, NULL);
+	EXPECT_STATUS(r, 200);
+	json_t *owner = json_object_get(r->json, "owner");
+	CHECKF(json_is_string(owner) && strcmp(json_string_value(owner), "a\xef\xbf\xbd"
+	                                                                 "b") == 0,
+	       "owner not escaped: %s", r->body);
+}
+
 const struct test tests_framing[] = {
     {"framing_obs_fold", t_obs_fold, {NULL}, 0},
     {"framing_space_before_colon", t_space_before_colon, {NULL}, 0},
@@ -124,5 +143,6 @@ const struct test tests_framing[] = {
     {"framing_absolute_form_target", t_absolute_form, {NULL}, 0},
     {"edge_dot_names_400", t_dot_names, {NULL}, 0},
     {"edge_cursor_out_of_range_400", t_cursor_out_of_range, {NULL}, 0},
+    {"edge_owner_not_utf8_escaped", t_owner_not_utf8, {NULL}, 0},
     {NULL, NULL, {NULL}, 0},
 };

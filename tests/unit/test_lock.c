@@ -648,6 +648,35 @@ static void test_b64_decode_capacity(void)
 
 /* ---- outcomes ---- */
 
+static void test_utf8_repair(void)
+{
+	static const struct {
+		const char *in, *want;
+	} T[] = {
+	    {"", ""},
+	    {"plain", "plain"},
+	    {"caf\xc3\xa9", "caf\xc3\xa9"},
+	    {"a\xff"
+	     "b",
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"\xc3", "\xef\xbf\xbd"},                                 /* cut short */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+	    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+	    {"\xf0\x9f\x94\x92", "\xf0\x9f\x94\x92"},
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+		size_t n = text_utf8_repair(T[i].in, strlen(T[i].in), out, sizeof out);
+		CHECK_STR(out, T[i].want, unit_escz(T[i].in));
+		CHECK_INT(n, strlen(T[i].want), "text_utf8_repair length");
+	}
+	/* a tight buffer stops before a sequence that does not fit */
+	CHECK_INT(text_utf8_repair("ab\xff", 3, out, 4), 2, "text_utf8_repair into 4 bytes");
+	CHECK_STR(out, "ab", "text_utf8_repair into 4 bytes");
+}
+
 static void test_outcome_str(void)
 {
 	for (int o = LOCK_GRANTED; o <= LOCK_BACKEND_ERROR; o++) {
@@ -676,6 +705,7 @@ int main(void)
 	test_b64_round_trip();
 	test_b64_decode_rejects();
 	test_b64_decode_capacity();
+	test_utf8_repair();
 	test_outcome_str();
 	return unit_done();
 }

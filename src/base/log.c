@@ -63,16 +63,16 @@ static void put(struct line *l, const char *fmt, ...)
 		l->len += (size_t)n < sizeof l->buf - l->len ? (size_t)n : sizeof l->buf - l->len - 1;
 }
 
-/* Appends s; JSON-escaped when json, else with non-printable bytes as '?'. */
+/* Appends s, every byte that is not printable ASCII written as the four
+ * characters \xNN (so a line is always ASCII, and a JSON line valid UTF-8);
+ * JSON-escaped too when json. */
 static void put_str(struct line *l, const char *s, bool json)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p && l->len < sizeof l->buf - 8; p++) {
-		if (json && (*p == '"' || *p == '\\'))
+		if (*p < 0x20 || *p >= 0x7f)
+			put(l, json ? "\\\\x%02x" : "\\x%02x", *p);
+		else if (json && (*p == '"' || *p == '\\'))
 			put(l, "\\%c", *p);
-		else if ((*p < 0x20 || *p == 0x7f) && json)
-			put(l, "\\u%04x", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			l->buf[l->len++] = '?';
 		else
 			l->buf[l->len++] = (char)*p;
 	}

@@ -135,6 +135,36 @@ static void t_owner_not_utf8(void)
 	       "owner not escaped: %s", r->body);
 }
 
+/* Bytes that are not printable ASCII reach the log only as \xNN: the text
+ * log wrote them raw, and JSON lines were not valid UTF-8. */
+static void log_escapes(bool json)
+{
+	raw_httpf("GET /\xff\xc3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	dlockd_stop_checked(); /* flushes its log */
+	const char *log = dlockd_log_contents(NULL);
+	CHECKF(strstr(log, json ? "\\\\xff\\\\xc3" : "\\xff\\xc3"), "no escaped path in the log:\n%s", log);
+	for (const unsigned char *p = (const unsigned char *)log; *p; p++)
+		CHECKF(*p == '\n' || (*p >= 0x20 && *p < 0x7f), "the log holds byte 0x%02x:\n%s", *p, log);
+	if (json)
+		for (const char *line = log; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "") {
+			json_error_t err;
+			json_t *j = json_loadb(line, strcspn(line, "\n"), 0, &err);
+			CHECKF(j, "a JSON log line does not parse (%s): %.*s", err.text, (int)strcspn(line, "\n"),
+			       line);
+			json_decref(j);
+		}
+}
+
+static void t_log_text_escapes(void)
+{
+	log_escapes(false);
+}
+
+static void t_log_json_escapes(void)
+{
+	log_escapes(true);
+}
+
 const struct test tests_framing[] = {
     {"framing_obs_fold", t_obs_fold, {NULL}, 0},
     {"framing_space_before_colon", t_space_before_colon, {NULL}, 0},
@@ -144,5 +174,7 @@ const struct test tests_framing[] = {
     {"edge_dot_names_400", t_dot_names, {NULL}, 0},
     {"edge_cursor_out_of_range_400", t_cursor_out_of_range, {NULL}, 0},
     {"edge_owner_not_utf8_escaped", t_owner_not_utf8, {NULL}, 0},
+    {"edge_log_text_escapes", t_log_text_escapes, {"--log-level", "info", NULL}, 0},
+    {"edge_log_json_escapes", t_log_json_escapes, {"--log-level", "info", "--log-format", "json", NULL}, 0},
     {NULL, NULL, {NULL}, 0},
 };

@@ -19,7 +19,7 @@ static const struct {
     [DL_BODY_TOO_LARGE] = {"body_too_large", "Request body too large"},
     [DL_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type", "Unsupported media type"},
     [DL_BAD_REQUEST] = {"bad_request", "Malformed request"},
-    [DL_UNSUPPORTED_CODING] = {"unsupported_transfer_coding", "Transfer coding not implemented"},
+    [DL_UNSUPPORTED_CODING] = {"unsupported_transfer_coding", "Unsupported transfer coding"},
     [DL_NOT_FOUND] = {"not_found", "Not found"},
     [DL_METHOD_NOT_ALLOWED] = {"method_not_allowed", "Method not allowed"},
     [DL_LOCK_HELD] = {"lock_held", "Lock is held"},

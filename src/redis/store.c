@@ -49,14 +49,6 @@ enum op_kind {
 	OP_SETUP,
 	OP_POLICY
 };
-/* How each lock operation's reply reads (replies.h). */
-static const enum reply_shape REPLY_OF[] = {
-    [OP_ACQUIRE] = REPLY_ACQUIRE, [OP_RENEW] = REPLY_RENEW,         [OP_RELEASE] = REPLY_RELEASE,
-    [OP_INSPECT] = REPLY_INSPECT, [OP_LIST] = REPLY_INSPECT,        [OP_PING] = REPLY_INSPECT,
-    [OP_LEAVE] = REPLY_INSPECT,   [OP_FENCE_FLOOR] = REPLY_INSPECT, [OP_SETUP] = REPLY_INSPECT,
-    [OP_POLICY] = REPLY_INSPECT,
-};
-
 enum {
 	MAX_ARGS = 24,
 	SHA1_HEX = 2 * DIGEST_SHA1_LEN,
@@ -207,6 +199,21 @@ static void note_policy(struct store *s, const redisReply *r)
 	}
 }
 
+/* How a lock operation's reply reads (replies.h). */
+static enum reply_shape shape_of(enum op_kind kind)
+{
+	switch (kind) {
+	case OP_ACQUIRE:
+		return REPLY_ACQUIRE;
+	case OP_RENEW:
+		return REPLY_RENEW;
+	case OP_RELEASE:
+		return REPLY_RELEASE;
+	default:
+		return REPLY_INSPECT;
+	}
+}
+
 static void finish_op(struct op *op, const redisReply *r)
 {
 	switch (op->kind) {
@@ -239,7 +246,7 @@ static void finish_op(struct op *op, const redisReply *r)
 		if (!r)
 			out.outcome = LOCK_UNAVAILABLE;
 		else
-			out.outcome = replies_lock(REPLY_OF[op->kind], r, op->token, op->retoken, &out.view, &behind);
+			out.outcome = replies_lock(shape_of(op->kind), r, op->token, op->retoken, &out.view, &behind);
 		if (behind)
 			metrics_inc(METRIC_FENCE_CLOCK_BEHIND);
 		if (out.outcome == LOCK_BACKEND_ERROR) {

@@ -374,11 +374,10 @@ static void on_ping(void *arg, bool ok)
 /* The paths dlockd serves; lock paths carry a name. */
 enum path_kind { PATH_NONE, PATH_HEALTH, PATH_READY, PATH_METRICS, PATH_SPEC, PATH_LIST, PATH_LOCK, PATH_RENEW };
 
-/* What a routed request has at hand: the request, its reply, and (for the
+/* What a routed request's operation has at hand: its reply, and (for the
  * operations that need them) its parsed parameters, lock name and token. */
 struct ctx {
 	struct api *api;
-	const struct api_request *req;
 	struct api_reply *reply;
 	api_done_fn *done;
 	void *arg;
@@ -713,7 +712,7 @@ static bool h_renew(struct ctx *x)
 static bool handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
                    void *arg, struct api_call **pending)
 {
-	struct ctx x = {.api = api, .req = req, .reply = reply, .done = done, .arg = arg, .pending = pending};
+	struct ctx x = {.api = api, .reply = reply, .done = done, .arg = arg, .pending = pending};
 	const struct route *route;
 	enum path_kind path;
 	const char *seg = NULL;

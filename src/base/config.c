@@ -3,6 +3,7 @@
 
 #include "base/text.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ enum opt_id {
 	O_MAX_CONN,
 	O_MAX_CONN_IP,
 	O_CONN_TIMEOUT,
+	O_REQUEST_TIMEOUT,
+	O_TRUSTED_PROXY,
 	O_CONN_MEMORY,
 	O_MAX_WAIT,
 	O_MAX_WAITERS,
@@ -67,9 +70,19 @@ static const struct opt {
     [O_MAX_CONN] = {"max-connections", "DLOCKD_MAX_CONNECTIONS", "N",
                     "open HTTP connections at most, per thread (default 10000)", OPT_U32, 1, 1000000},
     [O_MAX_CONN_IP] = {"max-connections-per-ip", "DLOCKD_MAX_CONNECTIONS_PER_IP", "N",
-                       "open connections per client address, per thread (default 0: unlimited)", OPT_U32, 0, 1000000},
+                       "open connections per client address, per thread; trusted proxies are exempt (default 1024; 0: "
+                       "unlimited)",
+                       OPT_U32, 0, 1000000},
     [O_CONN_TIMEOUT] = {"connection-timeout-s", "DLOCKD_CONNECTION_TIMEOUT_S", "S",
-                        "idle or slow connections are closed after this (default 30)", OPT_U32, 1, 86400},
+                        "a connection idle this long, or this long without starting a request, is closed (default "
+                        "30)",
+                        OPT_U32, 1, 86400},
+    [O_REQUEST_TIMEOUT] = {"request-timeout-ms", "DLOCKD_REQUEST_TIMEOUT_MS", "MS",
+                           "a request's headers and body must arrive within this of its request line (default 10000)",
+                           OPT_U32, 100, 3600000},
+    [O_TRUSTED_PROXY] = {"trusted-proxy", "DLOCKD_TRUSTED_PROXY", "ADDR[/BITS],...",
+                         "proxies whose X-Forwarded-For names the client; exempt from the per-address cap", OPT_STR, 0,
+                         0},
     [O_CONN_MEMORY] = {"connection-memory", "DLOCKD_CONNECTION_MEMORY", "BYTES",
                        "memory pool per connection for request headers and I/O (default 4096; raise it for clients "
                        "that send large headers)",
@@ -246,6 +259,58 @@ static bool parse_redis_list(struct config *c, const char *list, char *err, size
 	return true;
 }
 
+/* "ADDR[/BITS]" for IPv4 or IPv6; IPv4 networks are kept IPv4-mapped. */
+static bool parse_net(const char *s, struct config_net *n)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max = 128;
+	int64_t bits;
+
+	if (!copy_str(buf, sizeof buf, s, alen))
+		return false;
+	memset(n, 0, sizeof *n);
+	if (inet_pton(AF_INET, buf, n->addr + 12) == 1) {
+		n->addr[10] = n->addr[11] = 0xff;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) != 1) {
+		return false;
+	}
+	if (!slash)
+		bits = max;
+	else if (!parse_int(slash + 1, 0, max, &bits))
+		return false;
+	n->bits = (unsigned)bits + (128 - max);
+	/* Host bits beyond the prefix are cleared: 10.1.2.3/8 means 10.0.0.0/8. */
+	for (unsigned i = n->bits; i < 128; i++)
+		n->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+	return true;
+}
+
+static bool parse_nets(struct config *c, const char *list, char *err, size_t errlen)
+{
+	char buf[2048];
+	char *save = NULL;
+
+	if (!copy_str(buf, sizeof buf, list, strlen(list))) {
+		snprintf(err, errlen, "--trusted-proxy: the list is too long");
+		return false;
+	}
+	c->ntrusted_proxies = 0;
+	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (c->ntrusted_proxies == CONFIG_PROXIES_MAX) {
+			snprintf(err, errlen, "--trusted-proxy: at most %d networks", CONFIG_PROXIES_MAX);
+			return false;
+		}
+		if (!parse_net(tok, &c->trusted_proxies[c->ntrusted_proxies++])) {
+			snprintf(err, errlen, "--trusted-proxy: '%.64s' is not an address or ADDR/BITS", tok);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool apply(struct config *c, enum opt_id id, const char *v, bool from_flag, char *err, size_t errlen)
 {
 	const struct opt *o = &OPTS[id];
@@ -323,6 +388,11 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_CONN_TIMEOUT:
 		c->connection_timeout_s = (unsigned)n;
 		return true;
+	case O_REQUEST_TIMEOUT:
+		c->request_timeout_ms = (unsigned)n;
+		return true;
+	case O_TRUSTED_PROXY:
+		return parse_nets(c, v, err, errlen);
 	case O_CONN_MEMORY:
 		c->connection_memory = (unsigned)n;
 		return true;
@@ -376,7 +446,9 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	c->log_format = LOG_TEXT;
 	c->log_level = LOG_INFO;
 	c->max_connections = 10000;
+	c->max_connections_per_ip = 1024;
 	c->connection_timeout_s = 30;
+	c->request_timeout_ms = 10000;
 	c->connection_memory = 4096;
 	c->max_wait_ms = 60000;
 	c->max_waiters = 10000;

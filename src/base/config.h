@@ -10,7 +10,7 @@
 
 #include "base/log.h"
 
-enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255 };
+enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255, CONFIG_PROXIES_MAX = 16 };
 
 struct redis_target {
 	char host[CONFIG_STR_MAX + 1]; /* "" for a unix socket */
@@ -19,6 +19,12 @@ struct redis_target {
 	char password[CONFIG_STR_MAX + 1]; /* "" for none */
 	int db;
 	char label[CONFIG_STR_MAX + 16]; /* host:port or the socket path, never the password */
+};
+
+/* A network: an IPv6 address (IPv4 as ::ffff:a.b.c.d) and its prefix length. */
+struct config_net {
+	unsigned char addr[16];
+	unsigned bits; /* 0..128 */
 };
 
 struct config {
@@ -35,6 +41,9 @@ struct config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = unlimited */
 	unsigned connection_timeout_s;
+	unsigned request_timeout_ms; /* from a request's first line to its complete head and body */
+	struct config_net trusted_proxies[CONFIG_PROXIES_MAX];
+	unsigned ntrusted_proxies;
 	unsigned connection_memory; /* libmicrohttpd per-connection pool, bytes */
 	bool healthcheck;           /* --healthcheck: probe the local /readyz and exit */
 	int64_t max_wait_ms;        /* longest wait_ms a request may ask for */

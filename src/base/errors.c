@@ -27,6 +27,7 @@ static const struct {
     [DL_TOKEN_MISMATCH] = {"token_mismatch", "Token does not hold the lock"},
     [DL_BACKEND_UNAVAILABLE] = {"backend_unavailable", "Lock backend unavailable"},
     [DL_SHUTTING_DOWN] = {"shutting_down", "Service is shutting down"},
+    [DL_REQUEST_TIMEOUT] = {"request_timeout", "Request timeout"},
     [DL_TOO_MANY_WAITERS] = {"too_many_waiters", "Too many waiting requests"},
     [DL_INTERNAL] = {"internal_error", "Internal error"},
 };

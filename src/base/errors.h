@@ -28,6 +28,7 @@ enum dl_error {
 	DL_TOKEN_MISMATCH,
 	DL_BACKEND_UNAVAILABLE,
 	DL_SHUTTING_DOWN,
+	DL_REQUEST_TIMEOUT, /* the request did not arrive in time */
 	DL_TOO_MANY_WAITERS,
 	DL_INTERNAL,
 	DL_ERROR_COUNT

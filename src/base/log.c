@@ -109,7 +109,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	emit(&l);
 }
 
-void log_access(const char *method, const char *path, int status, uint64_t duration_us)
+void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us)
 {
 	char ts[32];
 	struct line l = {.len = 0};
@@ -119,9 +119,11 @@ void log_access(const char *method, const char *path, int status, uint64_t durat
 		return;
 	timestamp(ts);
 	if (json)
-		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"", ts);
+		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"client\":\"", ts);
 	else
 		put(&l, "%s info  ", ts);
+	put_str(&l, client, json);
+	put(&l, json ? "\",\"method\":\"" : " ");
 	put_str(&l, method, json);
 	put(&l, json ? "\",\"path\":\"" : " ");
 	put_str(&l, path, json);

@@ -16,7 +16,8 @@ bool log_enabled(enum log_level level);
 bool log_level_parse(const char *s, enum log_level *out);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* One access-log line; path is the request path without its query string. */
-void log_access(const char *method, const char *path, int status, uint64_t duration_us);
+/* One access-log line: the client's address, and the request path without
+ * its query string. */
+void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us);
 
 #endif

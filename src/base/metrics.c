@@ -10,7 +10,7 @@
 
 enum { MAX_NODES = CONFIG_REDIS_MAX };
 
-static const int STATUSES[] = {200, 201, 204, 400, 404, 405, 409, 413, 415, 500, 503, 0};
+static const int STATUSES[] = {200, 201, 204, 400, 404, 405, 408, 409, 413, 414, 415, 431, 500, 501, 503, 505, 0};
 enum { NSTATUS = sizeof STATUSES / sizeof STATUSES[0] };
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */
@@ -37,6 +37,11 @@ static const struct {
                                    "Grants where Redis TIME was not above the last fence issued for the name."},
     [METRIC_UNDELIVERED_GRANTS] = {"dlockd_undelivered_grants_total",
                                    "Grants whose answer could not be delivered; each was released."},
+    [METRIC_CONNECTIONS_REFUSED] = {"dlockd_connections_refused_total",
+                                    "Connections closed at accept: the client address had --max-connections-per-ip."},
+    [METRIC_CONNECTIONS_TIMED_OUT] = {"dlockd_connections_timed_out_total",
+                                      "Connections closed for missing a deadline: no request line within "
+                                      "--connection-timeout-s, or no complete request within --request-timeout-ms."},
 };
 
 static struct {

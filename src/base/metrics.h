@@ -23,11 +23,13 @@ enum metrics_counter {
 	METRIC_RELEASES,
 	METRIC_EXPIRATIONS_SEEN, /* renew/release found the holder's lease already over */
 	METRIC_TOKEN_MISMATCHES,
-	METRIC_REDIS_ERRORS,       /* failed connects, timeouts, error replies */
-	METRIC_HANDOFFS,           /* grants to a request that had to wait */
-	METRIC_WAIT_TIMEOUTS,      /* waits that ended without the lock */
-	METRIC_FENCE_CLOCK_BEHIND, /* grants where Redis TIME was not above the stored fence */
-	METRIC_UNDELIVERED_GRANTS, /* grants whose answer was lost (released again) */
+	METRIC_REDIS_ERRORS,          /* failed connects, timeouts, error replies */
+	METRIC_HANDOFFS,              /* grants to a request that had to wait */
+	METRIC_WAIT_TIMEOUTS,         /* waits that ended without the lock */
+	METRIC_FENCE_CLOCK_BEHIND,    /* grants where Redis TIME was not above the stored fence */
+	METRIC_UNDELIVERED_GRANTS,    /* grants whose answer was lost (released again) */
+	METRIC_CONNECTIONS_REFUSED,   /* closed at accept: the per-address cap */
+	METRIC_CONNECTIONS_TIMED_OUT, /* closed for missing the request-line or request deadline */
 	METRIC_COUNTER_COUNT
 };
 

@@ -59,7 +59,8 @@ struct test {
 	X(wait)                                                                                                        \
 	X(redlock)                                                                                                     \
 	X(safety)                                                                                                      \
-	X(framing)
+	X(framing)                                                                                                     \
+	X(frontdoor)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)

@@ -108,8 +108,10 @@ static void test_defaults(void)
 	CHECK_INT(c.log_format, LOG_TEXT, "log_format");
 	CHECK_INT(c.log_level, LOG_INFO, "log_level");
 	CHECK_INT(c.max_connections, 10000, "max_connections");
-	CHECK_INT(c.max_connections_per_ip, 0, "max_connections_per_ip");
+	CHECK_INT(c.max_connections_per_ip, 1024, "max_connections_per_ip");
 	CHECK_INT(c.connection_timeout_s, 30, "connection_timeout_s");
+	CHECK_INT(c.request_timeout_ms, 10000, "request_timeout_ms");
+	CHECK_INT(c.ntrusted_proxies, 0, "ntrusted_proxies");
 	CHECK_INT(c.connection_memory, 4096, "connection_memory");
 	CHECK_INT(c.max_wait_ms, 60000, "max_wait_ms");
 	CHECK_INT(c.max_waiters, 10000, "max_waiters");
@@ -664,6 +666,70 @@ static void test_arg_syntax(void)
 	}
 }
 
+/* ---- --trusted-proxy ---- */
+
+static void test_trusted_proxies(void)
+{
+	static const struct {
+		int line;
+		const char *v;
+		int n;            /* networks parsed; -1: rejected */
+		const char *hex0; /* first network's address, as 32 hex digits */
+		unsigned bits0;   /* and its prefix length (IPv4 counted as mapped: +96) */
+	} T[] = {
+	    {__LINE__, "10.0.0.1", 1, "00000000000000000000ffff0a000001", 128},
+	    {__LINE__, "10.1.2.3/8", 1, "00000000000000000000ffff0a000000", 104},
+	    {__LINE__, "192.168.1.255/23", 1, "00000000000000000000ffffc0a80000", 119},
+	    {__LINE__, "0.0.0.0/0", 1, "00000000000000000000ffff00000000", 96},
+	    {__LINE__, "::1", 1, "00000000000000000000000000000001", 128},
+	    {__LINE__, "fd00::ff/8", 1, "fd000000000000000000000000000000", 8},
+	    {__LINE__, "::/0", 1, "00000000000000000000000000000000", 0},
+	    {__LINE__, "10.0.0.1,::1", 2, "00000000000000000000ffff0a000001", 128},
+	    {__LINE__, "10.0.0.1, 10.0.0.2 ,10.0.0.3", 3, "00000000000000000000ffff0a000001", 128},
+	    {__LINE__, "", 0, NULL, 0},
+	    {__LINE__, "10.0.0.1/33", -1, NULL, 0},
+	    {__LINE__, "::1/129", -1, NULL, 0},
+	    {__LINE__, "10.0.0.1/", -1, NULL, 0},
+	    {__LINE__, "10.0.0.1/-1", -1, NULL, 0},
+	    {__LINE__, "10.0.0", -1, NULL, 0},
+	    {__LINE__, "proxy.example", -1, NULL, 0},
+	    {__LINE__, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", -1, NULL, 0},
+	    {__LINE__,
+	     "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,10.0.0.9,10.0.0.10,"
+	     "10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14,10.0.0.15,10.0.0.16,10.0.0.17",
+	     -1, NULL, 0},
+	};
+
+	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+		struct config c;
+		char hex[33];
+
+		if (T[i].n < 0) {
+			parse_err(T[i].line, NULL, ARGS("--trusted-proxy", T[i].v), "trusted-proxy");
+			parse_err(T[i].line, ENV({"DLOCKD_TRUSTED_PROXY", T[i].v}), NOARGS, "trusted-proxy");
+			continue;
+		}
+		if (!parse_ok(T[i].line, &c, NULL, ARGS("--trusted-proxy", T[i].v)))
+			continue;
+		unit_check_(c.ntrusted_proxies == (unsigned)T[i].n, __FILE__, T[i].line, "%s: %u networks, expected %d",
+		            T[i].v, c.ntrusted_proxies, T[i].n);
+		if (!T[i].hex0 || c.ntrusted_proxies == 0)
+			continue;
+		for (int b = 0; b < 16; b++)
+			snprintf(hex + 2 * b, 3, "%02x", c.trusted_proxies[0].addr[b]);
+		unit_check_(strcmp(hex, T[i].hex0) == 0 && c.trusted_proxies[0].bits == T[i].bits0, __FILE__, T[i].line,
+		            "%s: got %s/%u, expected %s/%u", T[i].v, hex, c.trusted_proxies[0].bits, T[i].hex0,
+		            T[i].bits0);
+	}
+	/* A flag replaces the variable's list. */
+	{
+		struct config c;
+		if (parse_ok(__LINE__, &c, ENV({"DLOCKD_TRUSTED_PROXY", "10.0.0.1,10.0.0.2"}),
+		             ARGS("--trusted-proxy", "::1")))
+			CHECK_INT(c.ntrusted_proxies, 1, "flag over variable");
+	}
+}
+
 int main(void)
 {
 	test_defaults();
@@ -675,5 +741,6 @@ int main(void)
 	test_ttl_relations();
 	test_log_and_prefix();
 	test_arg_syntax();
+	test_trusted_proxies();
 	return unit_done();
 }

@@ -158,6 +158,38 @@ static void t_library_errors_counted(void)
 	CHECK(metric("dlockd_http_requests_total{route=\"other\",status=\"431\"}") == before + 1);
 }
 
+/* Every malformed request the library answers itself is answered at once, and
+ * the bytes after it never run as a request: pinned down here, so that a
+ * library upgrade that changes it is noticed. */
+static void t_library_errors_close(void)
+{
+	static const char *const HEADS[] = {
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nContent-Length: 0x2\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\rHost: x\r\n\r\n",
+	    "PUT /locks/lib\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n",
+	    "PUT /locks/lib HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "PUT /locks/lib HTTP/3.0\r\nHost: x\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof HEADS / sizeof HEADS[0]; i++) {
+		/* What follows would acquire "smuggled" if it ran as a request. */
+		const char *raw = tfmt("%sPUT /locks/smuggled HTTP/1.1\r\nHost: x\r\n\r\n", HEADS[i]);
+		double t0 = mono_ms();
+		struct resp *r = raw_http(raw, strlen(raw));
+		CHECKF(r->status >= 400 && r->status < 600, "%s: status %ld (%s)", tesc(HEADS[i]), r->status, r->err);
+		CHECKF(mono_ms() - t0 < 2000.0 * g_slow, "%s: answered after %.0f ms", tesc(HEADS[i]), mono_ms() - t0);
+		CHECKF(!strstr(r->body, "HTTP/1.1 201"), "%s: a second request ran: %s", tesc(HEADS[i]), tesc(r->body));
+	}
+	EXPECT_PROBLEM(http("GET", "/locks/smuggled", NULL, NULL, NULL), 404, "not_held");
+	EXPECT_PROBLEM(http("GET", "/locks/lib", NULL, NULL, NULL), 404, "not_held");
+}
+
 /* ---- deadlines ---- */
 
 /* One header line every 200 ms: the idle timeout never fires, so this held a
@@ -321,6 +353,7 @@ static void t_shutdown_skips_incomplete(void)
 const struct test tests_frontdoor[] = {
     {"frontdoor_request_line_and_values", t_request_line_and_values, {NULL}, 0},
     {"frontdoor_library_errors_counted", t_library_errors_counted, {NULL}, 0},
+    {"frontdoor_library_errors_close", t_library_errors_close, {NULL}, 0},
     {"frontdoor_request_deadline_408", t_request_deadline, {"--request-timeout-ms", "1000", NULL}, 0},
     {"frontdoor_request_line_deadline", t_request_line_deadline, {"--connection-timeout-s", "1", NULL}, 0},
     {"frontdoor_slowloris_other_address_served", t_slowloris_other_address_served, {NULL}, 0},

@@ -34,6 +34,7 @@ enum opt_id {
 	O_CONN_MEMORY,
 	O_MAX_WAIT,
 	O_MAX_WAITERS,
+	O_MAX_LISTS,
 	O_NODE_TIMEOUT,
 	O_DRIFT,
 	O_FENCE_RETENTION,
@@ -91,6 +92,8 @@ static const struct opt {
                     OPT_I64, 0, 3600000},
     [O_MAX_WAITERS] = {"max-waiters", "DLOCKD_MAX_WAITERS", "N",
                        "waiting requests at most, per thread; beyond, 503 (default 10000)", OPT_U32, 0, 10000000},
+    [O_MAX_LISTS] = {"max-list-requests", "DLOCKD_MAX_LIST_REQUESTS", "N",
+                     "list requests running at once at most, per thread; beyond, 503 (default 4)", OPT_U32, 1, 1000},
     [O_NODE_TIMEOUT] = {"node-timeout-ms", "DLOCKD_NODE_TIMEOUT_MS", "MS",
                         "Redlock (several --redis): per-node timeout (default 50)", OPT_U32, 1, 60000},
     [O_DRIFT] = {"clock-drift-factor", "DLOCKD_CLOCK_DRIFT_FACTOR", "F",
@@ -402,6 +405,9 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_MAX_WAITERS:
 		c->max_waiters = (unsigned)n;
 		return true;
+	case O_MAX_LISTS:
+		c->max_lists = (unsigned)n;
+		return true;
 	case O_NODE_TIMEOUT:
 		c->node_timeout_ms = (unsigned)n;
 		return true;
@@ -452,6 +458,7 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	c->connection_memory = 4096;
 	c->max_wait_ms = 60000;
 	c->max_waiters = 10000;
+	c->max_lists = 4;
 	c->fence_retention_ms = 10000;
 	c->node_timeout_ms = 50;
 	c->clock_drift_factor = 0.01;

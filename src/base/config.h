@@ -48,6 +48,7 @@ struct config {
 	bool healthcheck;           /* --healthcheck: probe the local /readyz and exit */
 	int64_t max_wait_ms;        /* longest wait_ms a request may ask for */
 	unsigned max_waiters;       /* waiting requests at most, per thread */
+	unsigned max_lists;         /* list requests running at once at most, per thread */
 	unsigned node_timeout_ms;   /* Redlock: per-node timeout */
 	double clock_drift_factor;  /* Redlock: drift allowed per ms of lease */
 	int64_t fence_retention_ms; /* a fence counter lives this long after its name's last lease */

@@ -29,6 +29,9 @@ static const struct {
     [DL_SHUTTING_DOWN] = {"shutting_down", "Service is shutting down"},
     [DL_REQUEST_TIMEOUT] = {"request_timeout", "Request timeout"},
     [DL_TOO_MANY_WAITERS] = {"too_many_waiters", "Too many waiting requests"},
+    [DL_TOO_MANY_LISTS] = {"too_many_list_requests", "Too many list requests"},
+    [DL_INVALID_LOCK_DATA] = {"invalid_lock_data", "Lock data in Redis is not dlockd's"},
+    [DL_FENCE_EXHAUSTED] = {"fence_exhausted", "Fence counter exhausted"},
     [DL_INTERNAL] = {"internal_error", "Internal error"},
 };
 

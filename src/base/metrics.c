@@ -42,6 +42,12 @@ static const struct {
     [METRIC_CONNECTIONS_TIMED_OUT] = {"dlockd_connections_timed_out_total",
                                       "Connections closed for missing a deadline: no request line within "
                                       "--connection-timeout-s, or no complete request within --request-timeout-ms."},
+    [METRIC_LIST_SKIPPED_KEYS] = {"dlockd_list_skipped_keys_total",
+                                  "Keys under the prefix that list pages skipped because they are not dlockd locks."},
+    [METRIC_INVALID_LOCK_DATA] = {"dlockd_invalid_lock_data_total",
+                                  "Redis answers that found data under a lock's name that dlockd did not write."},
+    [METRIC_FENCE_EXHAUSTED] = {"dlockd_fence_exhausted_total",
+                                "Redis answers that found a fence counter at or above 2^53 - 1."},
 };
 
 static struct {
@@ -87,6 +93,11 @@ void metrics_request(unsigned route, int status, uint64_t duration_us)
 void metrics_inc(enum metrics_counter c)
 {
 	atomic_fetch_add_explicit(&m.counters[c], 1, memory_order_relaxed);
+}
+
+void metrics_add(enum metrics_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&m.counters[c], n, memory_order_relaxed);
 }
 
 void metrics_inflight(int delta)

@@ -28,6 +28,9 @@ enum metrics_counter {
 	METRIC_WAIT_TIMEOUTS,         /* waits that ended without the lock */
 	METRIC_FENCE_CLOCK_BEHIND,    /* grants where Redis TIME was not above the stored fence */
 	METRIC_UNDELIVERED_GRANTS,    /* grants whose answer was lost (released again) */
+	METRIC_LIST_SKIPPED_KEYS,     /* keys under the prefix a list page skipped: not dlockd locks */
+	METRIC_INVALID_LOCK_DATA,     /* Redis answers that found data under a name that dlockd did not write */
+	METRIC_FENCE_EXHAUSTED,       /* Redis answers that found a fence counter at or above LOCK_FENCE_MAX */
 	METRIC_CONNECTIONS_REFUSED,   /* closed at accept: the per-address cap */
 	METRIC_CONNECTIONS_TIMED_OUT, /* closed for missing the request-line or request deadline */
 	METRIC_COUNTER_COUNT
@@ -36,6 +39,7 @@ enum metrics_counter {
 /* Label used for a route in metrics and logs. */
 void metrics_request(unsigned route, int status, uint64_t duration_us);
 void metrics_inc(enum metrics_counter c);
+void metrics_add(enum metrics_counter c, uint64_t n);
 /* Adds delta (may be negative) to the in-flight request gauge. */
 void metrics_inflight(int delta);
 /* Names Redis node i (Redlock mode) in the per-node metrics. */

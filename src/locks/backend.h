@@ -28,6 +28,9 @@ enum { BACKEND_WAITER_LIVENESS_MS = 3000, BACKEND_WAITER_RECHECK_MS = 1000 };
 /* List cursors are opaque to callers: at most this many base64url characters. */
 enum { BACKEND_CURSOR_MAX = 512 };
 
+/* A reply's detail: at most this many bytes of printable ASCII. */
+enum { BACKEND_DETAIL_MAX = 127 };
+
 enum backend_start {
 	BACKEND_STARTED = 0,
 	BACKEND_UNAVAILABLE, /* not connected: answer 503 now */
@@ -45,11 +48,16 @@ struct lock_request {
 	const char *waiter;          /* acquire: the caller's queue id to wait in line with, or NULL */
 	int64_t wait_left_ms;        /* acquire with waiter: how much longer the caller will wait */
 	bool final;                  /* acquire with waiter: last try; leave the queue unless granted */
+	bool listing;                /* inspect: one of a list page's checks (Redlock); served beside the
+	                                lists, apart from lock operations */
 };
 
 struct lock_reply {
 	enum lock_outcome outcome;
 	struct lock_view view; /* filled for every outcome that concerns a held lock */
+	/* LOCK_INVALID_DATA: which of the name's keys holds what, e.g. "the lock
+	 * key holds a string, not a hash" (never a value stored in it); else "". */
+	char detail[BACKEND_DETAIL_MAX + 1];
 };
 
 struct list_request {

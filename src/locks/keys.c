@@ -69,6 +69,16 @@ size_t keys_lock_pattern(const struct keys *k, const char *name_prefix, char *ou
 	return n;
 }
 
+size_t keys_lock_head(const struct keys *k, char *out)
+{
+	const char *tag = TYPE_TAG[KEYS_LOCK];
+	size_t tl = strlen(tag);
+
+	memcpy(out, k->prefix, k->prefix_len);
+	memcpy(out + k->prefix_len, tag, tl + 1);
+	return k->prefix_len + tl;
+}
+
 bool keys_lock_name(const struct keys *k, const char *key, size_t len, char name[LOCK_NAME_MAX + 1])
 {
 	const char *tag = TYPE_TAG[KEYS_LOCK];

@@ -40,6 +40,10 @@ size_t keys_wake_channel(const struct keys *k, char *out);
  * Returns the length. */
 size_t keys_lock_pattern(const struct keys *k, const char *name_prefix, char *out);
 
+/* Writes what every lock key starts with, "<prefix>lock:{", into out
+ * (KEYS_KEY_MAX + 1 bytes); returns its length. */
+size_t keys_lock_head(const struct keys *k, char *out);
+
 /* If key[0..len) is a lock key, copies its name into name and returns true. */
 bool keys_lock_name(const struct keys *k, const char *key, size_t len, char name[LOCK_NAME_MAX + 1]);
 

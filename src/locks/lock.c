@@ -36,6 +36,10 @@ const char *lock_outcome_str(enum lock_outcome o)
 		return "cancelled";
 	case LOCK_BACKEND_ERROR:
 		return "backend error";
+	case LOCK_INVALID_DATA:
+		return "invalid lock data";
+	case LOCK_FENCE_EXHAUSTED:
+		return "fence exhausted";
 	}
 	return "unknown";
 }

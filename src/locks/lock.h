@@ -16,20 +16,27 @@ enum {
 	LOCK_TOKEN_HASH_LEN = 2 + 43, /* "h:" and the SHA-256 of a token in base64url */
 };
 
+/* The largest fence: 2^53 - 1, the largest integer every JSON client reads
+ * exactly. Fences are about the backend's clock in µs (2^50.7 in 2026), so
+ * a fence counter at or above it was not written by dlockd (scripts.h). */
+#define LOCK_FENCE_MAX INT64_C(9007199254740991)
+
 /* What an operation on a lock came to. */
 enum lock_outcome {
 	LOCK_GRANTED,    /* acquired: a new holder, token and fence */
 	LOCK_REACQUIRED, /* acquire with the holder's token: lease extended */
 	LOCK_RENEWED,
 	LOCK_RELEASED,
-	LOCK_FOUND,          /* inspect: it is held */
-	LOCK_HELD,           /* acquire: someone else holds it */
-	LOCK_RESERVED,       /* acquire: free, but offered to an earlier waiter */
-	LOCK_NOT_HELD,       /* nobody holds it (never held, expired or released) */
-	LOCK_TOKEN_MISMATCH, /* renew/release: held under another token */
-	LOCK_UNAVAILABLE,    /* the backend could not answer in time */
-	LOCK_CANCELLED,      /* a wait was ended because the service is stopping */
-	LOCK_BACKEND_ERROR,  /* the backend answered something unexpected */
+	LOCK_FOUND,           /* inspect: it is held */
+	LOCK_HELD,            /* acquire: someone else holds it */
+	LOCK_RESERVED,        /* acquire: free, but offered to an earlier waiter */
+	LOCK_NOT_HELD,        /* nobody holds it (never held, expired or released) */
+	LOCK_TOKEN_MISMATCH,  /* renew/release: held under another token */
+	LOCK_UNAVAILABLE,     /* the backend could not answer in time */
+	LOCK_CANCELLED,       /* a wait was ended because the service is stopping */
+	LOCK_BACKEND_ERROR,   /* the backend answered something unexpected */
+	LOCK_INVALID_DATA,    /* the backend holds data under the name that dlockd did not write */
+	LOCK_FENCE_EXHAUSTED, /* acquire: the name's fence counter is at or above LOCK_FENCE_MAX */
 };
 
 /* A lock as a backend reports it. `token` is filled only for the caller's own

@@ -66,6 +66,12 @@ static void waiter_release_slot(struct waiter *w)
 	metrics_waiters(-1);
 }
 
+/* Whether a try's outcome is a failure, not an answer about the lock. */
+static bool failed(enum lock_outcome o)
+{
+	return o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR || o == LOCK_INVALID_DATA || o == LOCK_FENCE_EXHAUSTED;
+}
+
 /* Ends the wait with reply and frees the waiter. A wait that ends in an
  * error leaves the line at once (its entry would count for the liveness
  * window otherwise). */
@@ -75,7 +81,7 @@ static void finish(struct waiter *w, const struct lock_reply *reply)
 	void *arg = w->arg;
 	uint64_t waited_ms = loop_now_ms(w->ws->loop) - w->start_ms;
 
-	if (reply->outcome == LOCK_UNAVAILABLE || reply->outcome == LOCK_BACKEND_ERROR)
+	if (failed(reply->outcome))
 		w->ws->backend->ops->leave(w->ws->backend, w->name, w->id);
 	metrics_wait_observe(waited_ms * 1000);
 	if (reply->outcome == LOCK_GRANTED && w->refused)

@@ -20,9 +20,16 @@
  *   release  released on some node and released-or-absent on a quorum.
  *   inspect  held on a quorum (the view: highest fence, least time left).
  *   list     node by node: one node's page of names, each checked on all
- *            nodes and kept if held on a quorum and not already reported
- *            from an earlier node.
- *   ping     a quorum answers. */
+ *            nodes (beside the lists: `listing`) and kept if held on a
+ *            quorum and not already reported from an earlier node.
+ *   ping     a quorum answers.
+ * A node whose data for the name is not dlockd's (LOCK_INVALID_DATA,
+ * LOCK_FENCE_EXHAUSTED) is a failed node for the call, like one that did
+ * not answer. When a call fails for want of answers and those nodes would
+ * have made up the difference, they decide it: the answer is their outcome
+ * (fence exhausted before invalid data), not 503, since retrying will not
+ * help until an operator acts (short_of()). A list counts such a node as
+ * not holding the name. */
 #include "redis/redlock.h"
 
 #include "redis/cursor.h"
@@ -231,15 +238,59 @@ static unsigned count(const struct call *c, enum lock_outcome o)
 	return k;
 }
 
+/* Whether a node's outcome is a data problem: it answered, but about data
+ * dlockd did not write. */
+static bool bad_data(enum lock_outcome o)
+{
+	return o == LOCK_INVALID_DATA || o == LOCK_FENCE_EXHAUSTED;
+}
+
+/* Whether a node failed the call: no answer, or none about the lock. */
+static bool failed(enum lock_outcome o)
+{
+	return o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR || bad_data(o);
+}
+
+/* The nodes that answered about the lock. */
 static unsigned answered(const struct call *c)
 {
 	unsigned k = 0;
-	for (unsigned i = 0; i < c->rl->n; i++) {
-		enum lock_outcome o = c->legs[i].reply.outcome;
-		if (o != LOCK_UNAVAILABLE && o != LOCK_BACKEND_ERROR)
+	for (unsigned i = 0; i < c->rl->n; i++)
+		if (!failed(c->legs[i].reply.outcome))
 			k++;
-	}
 	return k;
+}
+
+static unsigned count_bad_data(const struct call *c)
+{
+	return count(c, LOCK_INVALID_DATA) + count(c, LOCK_FENCE_EXHAUSTED);
+}
+
+/* The answer of a call that needed `need` nodes to answer and got fewer:
+ * the data problem of the nodes that had one if, with them, enough would
+ * have answered (a fence exhausted before invalid data, with the first such
+ * node's detail); else LOCK_UNAVAILABLE. */
+static struct lock_reply short_of(const struct call *c, unsigned need)
+{
+	struct lock_reply r = {.outcome = LOCK_UNAVAILABLE};
+	enum lock_outcome o = count(c, LOCK_FENCE_EXHAUSTED) ? LOCK_FENCE_EXHAUSTED : LOCK_INVALID_DATA;
+
+	memcpy(r.view.name, c->name, sizeof r.view.name);
+	if (answered(c) + count_bad_data(c) < need)
+		return r;
+	for (unsigned i = 0; i < c->rl->n; i++)
+		if (c->legs[i].reply.outcome == o) {
+			r.outcome = o;
+			memcpy(r.detail, c->legs[i].reply.detail, sizeof r.detail);
+			break;
+		}
+	return r;
+}
+
+static void answer_short(struct call *c, unsigned need)
+{
+	struct lock_reply r = short_of(c, need);
+	answer(c, &r);
 }
 
 /* The view to report among legs with outcome o: the highest fence, and of
@@ -380,9 +431,10 @@ static void decide_acquire(struct call *c)
 			fail_outcome(c, LOCK_UNAVAILABLE);
 		return;
 	}
-	if (answered(c) < rl->quorum)
-		fail_outcome(c, LOCK_UNAVAILABLE);
-	else if (pick(c, LOCK_HELD))
+	if (answered(c) < rl->quorum) {
+		struct lock_reply r = short_of(c, rl->quorum);
+		fail(c, &r);
+	} else if (pick(c, LOCK_HELD))
 		fail(c, pick(c, LOCK_HELD));
 	else
 		/* Free on some nodes, but not grantable on a quorum: a hand-off to an
@@ -435,7 +487,7 @@ static void decide_renew(struct call *c)
 	if (count(c, LOCK_NOT_HELD) >= rl->quorum)
 		answer_outcome(c, LOCK_NOT_HELD);
 	else if (answered(c) < rl->n)
-		answer_outcome(c, LOCK_UNAVAILABLE);
+		answer_short(c, rl->n);
 	else if (best && count(c, LOCK_TOKEN_MISMATCH) >= count(c, LOCK_NOT_HELD))
 		answer_mismatch(c, best);
 	else
@@ -455,7 +507,7 @@ static void decide_release(struct call *c)
 	else if (mismatch && count(c, LOCK_TOKEN_MISMATCH) >= rl->quorum)
 		answer_mismatch(c, mismatch);
 	else if (answered(c) < rl->n)
-		answer_outcome(c, LOCK_UNAVAILABLE); /* unsettled: the silent nodes decide */
+		answer_short(c, rl->n); /* unsettled: the silent nodes decide */
 	else if (mismatch && count(c, LOCK_TOKEN_MISMATCH) >= gone)
 		answer_mismatch(c, mismatch);
 	else
@@ -465,8 +517,9 @@ static void decide_release(struct call *c)
 static void decide_inspect(struct call *c)
 {
 	struct redlock *rl = c->rl;
+	unsigned found = count(c, LOCK_FOUND), bad = count_bad_data(c), silent = rl->n - answered(c) - bad;
 
-	if (count(c, LOCK_FOUND) >= rl->quorum) {
+	if (found >= rl->quorum) {
 		struct lock_reply r = *pick(c, LOCK_FOUND);
 		int64_t left = INT64_MAX;
 		for (unsigned i = 0; i < rl->n; i++) {
@@ -476,8 +529,10 @@ static void decide_inspect(struct call *c)
 		}
 		r.view.ttl_ms = left > 0 ? left : 0;
 		answer(c, &r);
-	} else if (count(c, LOCK_FOUND) + (rl->n - answered(c)) >= rl->quorum) {
+	} else if (found + silent >= rl->quorum) {
 		answer_outcome(c, LOCK_UNAVAILABLE); /* the silent nodes could make a quorum */
+	} else if (found + silent + bad >= rl->quorum) {
+		answer_short(c, 0); /* so could the nodes with bad data */
 	} else {
 		answer_outcome(c, LOCK_NOT_HELD);
 	}
@@ -489,7 +544,7 @@ static void on_leg(void *arg, const struct lock_reply *reply)
 	struct call *c = leg->call;
 
 	leg->reply = *reply;
-	leg_answered(leg, reply->outcome != LOCK_UNAVAILABLE && reply->outcome != LOCK_BACKEND_ERROR);
+	leg_answered(leg, !failed(reply->outcome));
 	if (--c->pending > 0)
 		return;
 	switch (c->kind) {
@@ -744,7 +799,7 @@ static void on_node_page(void *arg, const struct list_reply *page)
 	memcpy(lc->names, page->locks, page->count * sizeof *lc->names);
 	lc->pending = 1; /* held while fanning out */
 	for (size_t i = 0; i < lc->count; i++) {
-		struct lock_request req = {.name = lc->names[i].name};
+		struct lock_request req = {.name = lc->names[i].name, .listing = true};
 		for (unsigned j = 0; j < rl->n; j++) {
 			struct list_leg *leg = malloc(sizeof *leg);
 			lc->found[i * rl->n + j].outcome = LOCK_UNAVAILABLE;

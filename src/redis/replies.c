@@ -36,6 +36,35 @@ bool replies_str(const redisReply *r, char *out, size_t cap)
 	return true;
 }
 
+/* Copies len bytes of src into out (cap bytes with the NUL), bytes that are
+ * not printable ASCII as '?', ending in "..." if it had to be cut. */
+static void copy_printable(const char *src, size_t len, char *out, size_t cap)
+{
+	size_t n = len < cap - 1 ? len : cap - 1;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	if (n < len && n >= 3)
+		memcpy(out + n - 3, "...", 3);
+	out[n] = '\0';
+}
+
+enum lock_outcome replies_error(const redisReply *r, char *why, size_t cap)
+{
+	static const char INVALID[] = "DLOCKD_INVALID_DATA ", EXHAUSTED[] = "DLOCKD_FENCE_EXHAUSTED";
+
+	why[0] = '\0';
+	if (r->type != REDIS_REPLY_ERROR)
+		return LOCK_BACKEND_ERROR;
+	if (r->len >= sizeof INVALID - 1 && memcmp(r->str, INVALID, sizeof INVALID - 1) == 0) {
+		copy_printable(r->str + sizeof INVALID - 1, r->len - (sizeof INVALID - 1), why, cap);
+		return LOCK_INVALID_DATA;
+	}
+	if (r->len >= sizeof EXHAUSTED - 1 && memcmp(r->str, EXHAUSTED, sizeof EXHAUSTED - 1) == 0)
+		return LOCK_FENCE_EXHAUSTED;
+	return LOCK_BACKEND_ERROR;
+}
+
 /* Parses {_, fence, ttl, now, acquired, has_owner, owner, expires}. */
 static bool parse_view(const redisReply *r, struct lock_view *v)
 {
@@ -54,12 +83,12 @@ static bool parse_view(const redisReply *r, struct lock_view *v)
 	return true;
 }
 
-enum lock_outcome replies_lock(enum reply_shape shape, const redisReply *r, const char *token, const char *retoken,
-                               struct lock_view *v, bool *clock_behind)
+/* The outcome of a lock script's reply r that is not an error reply. */
+static enum lock_outcome lock_outcome_of(enum reply_shape shape, const redisReply *r, const char *token,
+                                         const char *retoken, struct lock_view *v, bool *clock_behind)
 {
 	int64_t status;
 
-	*clock_behind = false;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !replies_int(r->element[0], &status))
 		return LOCK_BACKEND_ERROR;
 	switch (shape) {
@@ -94,35 +123,67 @@ enum lock_outcome replies_lock(enum reply_shape shape, const redisReply *r, cons
 	return LOCK_BACKEND_ERROR;
 }
 
-enum lock_outcome replies_list(const struct keys *k, const redisReply *r, struct list_reply *out)
+enum lock_outcome replies_lock(enum reply_shape shape, const redisReply *r, const char *token, const char *retoken,
+                               struct lock_reply *out, bool *clock_behind)
+{
+	*clock_behind = false;
+	out->detail[0] = '\0';
+	if (r->type == REDIS_REPLY_ERROR)
+		out->outcome = replies_error(r, out->detail, sizeof out->detail);
+	else
+		out->outcome = lock_outcome_of(shape, r, token, retoken, &out->view, clock_behind);
+	return out->outcome;
+}
+
+/* Fills v from one entry of a list page (key, owner, has_owner, fence,
+ * acquired, remaining, expires). False if it does not decode. */
+static bool list_entry(const struct keys *k, redisReply *const *e, int64_t now, struct lock_view *v)
+{
+	char ho[4];
+
+	if (e[0]->type != REDIS_REPLY_STRING || !keys_lock_name(k, e[0]->str, e[0]->len, v->name) ||
+	    !replies_str(e[1], v->owner, sizeof v->owner) || !replies_str(e[2], ho, sizeof ho) ||
+	    !replies_int(e[3], &v->fence) || !replies_int(e[4], &v->acquired_ms) || !replies_int(e[5], &v->ttl_ms) ||
+	    !replies_int(e[6], &v->expires_ms))
+		return false;
+	v->has_owner = strcmp(ho, "1") == 0;
+	v->now_ms = now;
+	return true;
+}
+
+enum { LIST_HEAD = 5, LIST_ENTRY = 7 }; /* elements of the list reply's head and of each entry */
+
+enum lock_outcome replies_list(const struct keys *k, const redisReply *r, struct list_reply *out,
+                               struct replies_skipped *skipped)
 {
 	struct lock_view *views = NULL;
 	char scan[32], after_key[KEYS_KEY_MAX + 1], after[LOCK_NAME_MAX + 1];
-	int64_t now;
-	size_t n;
+	int64_t now, skips;
+	size_t n, kept = 0;
 
 	out->count = 0;
 	out->locks = NULL;
 	out->next_cursor[0] = '\0';
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % 7 != 0 ||
+	skipped->count = 0;
+	skipped->first[0] = '\0';
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < LIST_HEAD || (r->elements - LIST_HEAD) % LIST_ENTRY != 0 ||
 	    !replies_int(r->element[0], &now) || !replies_str(r->element[1], scan, sizeof scan) ||
-	    !replies_str(r->element[2], after_key, sizeof after_key))
+	    !replies_str(r->element[2], after_key, sizeof after_key) || !replies_int(r->element[3], &skips) ||
+	    skips < 0 || r->element[4]->type != REDIS_REPLY_STRING)
 		return LOCK_BACKEND_ERROR;
-	n = (r->elements - 3) / 7;
+	skipped->count = (uint64_t)skips;
+	copy_printable(r->element[4]->str, r->element[4]->len, skipped->first, sizeof skipped->first);
+	n = (r->elements - LIST_HEAD) / LIST_ENTRY;
 	views = calloc(n ? n : 1, sizeof *views);
 	if (!views)
 		return LOCK_BACKEND_ERROR;
 	for (size_t i = 0; i < n; i++) {
-		redisReply **e = r->element + 3 + i * 7;
-		struct lock_view *v = &views[i];
-		char ho[4];
-		if (e[0]->type != REDIS_REPLY_STRING || !keys_lock_name(k, e[0]->str, e[0]->len, v->name) ||
-		    !replies_str(e[1], v->owner, sizeof v->owner) || !replies_str(e[2], ho, sizeof ho) ||
-		    !replies_int(e[3], &v->fence) || !replies_int(e[4], &v->acquired_ms) ||
-		    !replies_int(e[5], &v->ttl_ms) || !replies_int(e[6], &v->expires_ms))
-			goto bad;
-		v->has_owner = strcmp(ho, "1") == 0;
-		v->now_ms = now;
+		redisReply *const *e = r->element + LIST_HEAD + i * LIST_ENTRY;
+		if (list_entry(k, e, now, &views[kept])) {
+			kept++;
+		} else if (skipped->count++ == 0 && e[0]->type == REDIS_REPLY_STRING) {
+			copy_printable(e[0]->str, e[0]->len, skipped->first, sizeof skipped->first);
+		}
 	}
 	if (strcmp(scan, "0") != 0 || after_key[0] != '\0') {
 		after[0] = '\0';
@@ -130,7 +191,7 @@ enum lock_outcome replies_list(const struct keys *k, const redisReply *r, struct
 			goto bad;
 		cursor_node_encode(scan, after, out->next_cursor);
 	}
-	out->count = n;
+	out->count = kept;
 	out->locks = views;
 	return LOCK_FOUND;
 bad:

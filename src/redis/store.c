@@ -1,17 +1,22 @@
 /* store: one Redis node over a hiredis async context on our loop. See store.h.
  *
- * Commands from all in-flight requests go out pipelined on one connection.
- * Sent commands wait in a FIFO (`pending`), oldest first; one timer watches
- * the oldest, and when it overstays the command timeout the connection is
- * dropped: hiredis then fails every pending command (503 for the caller) and
- * we reconnect with backoff. Commands that arrive while a connection is being
- * made and set up are parked and sent as soon as it is ready (or failed when
- * it fails, within the connect and command timeouts). Scripts are loaded on
- * connect and called by EVALSHA (their SHA-1s are computed here); a NOSCRIPT
- * reply (a SCRIPT FLUSH behind our back) re-sends as EVAL. Tokens are hashed
- * before they are sent (lock_token_hash). Beside it: adapter.c (hiredis on
- * our loop, under conn.c: a connection that keeps itself up), replies.c
- * (what the scripts answer), cursor.c (list cursors). */
+ * Commands go out pipelined on one of two channels, each a connection: the
+ * command channel carries every lock operation, the list channel the list
+ * pages (and a Redlock list page's checks of its names), so that a slow list
+ * delays and resets only its own connection. The list channel connects at
+ * its first use. On a channel, sent commands wait in a FIFO (`pending`),
+ * oldest first; one timer watches the oldest, and when it overstays the
+ * command timeout the connection is dropped: hiredis then fails every
+ * pending command on it (503 for the caller) and we reconnect with backoff.
+ * Commands that arrive while a connection is being made and set up are
+ * parked and sent as soon as it is ready (or failed when it fails, within
+ * the connect and command timeouts). Scripts are loaded on connect and
+ * called by EVALSHA (their SHA-1s are computed here); a NOSCRIPT reply (a
+ * SCRIPT FLUSH behind our back) re-sends as EVAL. Tokens are hashed before
+ * they are sent (lock_token_hash). Data that dlockd did not write is counted
+ * and logged here (at most once a minute per kind). Beside it: adapter.c
+ * (hiredis on our loop, under conn.c: a connection that keeps itself up),
+ * replies.c (what the scripts answer), cursor.c (list cursors). */
 #include "redis/store.h"
 
 #include <errno.h>
@@ -56,10 +61,12 @@ enum {
 };
 
 struct store;
+struct chan;
 
 struct op {
 	struct op *prev, *next;
 	struct store *s;
+	struct chan *ch; /* the channel it is sent on (set when started) */
 	enum op_kind kind;
 	int script;   /* for EVALSHA ops, else -1 */
 	bool evalsha; /* argv[0] is EVALSHA (may become EVAL on NOSCRIPT) */
@@ -81,16 +88,33 @@ struct op {
 	char buf[]; /* argument bytes */
 };
 
+/* A connection and the commands on it. */
+struct chan {
+	struct conn conn;
+	struct store *s;
+	bool lists;          /* the list channel: connected at first use; no run or policy in its setup */
+	unsigned setup_left; /* setup commands still out */
+	struct op pending;   /* sentinel of the FIFO of sent commands */
+	struct op parked;    /* sentinel of the commands waiting for the connection being made */
+	struct loop_timer timer;
+};
+
+/* A warning logged at most once per WARN_EVERY_MS; what came meanwhile is
+ * counted into the next line. */
+enum { WARN_EVERY_MS = 60000 };
+struct warn_limit {
+	uint64_t next_ms;
+	uint64_t held; /* occurrences since the last line */
+};
+
 struct store {
 	struct backend base;
 	struct loop *loop;
 	struct store_config cfg;
-	struct conn cmd, sub; /* the command connection; the subscriber for wake-ups */
-	unsigned setup_left;  /* setup commands of the command connection still out */
+	struct chan cmd, lst; /* lock operations; lists */
+	struct conn sub;      /* the subscriber for wake-ups */
 	bool was_connected;   /* the command connection was up before: a reconnect resyncs waiters */
-	struct op pending;    /* sentinel of the FIFO of sent commands */
-	struct op parked;     /* sentinel of the commands waiting for a connection being made */
-	struct loop_timer cmd_timer;
+	struct warn_limit skip_warn, data_warn;
 	char sha[SCRIPT_COUNT][SHA1_HEX + 1];
 	char retention[24]; /* fence retention ms, as text */
 	char liveness[24];  /* waiter liveness ms, as text */
@@ -104,7 +128,7 @@ struct store {
 
 static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes);
 
-/* ---- the FIFO of sent commands and the command timeout ---- */
+/* ---- a channel's FIFO of sent commands and the command timeout ---- */
 
 static void list_append(struct op *sentinel, struct op *op)
 {
@@ -114,12 +138,14 @@ static void list_append(struct op *sentinel, struct op *op)
 	sentinel->prev = op;
 }
 
-static void pending_push(struct store *s, struct op *op)
+static void pending_push(struct chan *ch, struct op *op)
 {
+	struct store *s = ch->s;
+
 	op->sent_ms = loop_now_ms(s->loop);
-	list_append(&s->pending, op);
-	if (!loop_timer_armed(&s->cmd_timer))
-		loop_timer_start(s->loop, &s->cmd_timer, op->sent_ms + s->cfg.timeout_ms);
+	list_append(&ch->pending, op);
+	if (!loop_timer_armed(&ch->timer))
+		loop_timer_start(s->loop, &ch->timer, op->sent_ms + s->cfg.timeout_ms);
 }
 
 static void pending_remove(struct op *op)
@@ -131,39 +157,94 @@ static void pending_remove(struct op *op)
 
 static void finish_op(struct op *op, const redisReply *r);
 
-/* Fails every parked command (the connection being made did not come up). */
-static void fail_parked(struct store *s)
+/* Fails every command parked on ch (the connection being made did not come up). */
+static void fail_parked(struct chan *ch)
 {
-	while (s->parked.next != &s->parked) {
-		struct op *op = s->parked.next;
+	while (ch->parked.next != &ch->parked) {
+		struct op *op = ch->parked.next;
 		pending_remove(op);
 		finish_op(op, NULL);
 	}
 }
 
-static void cmd_timer_fired(void *arg)
+static void chan_timer_fired(void *arg)
 {
-	struct store *s = arg;
-	struct op *oldest = s->pending.next;
+	struct chan *ch = arg;
+	struct store *s = ch->s;
+	struct op *oldest = ch->pending.next;
 	uint64_t now = loop_now_ms(s->loop);
 
-	if (oldest == &s->pending)
+	if (oldest == &ch->pending)
 		return;
 	if (oldest->sent_ms + s->cfg.timeout_ms <= now) {
-		conn_drop(&s->cmd, "command timed out");
+		conn_drop(&ch->conn, "command timed out");
 		return;
 	}
-	loop_timer_start(s->loop, &s->cmd_timer, oldest->sent_ms + s->cfg.timeout_ms);
+	loop_timer_start(s->loop, &ch->timer, oldest->sent_ms + s->cfg.timeout_ms);
+}
+
+/* ---- data that dlockd did not write ---- */
+
+/* Counts n occurrences into w. True if a warning is due now (the caller logs
+ * w->held and zeroes it). */
+static bool warn_due(struct store *s, struct warn_limit *w, uint64_t n)
+{
+	uint64_t now = loop_now_ms(s->loop);
+
+	w->held += n;
+	if (now < w->next_ms)
+		return false;
+	w->next_ms = now + WARN_EVERY_MS;
+	return true;
+}
+
+/* A list page skipped keys that are not dlockd locks. */
+static void note_skipped(struct store *s, const struct replies_skipped *sk)
+{
+	if (sk->count == 0)
+		return;
+	metrics_add(METRIC_LIST_SKIPPED_KEYS, sk->count);
+	if (!warn_due(s, &s->skip_warn, sk->count))
+		return;
+	log_msg(LOG_WARN,
+	        "redis %s: lists skipped %llu key(s) under the prefix that are not dlockd locks (another Redis type, "
+	        "missing or malformed fields, no expiry, or not a lock name), e.g. '%s'; dlockd leaves them alone",
+	        s->cfg.label, (unsigned long long)s->skip_warn.held, sk->first);
+	s->skip_warn.held = 0;
+}
+
+/* A script found data under `name` that dlockd did not write (outcome o,
+ * what is wrong in why). */
+static void note_bad_data(struct store *s, const char *name, enum lock_outcome o, const char *why)
+{
+	metrics_inc(o == LOCK_FENCE_EXHAUSTED ? METRIC_FENCE_EXHAUSTED : METRIC_INVALID_LOCK_DATA);
+	if (!warn_due(s, &s->data_warn, 1))
+		return;
+	if (o == LOCK_FENCE_EXHAUSTED)
+		log_msg(LOG_WARN,
+		        "redis %s: lock '%s': the fence counter is at or above 2^53 - 1, which dlockd cannot have "
+		        "written; acquires fail until it expires or is deleted (%llu such answer(s) since the previous "
+		        "warning of this kind)",
+		        s->cfg.label, name, (unsigned long long)s->data_warn.held);
+	else
+		log_msg(LOG_WARN,
+		        "redis %s: lock '%s': %s; dlockd leaves it alone: delete the key to use the name (%llu such "
+		        "answer(s) since the previous warning of this kind)",
+		        s->cfg.label, name, why, (unsigned long long)s->data_warn.held);
+	s->data_warn.held = 0;
 }
 
 static void finish_list(struct op *op, const redisReply *r)
 {
 	struct list_reply out = {.outcome = LOCK_UNAVAILABLE};
+	struct replies_skipped skipped;
 
 	if (r)
-		out.outcome = replies_list(op->s->cfg.keys, r, &out);
+		out.outcome = replies_list(op->s->cfg.keys, r, &out, &skipped);
 	if (out.outcome == LOCK_BACKEND_ERROR)
 		metrics_inc(METRIC_REDIS_ERRORS);
+	else if (r)
+		note_skipped(op->s, &skipped);
 	op->cb.list(op->arg, &out);
 	free(out.locks);
 }
@@ -234,6 +315,12 @@ static void finish_op(struct op *op, const redisReply *r)
 		break;
 	case OP_LEAVE:
 		if (r && r->type == REDIS_REPLY_ERROR) {
+			char why[BACKEND_DETAIL_MAX + 1];
+			enum lock_outcome o = replies_error(r, why, sizeof why);
+			if (o != LOCK_BACKEND_ERROR) {
+				note_bad_data(op->s, op->name, o, why);
+				break;
+			}
 			metrics_inc(METRIC_REDIS_ERRORS);
 			log_msg(LOG_ERROR, "redis %s: %s", op->s->cfg.label, r->str);
 		}
@@ -246,9 +333,11 @@ static void finish_op(struct op *op, const redisReply *r)
 		if (!r)
 			out.outcome = LOCK_UNAVAILABLE;
 		else
-			out.outcome = replies_lock(shape_of(op->kind), r, op->token, op->retoken, &out.view, &behind);
+			replies_lock(shape_of(op->kind), r, op->token, op->retoken, &out, &behind);
 		if (behind)
 			metrics_inc(METRIC_FENCE_CLOCK_BEHIND);
+		if (out.outcome == LOCK_INVALID_DATA || out.outcome == LOCK_FENCE_EXHAUSTED)
+			note_bad_data(op->s, op->name, out.outcome, out.detail);
 		if (out.outcome == LOCK_BACKEND_ERROR) {
 			metrics_inc(METRIC_REDIS_ERRORS);
 			log_msg(LOG_ERROR, "redis %s: unexpected reply to a lock script (type %d%s%s)",
@@ -265,60 +354,68 @@ static void finish_op(struct op *op, const redisReply *r)
 	free(op);
 }
 
-static int send_op(struct store *s, struct op *op);
+static int send_op(struct op *op);
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct op *op = privdata;
 	struct store *s = op->s;
+	struct chan *ch = op->ch;
 	redisReply *r = reply;
 
 	(void)ac;
 	pending_remove(op);
-	if (r && r->type == REDIS_REPLY_ERROR && op->evalsha && strncmp(r->str, "NOSCRIPT", 8) == 0 && s->cmd.ac) {
+	if (r && r->type == REDIS_REPLY_ERROR && op->evalsha && strncmp(r->str, "NOSCRIPT", 8) == 0 && ch->conn.ac) {
 		/* The script cache was flushed: send the script itself this once. */
 		op->evalsha = false;
 		op->argv[0] = "EVAL";
 		op->argvlen[0] = 4;
 		op->argv[1] = SCRIPTS[op->script];
 		op->argvlen[1] = strlen(SCRIPTS[op->script]);
-		if (send_op(s, op) == 0)
+		if (send_op(op) == 0)
 			return;
 		r = NULL;
 	}
 	finish_op(op, r);
-	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0 && s->cmd.ac == ac)
-		conn_drop(&s->cmd, "the node answers as a replica"); /* its run changed: see note_run */
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0 && s->cmd.conn.ac == ac)
+		conn_drop(&s->cmd.conn, "the node answers as a replica"); /* its run changed: see note_run */
 }
 
-/* Queues op on the command connection. Returns 0, or -1 (op untouched, not queued). */
-static int send_op(struct store *s, struct op *op)
+/* Queues op on its channel's connection. Returns 0, or -1 (op untouched, not queued). */
+static int send_op(struct op *op)
 {
+	struct chan *ch = op->ch;
+
 	if (op->run_arg) {
-		op->argv[op->run_arg] = s->run;
-		op->argvlen[op->run_arg] = strlen(s->run);
+		op->argv[op->run_arg] = op->s->run;
+		op->argvlen[op->run_arg] = strlen(op->s->run);
 	}
-	if (!s->cmd.ac || redisAsyncCommandArgv(s->cmd.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
+	if (!ch->conn.ac ||
+	    redisAsyncCommandArgv(ch->conn.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
 		return -1;
-	pending_push(s, op);
+	pending_push(ch, op);
 	return 0;
 }
 
 /* ---- connection lifecycle ---- */
 
-/* The command connection is set up: requests that came meanwhile go out. */
-static void cmd_ready(struct store *s)
+/* A channel's connection is set up: requests that came meanwhile go out. */
+static void chan_ready(struct chan *ch)
 {
-	conn_ready(&s->cmd);
-	/* The attempts of waiters failed with the previous connection: every
-	 * waiter tries again. */
-	if (s->resync && s->was_connected)
-		s->resync(s->watch_arg);
-	s->was_connected = true;
-	while (s->parked.next != &s->parked) {
-		struct op *op = s->parked.next;
+	struct store *s = ch->s;
+
+	conn_ready(&ch->conn);
+	if (!ch->lists) {
+		/* The attempts of waiters failed with the previous connection:
+		 * every waiter tries again. */
+		if (s->resync && s->was_connected)
+			s->resync(s->watch_arg);
+		s->was_connected = true;
+	}
+	while (ch->parked.next != &ch->parked) {
+		struct op *op = ch->parked.next;
 		pending_remove(op);
-		if (send_op(s, op) < 0)
+		if (send_op(op) < 0)
 			finish_op(op, NULL);
 	}
 }
@@ -358,17 +455,18 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct op *op = privdata;
 	struct store *s = op->s;
+	struct chan *ch = op->ch;
 	redisReply *r = reply;
 	int script = op->script;
 
 	pending_remove(op);
 	free(op);
-	if (!r || ac != s->cmd.ac)
+	if (!r || ac != ch->conn.ac)
 		return; /* the connection went away; its loss is handled elsewhere */
 	if (script == SETUP_INFO) {
 		note_run(s, r); /* informative: an error here fails nothing */
-		if (--s->setup_left == 0)
-			cmd_ready(s);
+		if (--ch->setup_left == 0)
+			chan_ready(ch);
 		return;
 	}
 	if (script >= 0 && r->type == REDIS_REPLY_STRING &&
@@ -377,31 +475,32 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "setup failed: %s", r->str);
-		conn_drop(&s->cmd, why);
+		conn_drop(&ch->conn, why);
 		return;
 	}
-	if (--s->setup_left == 0)
-		cmd_ready(s);
+	if (--ch->setup_left == 0)
+		chan_ready(ch);
 }
 
-/* Sends a connection-setup command on the command connection; for SCRIPT
- * LOAD, script names the script whose SHA1 the reply carries (else -1). */
-static int send_setup(struct store *s, int script, int argc, const char **argv, const size_t *lens)
+/* Sends a connection-setup command on ch; for SCRIPT LOAD, script names the
+ * script whose SHA1 the reply carries (else -1). */
+static int send_setup(struct chan *ch, int script, int argc, const char **argv, const size_t *lens)
 {
 	struct op *op = calloc(1, sizeof *op);
 
 	if (!op)
 		return -1;
-	op->s = s;
+	op->s = ch->s;
+	op->ch = ch;
 	op->kind = OP_SETUP;
 	op->script = script;
 	op->prev = op->next = op;
-	if (redisAsyncCommandArgv(s->cmd.ac, on_setup_reply, op, argc, argv, lens) != REDIS_OK) {
+	if (redisAsyncCommandArgv(ch->conn.ac, on_setup_reply, op, argc, argv, lens) != REDIS_OK) {
 		free(op);
 		return -1;
 	}
-	pending_push(s, op);
-	s->setup_left++;
+	pending_push(ch, op);
+	ch->setup_left++;
 	return 0;
 }
 
@@ -441,32 +540,37 @@ static void on_sub_auth(redisAsyncContext *ac, void *reply, void *privdata)
 	}
 }
 
-static int setup_commands(struct store *s)
+/* Queues ch's setup: AUTH, SELECT, the scripts; on the command channel also
+ * the INFO that names the run (Redlock) and the eviction policy check. */
+static int setup_commands(struct chan *ch)
 {
+	struct store *s = ch->s;
 	char db[16];
 
 	if (s->cfg.password) {
 		const char *argv[] = {"AUTH", s->cfg.password};
 		size_t lens[] = {4, strlen(s->cfg.password)};
-		if (send_setup(s, -1, 2, argv, lens) < 0)
+		if (send_setup(ch, -1, 2, argv, lens) < 0)
 			return -1;
 	}
 	if (s->cfg.db > 0) {
 		const char *argv[] = {"SELECT", db};
 		size_t lens[] = {6, (size_t)snprintf(db, sizeof db, "%d", s->cfg.db)};
-		if (send_setup(s, -1, 2, argv, lens) < 0)
+		if (send_setup(ch, -1, 2, argv, lens) < 0)
 			return -1;
 	}
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
 		const char *argv[] = {"SCRIPT", "LOAD", SCRIPTS[i]};
 		size_t lens[] = {6, 4, strlen(SCRIPTS[i])};
-		if (send_setup(s, i, 3, argv, lens) < 0)
+		if (send_setup(ch, i, 3, argv, lens) < 0)
 			return -1;
 	}
+	if (ch->lists)
+		return 0;
 	if (s->cfg.quorum_node) {
 		const char *argv[] = {"INFO"};
 		size_t lens[] = {4};
-		if (send_setup(s, SETUP_INFO, 1, argv, lens) < 0)
+		if (send_setup(ch, SETUP_INFO, 1, argv, lens) < 0)
 			return -1;
 	}
 	{
@@ -478,9 +582,10 @@ static int setup_commands(struct store *s)
 		op->argv[1] = "GET";
 		op->argv[2] = "maxmemory-policy";
 		op->argc = 3;
+		op->ch = ch;
 		for (int i = 0; i < op->argc; i++)
 			op->argvlen[i] = strlen(op->argv[i]);
-		if (send_op(s, op) < 0) {
+		if (send_op(op) < 0) {
 			free(op);
 			return -1;
 		}
@@ -507,16 +612,16 @@ static int setup_wakeups(struct store *s)
 	return 0;
 }
 
-static int cmd_setup(void *owner, struct conn *c)
+static int chan_setup(void *owner, struct conn *c)
 {
-	struct store *s = owner;
+	struct chan *ch = owner;
 
 	(void)c;
-	s->setup_left = 0;
-	return setup_commands(s);
+	ch->setup_left = 0;
+	return setup_commands(ch);
 }
 
-static void cmd_down(void *owner, struct conn *c)
+static void chan_down(void *owner, struct conn *c)
 {
 	(void)c;
 	fail_parked(owner);
@@ -534,7 +639,7 @@ static void sub_down(void *owner, struct conn *c)
 	(void)c;
 }
 
-static const struct conn_hooks CMD_HOOKS = {.setup = cmd_setup, .down = cmd_down};
+static const struct conn_hooks CHAN_HOOKS = {.setup = chan_setup, .down = chan_down};
 static const struct conn_hooks SUB_HOOKS = {.setup = sub_setup, .down = sub_down};
 
 /* ---- the backend operations ---- */
@@ -581,17 +686,20 @@ static void op_evalsha(struct store *s, struct op *op, int script, const char *n
 	op->argc = 3;
 }
 
-/* Sends op now, or parks it while the command connection is being made and
- * set up.
+/* Sends op on ch now, or parks it while ch's connection is being made and
+ * set up (the list channel's is made at its first use).
  * Returns BACKEND_STARTED (the callback will run), or BACKEND_UNAVAILABLE
  * with op freed when the connection is down. */
-static enum backend_start start(struct store *s, struct op *op)
+static enum backend_start start(struct chan *ch, struct op *op)
 {
-	if (s->cmd.state == CONN_CONNECTING || s->cmd.state == CONN_SETUP) {
-		list_append(&s->parked, op);
+	op->ch = ch;
+	if (ch->lists && ch->conn.state == CONN_DOWN)
+		conn_start(&ch->conn);
+	if (ch->conn.state == CONN_CONNECTING || ch->conn.state == CONN_SETUP) {
+		list_append(&ch->parked, op);
 		return BACKEND_STARTED;
 	}
-	if ((s->cmd.state != CONN_READY && s->cmd.state != CONN_SETUP) || send_op(s, op) < 0) {
+	if (ch->conn.state != CONN_READY || send_op(op) < 0) {
 		explicit_bzero(op->token, sizeof op->token);
 		explicit_bzero(op->retoken, sizeof op->retoken);
 		free(op);
@@ -727,7 +835,7 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	}
 	explicit_bzero(&tok, sizeof tok);
 	explicit_bzero(&re, sizeof re);
-	return start(s, op);
+	return start(kind == OP_INSPECT && req->listing ? &s->lst : &s->cmd, op);
 }
 
 static enum backend_start store_acquire(struct backend *b, const struct lock_request *req, backend_lock_fn *cb,
@@ -757,8 +865,8 @@ static enum backend_start store_list(struct backend *b, const struct list_reques
 {
 	struct store *s = (struct store *)b;
 	char pattern[2 * KEYS_KEY_MAX + 1], scan[24] = "0", after[LOCK_NAME_MAX + 1] = "";
-	char after_key[KEYS_KEY_MAX + 1] = "", limit[16], count[16];
-	size_t pl, used = 0;
+	char after_key[KEYS_KEY_MAX + 1] = "", limit[16], count[16], head[KEYS_KEY_MAX + 1];
+	size_t pl, hl = keys_lock_head(s->cfg.keys, head), used = 0;
 	struct op *op;
 
 	if (req->cursor && req->cursor[0] && !cursor_node_decode(req->cursor, scan, after))
@@ -768,7 +876,7 @@ static enum backend_start store_list(struct backend *b, const struct list_reques
 	pl = keys_lock_pattern(s->cfg.keys, req->prefix, pattern);
 	snprintf(limit, sizeof limit, "%u", req->limit);
 	snprintf(count, sizeof count, "%u", req->limit < 100 ? 100 : req->limit);
-	op = op_new(s, OP_LIST, pl + strlen(scan) + strlen(after_key) + 2 * sizeof limit + 8);
+	op = op_new(s, OP_LIST, pl + strlen(scan) + strlen(after_key) + hl + 2 * sizeof limit + 8);
 	if (!op)
 		return BACKEND_NO_MEMORY;
 	op->cb.list = cb;
@@ -779,7 +887,8 @@ static enum backend_start store_list(struct backend *b, const struct list_reques
 	op_arg(op, &used, after_key, strlen(after_key));
 	op_arg(op, &used, limit, strlen(limit));
 	op_arg(op, &used, count, strlen(count));
-	return start(s, op);
+	op_arg(op, &used, head, hl);
+	return start(&s->lst, op);
 }
 
 static enum backend_start store_ping(struct backend *b, backend_ping_fn *cb, void *arg)
@@ -794,7 +903,7 @@ static enum backend_start store_ping(struct backend *b, backend_ping_fn *cb, voi
 	op->argv[0] = "PING";
 	op->argvlen[0] = 4;
 	op->argc = 1;
-	return start(s, op);
+	return start(&s->cmd, op);
 }
 
 static enum backend_start store_leave(struct backend *b, const char *name, const char *waiter)
@@ -831,7 +940,7 @@ enum backend_start store_fence_floor(struct backend *b, const char *name, const 
 	op_arg(op, &used, "", 0);
 	explicit_bzero(&tok, sizeof tok);
 	explicit_bzero(&adopted, sizeof adopted);
-	return start(s, op);
+	return start(&s->cmd, op);
 }
 
 static const char *store_warning(struct backend *b)
@@ -856,10 +965,13 @@ static void store_free(struct backend *b)
 
 	if (!s)
 		return;
-	loop_timer_stop(s->loop, &s->cmd_timer);
+	loop_timer_stop(s->loop, &s->cmd.timer);
+	loop_timer_stop(s->loop, &s->lst.timer);
 	conn_close(&s->sub);
-	conn_close(&s->cmd);
-	fail_parked(s);
+	conn_close(&s->lst.conn);
+	conn_close(&s->cmd.conn);
+	fail_parked(&s->lst);
+	fail_parked(&s->cmd);
 	if (s->warning[0])
 		metrics_eviction_unsafe(-1);
 	free(s);
@@ -878,6 +990,20 @@ static const struct backend_ops STORE_OPS = {
     .free = store_free,
 };
 
+/* Prepares channel ch of s (role: for logs); it does not connect yet. */
+static void chan_init(struct store *s, struct chan *ch, const char *role, bool lists)
+{
+	const struct store_config *cfg = &s->cfg;
+
+	ch->s = s;
+	ch->lists = lists;
+	ch->pending.prev = ch->pending.next = &ch->pending;
+	ch->parked.prev = ch->parked.next = &ch->parked;
+	conn_init(&ch->conn, s->loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, role, cfg->timeout_ms, false,
+	          &CHAN_HOOKS, ch);
+	loop_timer_init(&ch->timer, chan_timer_fired, ch);
+}
+
 struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 {
 	struct store *s = calloc(1, sizeof *s);
@@ -887,8 +1013,6 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	s->base.ops = &STORE_OPS;
 	s->loop = loop;
 	s->cfg = *cfg;
-	s->pending.prev = s->pending.next = &s->pending;
-	s->parked.prev = s->parked.next = &s->parked;
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
 		uint8_t h[DIGEST_SHA1_LEN];
 		digest_sha1(SCRIPTS[i], strlen(SCRIPTS[i]), h);
@@ -897,13 +1021,12 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	snprintf(s->retention, sizeof s->retention, "%lld", (long long)cfg->fence_retention_ms);
 	snprintf(s->liveness, sizeof s->liveness, "%d", BACKEND_WAITER_LIVENESS_MS);
 	keys_wake_channel(cfg->keys, s->channel);
+	chan_init(s, &s->cmd, "", false);
+	chan_init(s, &s->lst, " (lists)", true);
 	/* The subscriber sends no commands the FIFO's timeout watches: the
 	 * connect timeout bounds its setup too. */
-	conn_init(&s->cmd, loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, "", cfg->timeout_ms, false,
-	          &CMD_HOOKS, s);
 	conn_init(&s->sub, loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, " (wake-ups)", cfg->timeout_ms, true,
 	          &SUB_HOOKS, s);
-	loop_timer_init(&s->cmd_timer, cmd_timer_fired, s);
-	conn_start(&s->cmd);
+	conn_start(&s->cmd.conn);
 	return &s->base;
 }

@@ -17,6 +17,7 @@ struct api {
 	struct waiters *waiters;
 	const char *spec;
 	size_t spec_len;
+	unsigned lists; /* list requests running (at most cfg->max_lists) */
 };
 
 /* A request waiting for the backend. */
@@ -56,6 +57,9 @@ static const int STATUS_OF[DL_ERROR_COUNT] = {
     [DL_SHUTTING_DOWN] = 503,
     [DL_REQUEST_TIMEOUT] = 408,
     [DL_TOO_MANY_WAITERS] = 503,
+    [DL_TOO_MANY_LISTS] = 503,
+    [DL_INVALID_LOCK_DATA] = 500,
+    [DL_FENCE_EXHAUSTED] = 500,
     [DL_INTERNAL] = 500,
 };
 
@@ -218,7 +222,7 @@ static void problem(struct api_reply *reply, enum dl_error e, const char *detail
 			json_object_set_new(o, "lock", view_json(holder));
 	}
 	set_json(reply, status, "application/problem+json", o);
-	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN || e == DL_TOO_MANY_WAITERS)
+	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN || e == DL_TOO_MANY_WAITERS || e == DL_TOO_MANY_LISTS)
 		add_retry_after(reply, 1);
 	if (holder && e == DL_LOCK_HELD)
 		add_retry_after(reply, (long long)lock_retry_after_s(holder->ttl_ms));
@@ -264,7 +268,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	struct api_call *c = arg;
 	struct api_reply *reply = c->reply;
 	const struct lock_view *v = &r->view;
-	char detail[128], when[TEXT_TIME_LEN + 1];
+	char detail[BACKEND_DETAIL_MAX + 160], when[TEXT_TIME_LEN + 1];
 
 	switch (r->outcome) {
 	case LOCK_GRANTED:
@@ -322,6 +326,20 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	case LOCK_BACKEND_ERROR:
 		problem(reply, DL_INTERNAL, "unexpected answer from Redis", NULL);
 		break;
+	case LOCK_INVALID_DATA:
+		snprintf(detail, sizeof detail,
+		         "Redis holds data under this lock's name that dlockd did not write (%s); dlockd leaves it "
+		         "alone: an operator must delete the key",
+		         r->detail[0] ? r->detail : "not a dlockd lock");
+		problem(reply, DL_INVALID_LOCK_DATA, detail, NULL);
+		break;
+	case LOCK_FENCE_EXHAUSTED:
+		problem(reply, DL_FENCE_EXHAUSTED,
+		        "the fence counter of this name in Redis is at or above 2^53 - 1, a value dlockd cannot have "
+		        "written; no higher fence can be issued. Acquires of this name fail until the counter expires "
+		        "or an operator deletes it",
+		        NULL);
+		break;
 	}
 	finish(c);
 }
@@ -331,6 +349,7 @@ static void on_list_reply(void *arg, const struct list_reply *r)
 	struct api_call *c = arg;
 	json_t *o, *arr;
 
+	c->api->lists--;
 	if (r->outcome == LOCK_UNAVAILABLE) {
 		problem(c->reply, DL_BACKEND_UNAVAILABLE, "Redis did not answer in time", NULL);
 	} else if (r->outcome != LOCK_FOUND) {
@@ -623,12 +642,29 @@ static bool h_ready(struct ctx *x)
 	return false;
 }
 
+/* At most cfg->max_lists lists run at once (per api, so per thread): each
+ * page costs Redis real work, and they queue on one connection. */
 static bool h_list(struct ctx *x)
 {
+	struct api *api = x->api;
 	struct list_request l = {.prefix = x->p.prefix, .limit = x->p.limit, .cursor = x->p.cursor};
-	struct api_call *c = call_new(x);
+	struct api_call *c;
+	enum backend_start st;
+	char detail[96];
 
-	return !c || started(x, c, x->api->backend->ops->list(x->api->backend, &l, on_list_reply, c));
+	if (api->lists >= api->cfg->max_lists) {
+		snprintf(detail, sizeof detail,
+		         "%u list requests run already on this thread (--max-list-requests); retry later", api->lists);
+		api_error(x->reply, DL_TOO_MANY_LISTS, detail);
+		return true;
+	}
+	c = call_new(x);
+	if (!c)
+		return true;
+	st = api->backend->ops->list(api->backend, &l, on_list_reply, c);
+	if (st == BACKEND_STARTED)
+		api->lists++;
+	return started(x, c, st);
 }
 
 static bool h_inspect(struct ctx *x)

@@ -60,7 +60,8 @@ struct test {
 	X(redlock)                                                                                                     \
 	X(safety)                                                                                                      \
 	X(framing)                                                                                                     \
-	X(frontdoor)
+	X(frontdoor)                                                                                                   \
+	X(data)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)
@@ -408,5 +409,18 @@ struct resp *http_at(int port, const char *method, const char *path, const char 
     __attribute__((sentinel));
 /* the runner's hook: stop replicas (checked), kill nodes */
 void nodes_cleanup(void);
+
+/* ------------------------------------------------ a stalling Redis proxy
+ *
+ * A TCP relay in front of a Redis (one per test; it stops when the test
+ * ends): point dlockd's --redis at the port proxy_start() returns. After
+ * proxy_stall(pattern), a relayed connection whose bytes towards Redis show
+ * `pattern` stops forwarding them from that read on, for good, as a Redis
+ * that never reads that connection again would (its earlier replies still
+ * flow); every other connection is relayed as usual. So a test can stall
+ * one of dlockd's Redis connections, e.g. the one that carries a list. */
+int proxy_start(int target_port);      /* the proxy's port; fails the test otherwise */
+void proxy_stall(const char *pattern); /* NULL: stall no more connections */
+unsigned proxy_stalled(void);          /* connections stalled so far */
 
 #endif

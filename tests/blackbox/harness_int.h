@@ -15,6 +15,8 @@
  *                     replicas (start, stop, kill, pause)
  *   harness_contend.c contention workers: critical sections and the
  *                     exclusion check
+ *   harness_proxy.c   a TCP relay in front of a Redis that stalls the
+ *                     connections whose traffic shows a pattern
  */
 #ifndef DLOCKD_BLACKBOX_HARNESS_INT_H
 #define DLOCKD_BLACKBOX_HARNESS_INT_H

@@ -792,6 +792,51 @@ static void test_outcomes(void)
 	     B_PROBLEM,
 	     NULL,
 	     false},
+	    {__LINE__,
+	     {.method = "GET", .target = "/locks/a"},
+	     FAKE_INSPECT,
+	     LOCK_INVALID_DATA,
+	     500,
+	     "invalid_lock_data",
+	     B_PROBLEM,
+	     NULL,
+	     false},
+	    {__LINE__,
+	     {.method = "PUT", .target = "/locks/a"},
+	     FAKE_ACQUIRE,
+	     LOCK_INVALID_DATA,
+	     500,
+	     "invalid_lock_data",
+	     B_PROBLEM,
+	     NULL,
+	     false},
+	    {__LINE__,
+	     {.method = "PUT", .target = "/locks/a"},
+	     FAKE_ACQUIRE,
+	     LOCK_FENCE_EXHAUSTED,
+	     500,
+	     "fence_exhausted",
+	     B_PROBLEM,
+	     NULL,
+	     false},
+	    {__LINE__,
+	     {.method = "POST", .target = "/locks/a/renew", .lock_token = CALLER},
+	     FAKE_RENEW,
+	     LOCK_INVALID_DATA,
+	     500,
+	     "invalid_lock_data",
+	     B_PROBLEM,
+	     NULL,
+	     false},
+	    {__LINE__,
+	     {.method = "DELETE", .target = "/locks/a", .lock_token = CALLER},
+	     FAKE_RELEASE,
+	     LOCK_INVALID_DATA,
+	     500,
+	     "invalid_lock_data",
+	     B_PROBLEM,
+	     NULL,
+	     false},
 	};
 	struct env e;
 
@@ -878,6 +923,34 @@ static void test_outcomes(void)
 			done_with(&r);
 		}
 	}
+	/* data that dlockd did not write: the detail says what the backend found;
+	 * an exhausted fence counter: why */
+	{
+		static const struct {
+			enum lock_outcome o;
+			const char *detail, *want;
+		} D[] = {
+		    {LOCK_INVALID_DATA, "the lock key holds a string, not a hash",
+		     "(the lock key holds a string, not a hash)"},
+		    {LOCK_INVALID_DATA, "", "(not a dlockd lock)"},
+		    {LOCK_FENCE_EXHAUSTED, "", "at or above 2^53 - 1, a value dlockd cannot have written"},
+		};
+		for (size_t i = 0; i < sizeof D / sizeof D[0]; i++) {
+			struct rq q = {.method = "PUT", .target = "/locks/a"};
+			struct res r;
+			struct lock_reply lr;
+			memset(&lr, 0, sizeof lr);
+			lr.outcome = D[i].o;
+			lr.view = view_of("a", 1, 1000);
+			snprintf(lr.detail, sizeof lr.detail, "%s", D[i].detail);
+			fake_answer_reply(begin(&e, &q, &r, __LINE__), &lr);
+			complete(&e, &r);
+			CHECK(jstr(r.json, "detail") && strstr(jstr(r.json, "detail"), D[i].want),
+			      "%s: detail %s, expected it to say %s", lock_outcome_str(D[i].o),
+			      unit_escz(jstr(r.json, "detail")), D[i].want);
+			done_with(&r);
+		}
+	}
 	/* a holder without an owner: "owner": null */
 	{
 		struct rq q = {.method = "GET", .target = "/locks/a"};
@@ -937,6 +1010,76 @@ static void test_list(void)
 	check_problem(&r, 500, "internal_error");
 	check_no_store(&r, true);
 	done_with(&r);
+	env_free(&e);
+}
+
+/* At most cfg.max_lists lists at once: beyond, 503 too_many_list_requests
+ * with Retry-After: 1, without asking the backend; every way a list ends
+ * frees its place. */
+static void test_list_bound(void)
+{
+	struct env e;
+	struct rq q = {.method = "GET", .target = "/locks"};
+	struct res r1, r2, r3;
+	struct fake_call *c1, *c2;
+
+	env_init(&e);
+	e.cfg.max_lists = 2;
+	c1 = begin(&e, &q, &r1, __LINE__);
+	c2 = begin(&e, &q, &r2, __LINE__);
+	CHECK(c1 && c2 && c1 != c2, "two lists run");
+	CHECK(begin(&e, &q, &r3, __LINE__) == NULL, "a third list is answered at once");
+	complete(&e, &r3);
+	check_problem(&r3, 503, "too_many_list_requests");
+	CHECK_STR(header(&r3, "Retry-After"), "1", "Retry-After of too_many_list_requests");
+	check_no_store(&r3, true);
+	CHECK_INT(fake_count(e.fb, FAKE_LIST), 2, "lists the backend was asked for");
+	done_with(&r3);
+	/* lock operations are not bounded by it */
+	{
+		struct rq g = {.method = "GET", .target = "/locks/a"};
+		struct res rg;
+		struct lock_view v = view_of("a", 1, 1000);
+		fake_answer(begin(&e, &g, &rg, __LINE__), LOCK_FOUND, &v);
+		complete(&e, &rg);
+		CHECK_INT(rg.reply.status, 200, "an inspect while lists run");
+		done_with(&rg);
+	}
+	/* an answer frees a place, whatever it is */
+	fake_answer_list(c1, LOCK_UNAVAILABLE, NULL, 0, NULL);
+	complete(&e, &r1);
+	check_problem(&r1, 503, "backend_unavailable");
+	done_with(&r1);
+	c1 = begin(&e, &q, &r1, __LINE__);
+	CHECK(c1 != NULL, "a list runs again once one ended");
+	CHECK(begin(&e, &q, &r3, __LINE__) == NULL, "and the bound holds again");
+	complete(&e, &r3);
+	check_problem(&r3, 503, "too_many_list_requests");
+	done_with(&r3);
+	fake_answer_list(c1, LOCK_FOUND, NULL, 0, NULL);
+	fake_answer_list(c2, LOCK_BACKEND_ERROR, NULL, 0, NULL);
+	complete(&e, &r1);
+	complete(&e, &r2);
+	done_with(&r1);
+	done_with(&r2);
+	/* a list refused at start takes no place */
+	fake_refuse(e.fb, FAKE_LIST, BACKEND_UNAVAILABLE, 2);
+	for (int i = 0; i < 2; i++) {
+		CHECK(begin(&e, &q, &r3, __LINE__) == NULL, "a refused list");
+		complete(&e, &r3);
+		check_problem(&r3, 503, "backend_unavailable");
+		done_with(&r3);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct res *r = i ? &r2 : &r1;
+		CHECK(begin(&e, &q, r, __LINE__) != NULL, "list %d after refusals", i);
+	}
+	fake_answer_list(fake_next(e.fb, FAKE_LIST), LOCK_FOUND, NULL, 0, NULL);
+	fake_answer_list(fake_next(e.fb, FAKE_LIST), LOCK_FOUND, NULL, 0, NULL);
+	complete(&e, &r1);
+	complete(&e, &r2);
+	done_with(&r1);
+	done_with(&r2);
 	env_free(&e);
 }
 
@@ -1228,6 +1371,7 @@ int main(void)
 	test_requests();
 	test_outcomes();
 	test_list();
+	test_list_bound();
 	test_refusals();
 	test_readyz();
 	test_waits();

@@ -115,6 +115,7 @@ static void test_defaults(void)
 	CHECK_INT(c.connection_memory, 4096, "connection_memory");
 	CHECK_INT(c.max_wait_ms, 60000, "max_wait_ms");
 	CHECK_INT(c.max_waiters, 10000, "max_waiters");
+	CHECK_INT(c.max_lists, 4, "max_lists");
 	CHECK(!c.healthcheck, "healthcheck is off by default");
 	CHECK(foreign_lookups == 0, "config_parse looked up %u variables not named DLOCKD_*", foreign_lookups);
 
@@ -172,6 +173,10 @@ static int64_t get_max_waiters(const struct config *c)
 {
 	return c->max_waiters;
 }
+static int64_t get_max_lists(const struct config *c)
+{
+	return c->max_lists;
+}
 
 static const struct numopt {
 	const char *flag, *env;
@@ -198,6 +203,7 @@ static const struct numopt {
      {"4095", "1048577", "0"}},
     {"max-wait-ms", "DLOCKD_MAX_WAIT_MS", get_max_wait, {0, 3600000, 5000}, {"3600001", "-1", "99999999999"}},
     {"max-waiters", "DLOCKD_MAX_WAITERS", get_max_waiters, {0, 10000000, 50}, {"10000001", "4294967296", "-1"}},
+    {"max-list-requests", "DLOCKD_MAX_LIST_REQUESTS", get_max_lists, {1, 1000, 16}, {"0", "1001", "4294967297"}},
 };
 
 static const char *const BAD_NUMBERS[] = {

@@ -458,6 +458,36 @@ static void test_wake(void)
 	}
 }
 
+/* ---- keys_lock_head ---- */
+
+static void test_lock_head(void)
+{
+	static const char *const PREFIXES[] = {"dlock:", "", "a*b", "["};
+	char longest[KEYS_PREFIX_MAX + 1];
+
+	memset(longest, 'p', KEYS_PREFIX_MAX);
+	longest[KEYS_PREFIX_MAX] = '\0';
+	for (size_t p = 0; p <= sizeof PREFIXES / sizeof PREFIXES[0]; p++) {
+		const char *prefix = p < sizeof PREFIXES / sizeof PREFIXES[0] ? PREFIXES[p] : longest;
+		struct keys k = make_keys(prefix);
+		char *head = xmalloc(KEYS_KEY_MAX + 1);
+		char want[KEYS_KEY_MAX + 1], key[KEYS_KEY_MAX + 1];
+		size_t n = keys_lock_head(&k, head);
+
+		snprintf(want, sizeof want, "%slock:{", prefix);
+		CHECK_STR(head, want, "keys_lock_head");
+		CHECK_INT(n, strlen(want), "keys_lock_head return value");
+		/* every lock key starts with it, and no key of another type does */
+		for (int t = 0; t < NTYPES; t++)
+			for (int i = 0; i < NTRICKY; i++) {
+				keys_make(&k, (enum keys_type)t, TRICKY[i], key);
+				CHECK((strncmp(key, head, n) == 0) == (t == KEYS_LOCK),
+				      "keys_lock_head %s and the %s key %s", head, TYPE_NAME[t], key);
+			}
+		free(head);
+	}
+}
+
 int main(void)
 {
 	test_init();
@@ -471,5 +501,6 @@ int main(void)
 	test_lock_name_round_trip();
 	test_lock_name_rejects();
 	test_wake();
+	test_lock_head();
 	return unit_done();
 }

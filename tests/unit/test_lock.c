@@ -679,7 +679,7 @@ static void test_utf8_repair(void)
 
 static void test_outcome_str(void)
 {
-	for (int o = LOCK_GRANTED; o <= LOCK_BACKEND_ERROR; o++) {
+	for (int o = LOCK_GRANTED; o <= LOCK_FENCE_EXHAUSTED; o++) {
 		const char *s = lock_outcome_str((enum lock_outcome)o);
 		CHECK(s && *s && strcmp(s, "unknown") != 0, "lock_outcome_str(%d) = %s", o, unit_escz(s));
 		for (int p = LOCK_GRANTED; p < o; p++)

@@ -7,6 +7,8 @@
  *   G granted   R re-acquired   H held   S reserved      W renewed
  *   D released  N not held      M token mismatch         F found
  *   U answered UNAVAILABLE      E answered BACKEND_ERROR
+ *   I answered INVALID_DATA (data dlockd did not write)
+ *   Z answered FENCE_EXHAUSTED
  *   X refused at start (BACKEND_UNAVAILABLE): never answers
  * What a node is sent after the first round is written per node, nodes
  * separated by spaces, "." for nothing:
@@ -117,6 +119,10 @@ static enum lock_outcome outcome_of(char c)
 		return LOCK_FOUND;
 	case 'E':
 		return LOCK_BACKEND_ERROR;
+	case 'I':
+		return LOCK_INVALID_DATA;
+	case 'Z':
+		return LOCK_FENCE_EXHAUSTED;
 	default:
 		return LOCK_UNAVAILABLE;
 	}
@@ -275,6 +281,23 @@ static const struct acq_row ACQ[] = {
     {__LINE__, 5, "RRGGG", {3, 3, 8, 8, 8}, true, 0, ".....", LOCK_GRANTED, 8, "o o . . ."},
     {__LINE__, 5, "RRGGU", {3, 3, 8, 8, 0}, true, 0, ".....", LOCK_RESERVED, 0, ". . n n n"},
     {__LINE__, 5, "RRHHG", {3, 3, 9, 9, 8}, true, 0, ".....", LOCK_HELD, 0, ". . . . n"},
+    /* nodes whose data is not dlockd's: failed nodes, which decide when they
+     * are what keeps a quorum from forming (they wrote nothing: no release) */
+    {__LINE__, 3, "GGI", {7, 7, 0}, false, 0, "...", LOCK_GRANTED, 7, ". . ."},
+    {__LINE__, 3, "GGZ", {7, 7, 0}, false, 0, "...", LOCK_GRANTED, 7, ". . ."},
+    {__LINE__, 3, "GIU", {7, 0, 0}, false, 0, "...", LOCK_INVALID_DATA, 0, "n . n"},
+    {__LINE__, 3, "GII", {7, 0, 0}, false, 0, "...", LOCK_INVALID_DATA, 0, "n . ."},
+    {__LINE__, 3, "HII", {9, 0, 0}, false, 0, "...", LOCK_INVALID_DATA, 0, ". . ."},
+    {__LINE__, 3, "IUU", {0, 0, 0}, false, 0, "...", LOCK_UNAVAILABLE, 0, ". n n"},
+    {__LINE__, 3, "GZU", {7, 0, 0}, false, 0, "...", LOCK_FENCE_EXHAUSTED, 0, "n . n"},
+    {__LINE__, 3, "GZI", {7, 0, 0}, false, 0, "...", LOCK_FENCE_EXHAUSTED, 0, "n . ."},
+    {__LINE__, 3, "ZZZ", {0, 0, 0}, false, 0, "...", LOCK_FENCE_EXHAUSTED, 0, ". . ."},
+    {__LINE__, 3, "GHI", {7, 9, 0}, false, 0, "...", LOCK_HELD, 0, "n . ."},
+    {__LINE__, 3, "RRI", {5, 5, 0}, true, 0, "...", LOCK_REACQUIRED, 5, ". . ."},
+    {__LINE__, 3, "RII", {5, 0, 0}, true, 0, "...", LOCK_INVALID_DATA, 0, ". . ."},
+    {__LINE__, 5, "GGGII", {6, 6, 6, 0, 0}, false, 0, ".....", LOCK_GRANTED, 6, ". . . . ."},
+    {__LINE__, 5, "GGIIU", {6, 6, 0, 0, 0}, false, 0, ".....", LOCK_INVALID_DATA, 0, "n n . . n"},
+    {__LINE__, 5, "GIUUU", {6, 0, 0, 0, 0}, false, 0, ".....", LOCK_UNAVAILABLE, 0, "n . n n n"},
 };
 
 static bool any_pending(const struct env *e, enum fake_op op)
@@ -424,18 +447,35 @@ struct simple_row {
 };
 
 static const struct simple_row RENEW[] = {
-    {__LINE__, 3, "WWW", LOCK_RENEWED},          {__LINE__, 3, "WWN", LOCK_RENEWED},
-    {__LINE__, 3, "WWX", LOCK_RENEWED},          {__LINE__, 3, "WWM", LOCK_RENEWED},
-    {__LINE__, 3, "WNN", LOCK_NOT_HELD},         {__LINE__, 3, "NNU", LOCK_NOT_HELD}, /* a quorum says not held */
-    {__LINE__, 3, "WNU", LOCK_UNAVAILABLE},      {__LINE__, 3, "WNE", LOCK_UNAVAILABLE},
-    {__LINE__, 3, "WMU", LOCK_UNAVAILABLE},      {__LINE__, 3, "MUU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "WWW", LOCK_RENEWED},
+    {__LINE__, 3, "WWN", LOCK_RENEWED},
+    {__LINE__, 3, "WWX", LOCK_RENEWED},
+    {__LINE__, 3, "WWM", LOCK_RENEWED},
+    {__LINE__, 3, "WNN", LOCK_NOT_HELD},
+    {__LINE__, 3, "NNU", LOCK_NOT_HELD}, /* a quorum says not held */
+    {__LINE__, 3, "WNU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "WNE", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "WMU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "MUU", LOCK_UNAVAILABLE},
     {__LINE__, 3, "WMN", LOCK_TOKEN_MISMATCH}, /* all answered: mismatch 1 >= not held 1 */
-    {__LINE__, 3, "MMW", LOCK_TOKEN_MISMATCH},   {__LINE__, 3, "MMN", LOCK_TOKEN_MISMATCH},
-    {__LINE__, 3, "NNM", LOCK_NOT_HELD},         {__LINE__, 5, "WWWUU", LOCK_RENEWED},
+    {__LINE__, 3, "MMW", LOCK_TOKEN_MISMATCH},
+    {__LINE__, 3, "MMN", LOCK_TOKEN_MISMATCH},
+    {__LINE__, 3, "NNM", LOCK_NOT_HELD},
+    {__LINE__, 5, "WWWUU", LOCK_RENEWED},
     {__LINE__, 5, "WWMNN", LOCK_NOT_HELD}, /* mismatch 1 < not held 2 */
-    {__LINE__, 5, "WWMMN", LOCK_TOKEN_MISMATCH}, {__LINE__, 5, "NNNUU", LOCK_NOT_HELD},
-    {__LINE__, 5, "WWNNU", LOCK_UNAVAILABLE},    {__LINE__, 5, "WWEMN", LOCK_UNAVAILABLE},
+    {__LINE__, 5, "WWMMN", LOCK_TOKEN_MISMATCH},
+    {__LINE__, 5, "NNNUU", LOCK_NOT_HELD},
+    {__LINE__, 5, "WWNNU", LOCK_UNAVAILABLE},
+    {__LINE__, 5, "WWEMN", LOCK_UNAVAILABLE},
     {__LINE__, 5, "WXMXN", LOCK_UNAVAILABLE},
+    /* nodes whose data is not dlockd's */
+    {__LINE__, 3, "WWI", LOCK_RENEWED},
+    {__LINE__, 3, "NNI", LOCK_NOT_HELD},
+    {__LINE__, 3, "WNI", LOCK_INVALID_DATA},
+    {__LINE__, 3, "WIU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "III", LOCK_INVALID_DATA},
+    {__LINE__, 5, "WWNNI", LOCK_INVALID_DATA},
+    {__LINE__, 5, "WWNIU", LOCK_UNAVAILABLE},
 };
 
 static const struct simple_row RELEASE[] = {
@@ -462,16 +502,39 @@ static const struct simple_row RELEASE[] = {
     {__LINE__, 5, "MMNFF", LOCK_TOKEN_MISMATCH},
     {__LINE__, 5, "MNNFF", LOCK_NOT_HELD},
     {__LINE__, 5, "NNNMM", LOCK_NOT_HELD},
+    /* nodes whose data is not dlockd's */
+    {__LINE__, 3, "DDI", LOCK_RELEASED},
+    {__LINE__, 3, "DNI", LOCK_RELEASED},
+    {__LINE__, 3, "NNI", LOCK_NOT_HELD},
+    {__LINE__, 3, "MNI", LOCK_INVALID_DATA},
+    {__LINE__, 3, "MIU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "MMI", LOCK_TOKEN_MISMATCH},
 };
 
 static const struct simple_row INSPECT[] = {
-    {__LINE__, 3, "FFF", LOCK_FOUND},         {__LINE__, 3, "FFN", LOCK_FOUND},
-    {__LINE__, 3, "FFU", LOCK_FOUND},         {__LINE__, 3, "FNU", LOCK_UNAVAILABLE},
-    {__LINE__, 3, "FUE", LOCK_UNAVAILABLE},   {__LINE__, 3, "FNN", LOCK_NOT_HELD},
-    {__LINE__, 3, "NNU", LOCK_NOT_HELD},      {__LINE__, 3, "NUU", LOCK_UNAVAILABLE},
-    {__LINE__, 5, "FFFNN", LOCK_FOUND},       {__LINE__, 5, "FFNUU", LOCK_UNAVAILABLE},
-    {__LINE__, 5, "FNNNU", LOCK_NOT_HELD},    {__LINE__, 5, "FFNNU", LOCK_UNAVAILABLE},
-    {__LINE__, 5, "FFXXN", LOCK_UNAVAILABLE}, {__LINE__, 5, "NNNXX", LOCK_NOT_HELD},
+    {__LINE__, 3, "FFF", LOCK_FOUND},
+    {__LINE__, 3, "FFN", LOCK_FOUND},
+    {__LINE__, 3, "FFU", LOCK_FOUND},
+    {__LINE__, 3, "FNU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "FUE", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "FNN", LOCK_NOT_HELD},
+    {__LINE__, 3, "NNU", LOCK_NOT_HELD},
+    {__LINE__, 3, "NUU", LOCK_UNAVAILABLE},
+    {__LINE__, 5, "FFFNN", LOCK_FOUND},
+    {__LINE__, 5, "FFNUU", LOCK_UNAVAILABLE},
+    {__LINE__, 5, "FNNNU", LOCK_NOT_HELD},
+    {__LINE__, 5, "FFNNU", LOCK_UNAVAILABLE},
+    {__LINE__, 5, "FFXXN", LOCK_UNAVAILABLE},
+    {__LINE__, 5, "NNNXX", LOCK_NOT_HELD},
+    /* nodes whose data is not dlockd's */
+    {__LINE__, 3, "FFI", LOCK_FOUND},
+    {__LINE__, 3, "FII", LOCK_INVALID_DATA},
+    {__LINE__, 3, "FNI", LOCK_INVALID_DATA},
+    {__LINE__, 3, "FIU", LOCK_UNAVAILABLE},
+    {__LINE__, 3, "NNI", LOCK_NOT_HELD},
+    {__LINE__, 3, "NII", LOCK_INVALID_DATA},
+    {__LINE__, 5, "FFNNI", LOCK_INVALID_DATA},
+    {__LINE__, 5, "FNNNI", LOCK_NOT_HELD},
 };
 
 /* Runs one renew/release/inspect row; node i answers with fence 10 + i and a
@@ -637,6 +700,45 @@ static void test_inspect(void)
 	}
 }
 
+/* The answer of a call that nodes with bad data decide carries the detail of
+ * the first such node (a fence exhausted before invalid data). */
+static void test_bad_data_detail(void)
+{
+	static const struct {
+		const char *answers;
+		enum lock_outcome want;
+		const char *detail;
+	} T[] = {
+	    {"IIU", LOCK_INVALID_DATA, "node 0 says"},
+	    {"UIZ", LOCK_FENCE_EXHAUSTED, "node 2 says"},
+	};
+	for (size_t k = 0; k < sizeof T / sizeof T[0]; k++) {
+		struct env e;
+		struct got g = {0};
+		struct lock_request req = {.name = "L", .token = NEW_TOKEN, .ttl_ms = 30000};
+		env_init(&e, 3);
+		CHECK_INT(e.rl->ops->acquire(e.rl, &req, on_lock, &g), BACKEND_STARTED, "acquire start");
+		for (unsigned i = 0; i < 3; i++) {
+			struct lock_reply r;
+			memset(&r, 0, sizeof r);
+			r.outcome = outcome_of(T[k].answers[i]);
+			snprintf(r.view.name, sizeof r.view.name, "L");
+			snprintf(r.detail, sizeof r.detail, "node %u says", i);
+			fake_answer_reply(fake_call_at(e.fb[i], 0), &r);
+		}
+		for (int round = 0; round < 3; round++) {
+			fake_turn(e.loop);
+			for (unsigned i = 0; i < 3; i++)
+				for (struct fake_call *c; (c = fake_next(e.fb[i], FAKE_RELEASE));)
+					fake_answer(c, LOCK_RELEASED, NULL);
+		}
+		CHECK(g.calls == 1 && g.r.outcome == T[k].want && strcmp(g.r.detail, T[k].detail) == 0,
+		      "%s: %d callbacks, %s, detail %s", T[k].answers, g.calls, lock_outcome_str(g.r.outcome),
+		      unit_escz(g.r.detail));
+		env_free(&e);
+	}
+}
+
 /* ---- ping, leave, warning, watch ---- */
 
 static void test_ping(void)
@@ -747,6 +849,7 @@ int main(void)
 	test_renew();
 	test_release();
 	test_inspect();
+	test_bad_data_detail();
 	test_ping();
 	test_waiting_plumbing();
 	CHECK(early_callbacks == 0, "%d callbacks ran inside the call that started them", early_callbacks);

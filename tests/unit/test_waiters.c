@@ -471,13 +471,16 @@ static void test_errors(void)
 {
 	static const struct {
 		const char *what;
-		bool on_retry;            /* refused on a retry (else answered on the first try) */
-		enum lock_outcome answer; /* the first try's answer */
-		enum backend_start refuse;
+		bool on_retry;             /* refused on a retry (else answered on the first try) */
+		enum lock_outcome answer;  /* the first try's answer */
+		enum backend_start refuse; /* BACKEND_STARTED on a retry: the retry is answered `want` */
 		enum lock_outcome want;
 	} T[] = {
 	    {"answered UNAVAILABLE", false, LOCK_UNAVAILABLE, BACKEND_STARTED, LOCK_UNAVAILABLE},
 	    {"answered BACKEND_ERROR", false, LOCK_BACKEND_ERROR, BACKEND_STARTED, LOCK_BACKEND_ERROR},
+	    {"answered INVALID_DATA", false, LOCK_INVALID_DATA, BACKEND_STARTED, LOCK_INVALID_DATA},
+	    {"answered FENCE_EXHAUSTED", false, LOCK_FENCE_EXHAUSTED, BACKEND_STARTED, LOCK_FENCE_EXHAUSTED},
+	    {"retry answered INVALID_DATA", true, LOCK_HELD, BACKEND_STARTED, LOCK_INVALID_DATA},
 	    {"retry refused UNAVAILABLE", true, LOCK_HELD, BACKEND_UNAVAILABLE, LOCK_UNAVAILABLE},
 	    {"retry refused NO_MEMORY", true, LOCK_HELD, BACKEND_NO_MEMORY, LOCK_BACKEND_ERROR},
 	};
@@ -500,6 +503,10 @@ static void test_errors(void)
 		fake_turn(e.loop);
 		if (T[i].on_retry)
 			fake_run_until_calls(e.loop, e.fb, FAKE_ACQUIRE, 1, 1500);
+		if (T[i].on_retry && T[i].refuse == BACKEND_STARTED && fake_next(e.fb, FAKE_ACQUIRE)) {
+			fake_answer(fake_next(e.fb, FAKE_ACQUIRE), T[i].want, NULL);
+			fake_turn(e.loop);
+		}
 		CHECK(g.calls == 1 && g.reply.outcome == T[i].want, "%s: %d callbacks, %s, expected %s", T[i].what,
 		      g.calls, lock_outcome_str(g.reply.outcome), lock_outcome_str(T[i].want));
 		CHECK_STR(g.reply.view.name, "err", T[i].what);

@@ -163,6 +163,9 @@ function malformedHttp(raw) {
     (hdrs[m[1].toLowerCase()] ??= []).push(m[2]);
   }
   if ((hdrs["content-length"] ?? []).some((v) => !/^[0-9]+$/.test(v))) return "bad Content-Length";
+  // Beyond 64 bits no server can frame it; libmicrohttpd answers it itself (the
+  // spec's "Errors dlockd cannot shape").
+  if ((hdrs["content-length"] ?? []).some((v) => BigInt(v) >= 2n ** 64n)) return "Content-Length beyond 2^64";
   const te = (hdrs["transfer-encoding"] ?? []).join(",");
   if (/chunked/i.test(te) && !hdrs["content-length"]) {
     let rest = raw.slice(hEnd + 4);

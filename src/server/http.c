@@ -49,8 +49,6 @@ struct header_scan {
  * waits in the server's `idle` queue for a request line; from the request line
  * to the end of the body, in `reading`. */
 struct http_conn {
-	struct http_server *srv;
-	struct MHD_Connection *conn;
 	int fd;
 	struct conn_addr addr;
 	bool counted; /* in srv->counts (not a trusted proxy) */
@@ -263,8 +261,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	hc = calloc(1, sizeof *hc);
 	if (!hc)
 		return; /* served without a deadline or a count: better than refusing */
-	hc->srv = srv;
-	hc->conn = conn;
 	conn_deadline_init(&hc->deadline);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	hc->fd = ci ? ci->connect_fd : -1;

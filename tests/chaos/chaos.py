@@ -5,9 +5,11 @@ Usage: chaos.py [--smoke] [--only NAME,...] [--out DIR] [--seed N] [--dlockd PAT
 
 Owns: running each scenario (cluster up, workload + nemesis for the scenario's duration,
 clients joined, everything healed, every Redis dumped, cluster down) into
-DIR/<scenario>/history.jsonl (+ logs/), then the checker per history and the report over
-DIR, a summary table, and the exit status: 0 when no anomaly outside meta.allowed was found,
-1 when one was, 2 when a run or a check could not be done. Python 3.11 standard library only.
+DIR/<scenario>/history.jsonl (+ logs/), DIR/summary.json (how each run went), then the
+verdict: report.py over DIR (it runs the checker on every history and writes report.txt,
+results.json and report.html there), or checker.py per history if report.py is absent.
+Exit status: 0 when no anomaly outside meta.allowed was found, 1 when one was, 2 when a run
+or a check could not be done. Python 3.11 standard library only.
 """
 
 import argparse
@@ -86,37 +88,44 @@ def run_scenario(sc, seed, dlockd, out_dir):
             "seconds": round(time.monotonic() - t_wall, 1), "lines": counts, "errors": errors}
 
 
-def check(res):
-    """Runs the checker on res's history (if the checker is there); adds its verdict."""
-    if not os.path.exists(CHECKER):
-        res["check"] = None
-        return
-    p = subprocess.run([sys.executable, CHECKER, "--json", res["history"]],
-                       capture_output=True, text=True)
-    if p.returncode not in (0, 1):
-        res["errors"].append(f"checker exit {p.returncode}: {p.stderr.strip()[:500]}")
-        res["check"] = None
-        return
-    with open(os.path.join(res["dir"], "check.json"), "w", encoding="utf-8") as f:
-        f.write(p.stdout)
-    res["check"] = json.loads(p.stdout)
-
-
-def table(results):
-    head = f"{'scenario':28} {'topology':20} {'s':>5} {'ops':>5} {'grants':>6} " \
-           f"{'anom':>4} {'allowed':>7}  kinds"
-    lines = [head, "-" * len(head)]
+def check_each(results):
+    """Without report.py: the checker on each history; returns 0, 1 (an anomaly outside
+    meta.allowed) or 2 (a history it could not read)."""
+    worst = 0
     for r in results:
-        c = r.get("check")
-        if c is None:
-            cols = f"{r['lines'].get('op', 0):>5} {'?':>6} {'?':>4} {'?':>7}  unchecked"
-        else:
-            s = c["stats"]
-            kinds = ", ".join(f"{k} {n}" for k, n in s["kinds"].items()) or "-"
-            cols = f"{s['ops']:>5} {s['grants']:>6} {s['anomalies']:>4} {s['allowed']:>7}  {kinds}"
-        err = f"  ERROR: {'; '.join(r['errors'])}" if r["errors"] else ""
-        lines.append(f"{r['scenario']:28} {r['topology']:20} {r['seconds']:>5} {cols}{err}")
-    return "\n".join(lines)
+        p = subprocess.run([sys.executable, CHECKER, r["history"]], capture_output=True,
+                           text=True)
+        last = (p.stdout.strip().splitlines() or ["(no output)"])[-1]
+        print(f"{r['scenario']:28} {last}")
+        if p.returncode not in (0, 1):
+            print(p.stderr.strip(), file=sys.stderr)
+        worst = max(worst, p.returncode if p.returncode in (1, 2) else 2)
+    return worst
+
+
+def verdict(results, out):
+    """Checks every history (report.py, else checker.py); returns the exit status."""
+    if os.path.exists(REPORT):
+        status = subprocess.run([sys.executable, REPORT, "--out", out, out]).returncode
+    elif os.path.exists(CHECKER):
+        status = check_each(results)
+    else:
+        log("chaos: tests/chaos/checker.py is not there: histories written, not checked")
+        return 2
+    if status not in (0, 1):
+        status = 2
+    if status == 0 and any(r["errors"] for r in results):
+        status = 2
+    return status
+
+
+def ran(r):
+    """One line on how a run went (the checker says what it found)."""
+    n = r["lines"]
+    err = f"; ERRORS: {'; '.join(r['errors'])}" if r["errors"] else ""
+    return (f"{r['scenario']:28} {r['topology']:20} {r['seconds']:>5} s  {n.get('op', 0):>4} ops "
+            f"{n.get('write', 0):>4} writes {n.get('fault', 0):>2} faults "
+            f"{n.get('redis_dump', 0):>2} dumps{err}")
 
 
 def main(argv=None):
@@ -151,25 +160,17 @@ def main(argv=None):
     results = []
     for sc in scenarios:
         log(f"chaos: {sc.name} ({sc.topology}, {sc.duration_s:g} s): {sc.about}")
-        res = run_scenario(sc, seed, os.path.abspath(args.dlockd), out)
-        check(res)
-        results.append(res)
-    summary = {"seed": seed, "seconds": round(time.monotonic() - t0, 1),
-               "scenarios": [{k: v for k, v in r.items() if k != "check"} | {
-                   "stats": r["check"]["stats"] if r.get("check") else None} for r in results]}
+        results.append(run_scenario(sc, seed, os.path.abspath(args.dlockd), out))
+        log("chaos: ran " + ran(results[-1]))
+    summary = {"seed": seed, "seconds": round(time.monotonic() - t0, 1), "runs": results}
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
-    if os.path.exists(REPORT):
-        subprocess.run([sys.executable, REPORT, out])
-    print(table(results))
-    print(f"total {summary['seconds']} s, seed {seed}; results in {out}")
-    if any(r.get("check") and r["check"]["stats"]["anomalies"] for r in results):
-        return 1
-    if any(r["errors"] or r.get("check") is None for r in results):
-        if not os.path.exists(CHECKER):
-            log("chaos: tests/chaos/checker.py is not there: histories written, not checked")
-        return 2
-    return 0
+    print("runs:")
+    for r in results:
+        print("  " + ran(r))
+    status = verdict(results, out)
+    print(f"chaos: {len(results)} runs in {summary['seconds']} s (seed {seed}); results in {out}")
+    return status
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ class Redis:
 
 
 def _text(b):
-    return b.decode("utf-8", errors="replace") if isinstance(b, bytes) else b
+    """Bytes as text; bytes that are not UTF-8 as \\xNN (lossless, as the checker asks)."""
+    return b.decode("utf-8", errors="backslashreplace") if isinstance(b, bytes) else b
 
 
 def _pairs(items):
@@ -72,8 +73,8 @@ def _pairs(items):
 
 def dump(port, prefix, timeout=2.0):
     """Every key under prefix on the Redis at port: {key: {"type", "value", "pttl"}}.
-    Values: string -> str, hash -> {field: value}, zset -> {member: score}, list -> [..],
-    set -> sorted [..]. Raises OSError or RedisError if Redis does not answer."""
+    Values (tests/chaos/HISTORY.md): string -> str, hash -> {field: value}, zset ->
+    [[member, score], ..], list -> [..], set -> sorted [..]. Raises OSError or RedisError if Redis does not answer."""
     out = {}
     with Redis(port, timeout) as r:
         cursor = b"0"
@@ -86,7 +87,9 @@ def dump(port, prefix, timeout=2.0):
                 elif kind == "hash":
                     value = _pairs(r.call("HGETALL", k))
                 elif kind == "zset":
-                    value = _pairs(r.call("ZRANGE", k, 0, -1, "WITHSCORES"))
+                    items = r.call("ZRANGE", k, 0, -1, "WITHSCORES")
+                    value = [[_text(items[i]), _text(items[i + 1])]
+                             for i in range(0, len(items), 2)]
                 elif kind == "list":
                     value = [_text(v) for v in r.call("LRANGE", k, 0, -1)]
                 elif kind == "set":

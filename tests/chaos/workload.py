@@ -28,12 +28,12 @@ MS = 1_000_000
 class Profile:
     """What the clients do; a scenario may change any of it."""
     clients: int = 12
-    names: int = 4
+    names: int = 5
     ttl_ms: tuple = (400, 1500)
     wait_share: float = 0.4       # acquires that wait (wait_ms > 0)
     wait_ms: tuple = (300, 3000)
     reacquire_share: float = 0.15  # acquires sent with the client's last token for the name
-    hold_ttls: tuple = (0.1, 1.5)  # how long a holder keeps the lock, in ttls
+    hold_ttls: tuple = (0.05, 1.2)  # how long a holder keeps the lock, in ttls
     expire_share: float = 0.15     # holders that stop renewing and never release
     pause_share: float = 0.05      # holders that pause beyond the lease, then write late
     late_write_share: float = 0.3  # renews followed by another write with the same fence
@@ -205,24 +205,25 @@ class Client(threading.Thread):
             self.nap(50, 300)
 
     def hold(self, name, grant, t_send):
-        """Holds the lock just granted: write, renew every ttl/3, then end as planned."""
+        """Holds the lock just granted: write, renew every ttl/3, then end as planned.
+        The client counts on its lease until t_send of its last successful acquire or
+        renew + the ttl granted then (the checker's window); a waiting acquire answered
+        late has counted on nothing yet, so it renews at once: a renew that succeeds
+        proves the lease was held all along (a renew never resurrects a lock)."""
         rng, p = self.rng, self.p
         token, fence = grant["token"], int(grant["fence"])
-        ttl = int(grant["ttl_ms"])
-        asked = ttl
+        asked = ttl = int(grant["ttl_ms"])
         valid_until = t_send + ttl * MS
+        next_at = t_send + ttl * MS // 3
         self.run_.register.write(self.id, name, fence)
         r = rng.random()
         plan = "expire" if r < p.expire_share else (
             "pause" if r < p.expire_share + p.pause_share else "release")
         end = now() + int(rng.uniform(*p.hold_ttls) * ttl * MS)
-        while True:
-            t = now()
-            if t >= end or self.left_s() <= 0 or t >= valid_until:
-                break
-            time.sleep(min(ttl / 3000, (end - t) / 1e9, max(self.left_s(), 0)))
-            if now() >= end or self.left_s() <= 0:
-                break
+        while now() < end and self.left_s() > 0:
+            if now() < next_at:
+                time.sleep(max(0.0, min(next_at, end, self.run_.stop_at) - now()) / 1e9)
+                continue
             t_send = now()
             if rng.random() < p.idem_share:
                 status, body = self.acquire(name, asked, 0, token)
@@ -231,17 +232,20 @@ class Client(threading.Thread):
             if status in (200, 201) and isinstance(body, dict):
                 ttl = int(body.get("ttl_ms") or asked)
                 valid_until = t_send + ttl * MS
+                next_at = t_send + ttl * MS // 3
                 if status == 201:  # a re-acquire found the lease gone: a new grant
                     token, fence = body["token"], int(body["fence"])
                     self.tokens[name] = token
                     self.run_.register.write(self.id, name, fence)
                 elif rng.random() < p.late_write_share:
                     self.run_.register.write(self.id, name, fence)
-            elif status in (404, 409) or status is not None and status < 500:
-                return  # lost it (expired, or someone else holds it now)
+            elif status is not None and status < 500:
+                return  # lost it: expired (404), or someone else holds it (409)
             elif now() >= valid_until:
                 return  # renewals failed until the lease ran out
-        if plan == "release" and now() < valid_until:
+            else:
+                next_at = now() + 50 * MS  # 503 or no answer: try again soon
+        if plan == "release":
             self.release(name, token)
         elif plan == "pause" and self.left_s() > 0:
             self.pause(name, token, fence, valid_until)

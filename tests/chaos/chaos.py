@@ -151,8 +151,8 @@ def main(argv=None):
         log(f"chaos: no dlockd binary at {args.dlockd} (run make)")
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    out = args.out or os.path.join(ROOT, "results",
-                                   "chaos-" + time.strftime("%Y%m%d-%H%M%S"))
+    out = os.path.abspath(args.out or os.path.join(
+        ROOT, "results", "chaos-" + time.strftime("%Y%m%d-%H%M%S")))
     os.makedirs(out, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     log(f"chaos: {len(scenarios)} scenarios, seed {seed}, results in {out}")

@@ -118,6 +118,8 @@ class RedisNode(_Process):
         _wait_until(self.ping, timeout, self.name)
 
     def ping(self):
+        if not self.alive:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
         try:
             with Redis(self.port, 0.5) as r:
                 return r.call("PING") == b"PONG"

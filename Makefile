@@ -54,6 +54,8 @@ help:
 	@echo 'make api-test  API contract: spec lint, generated client, curl examples, conformance'
 	@echo 'make bench    benchmarks (not part of test)'
 	@echo 'make deps     install missing Debian packages (as root)'
+	@echo 'make chaos    faults against 3 dlockd replicas and real Redis, checked (<= 5 min; results/)'
+	@echo 'make chaos-smoke  the CI subset of make chaos (<= 90 s)'
 
 $(BUILD)/dlockd: $(OBJS)
 	$(E) LINK $@
@@ -121,6 +123,21 @@ run: all
 
 bench:
 	$(Q)./bench/run.sh
+
+# Jepsen-style runs (issue 13; tests/chaos/, docs/chaos-runner.md): real redis-server and dlockd
+# processes under faults, every history checked. Each run keeps its histories, logs and report
+# in results/chaos-<timestamp>/ (CHAOS_OUT to choose); CHAOS_ARGS passes more options, e.g.
+# CHAOS_ARGS='--only always_kill --seed 7'. Needs python3 (installed like the other packages).
+CHAOS_OUT ?= results/chaos-$(shell date +%Y%m%d-%H%M%S)
+.PHONY: chaos chaos-smoke chaos-deps
+chaos: all chaos-deps
+	$(Q)python3 tests/chaos/chaos.py --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
+
+chaos-smoke: all chaos-deps
+	$(Q)python3 tests/chaos/chaos.py --smoke --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
+
+chaos-deps:
+	@DEPS_EXTRA=python3 ./tools/deps.sh check
 
 FORMAT_FILES = $(wildcard src/*.c src/*/*.[ch] tests/unit/*.[ch] tests/blackbox/*.[ch])
 

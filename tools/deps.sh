@@ -1,8 +1,9 @@
 #!/bin/sh
 # Checks (and with `install`, installs as root) the Debian packages dlockd needs to build,
 # test and run. Usage: tools/deps.sh check|install
+# DEPS_EXTRA adds packages a target needs beyond those (make chaos: python3).
 set -eu
-PKGS="build-essential pkg-config libmicrohttpd-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server"
+PKGS="build-essential pkg-config libmicrohttpd-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server ${DEPS_EXTRA:-}"
 
 missing() {
     for p in $PKGS; do

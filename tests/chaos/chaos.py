@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 
 from cluster import TOPOLOGIES, Cluster  # noqa: E402
 from history import History, now  # noqa: E402
-from nemesis import Nemesis, dump_nodes  # noqa: E402
+from nemesis import Nemesis, Step, dump_nodes  # noqa: E402
 from scenarios import SCENARIOS, select  # noqa: E402
 from workload import Register, Run, run_clients  # noqa: E402
 
@@ -64,7 +64,9 @@ def run_scenario(sc, seed, dlockd, out_dir):
             t_start = now()
             run = Run(sc.name, seed, sc.profile, [r.port for r in cl.replicas], names, h,
                       Register(h), t_start + int(sc.duration_s * 1e9), [])
-            nem = Nemesis(cl, h, sc.steps, os.path.join(work, "snapshots"), t_start)
+            # A mid-run dump too: locks are held then, so their hashes are in it.
+            steps = sc.steps + (Step(sc.duration_s / 2, "dump", ()),)
+            nem = Nemesis(cl, h, steps, os.path.join(work, "snapshots"), t_start)
             nem.start()
             clients = run_clients(run)
             nem.join(sc.duration_s + 60)

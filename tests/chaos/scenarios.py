@@ -80,7 +80,7 @@ SCENARIOS = (
              duration_s=13.0, profile=WAITERS),
     Scenario("client_pause", "single-aof-always",
              "clients paused beyond their lease, then writing with their old fence",
-             (Step(5.0, "dump", ()),),
+             (),
              profile=Profile(pause_share=0.35, expire_share=0.1)),
     Scenario("proxy_delay", "single-aof-always",
              "latency between dlockd and Redis: 40 ms on every link, then 1.5 s (beyond "

@@ -227,15 +227,21 @@ def finish(h):
         if f.t_end < 0:
             f.t_end = h.t_last
     h.ops.sort(key=lambda o: (o.t_send, o.id))
+    h.warnings += content_warnings(h)
+
+
+def content_warnings(h):
+    """What the checker had to guess or will skip: grants lacking a field, meta gaps."""
+    out = []
     incomplete = [o for o in h.ops if is_grant(o) and (
         not o.token or o.fence is None or (o.ttl_granted is None and o.ttl_ms is None))]
     if incomplete:
-        h.warnings.append(f"{len(incomplete)} grants lack a token, fence or ttl (first: op "
-                          f"{incomplete[0].id}); properties that need them skip them")
-    for k in h.allowed - set(KINDS):
-        h.warnings.append(f"meta.allowed names an unknown anomaly kind {k!r}")
+        out.append(f"{len(incomplete)} grants lack a token, fence or ttl (first: op "
+                   f"{incomplete[0].id}); properties that need them skip them")
+    out += [f"meta.allowed names an unknown anomaly kind {k!r}" for k in h.allowed - set(KINDS)]
     if "liveness_ms" not in h.meta or "recheck_ms" not in h.meta:
-        h.warnings.append("meta has no liveness_ms/recheck_ms; using 3000/1000")
+        out.append("meta has no liveness_ms/recheck_ms; using 3000/1000")
+    return out
 
 
 def unexpected_allowances(h):
@@ -385,8 +391,10 @@ def name_leases(name, ops):
     leases.sort(key=lambda l: (l.start, l.opened_by.id))
     per_client = {}
     for lease in leases:
-        per_client.setdefault(lease.client, []).append(lease)
-    for mine in per_client.values():
+        per_client.setdefault(lease.client, ([], []))
+        per_client[lease.client][0].append(lease.start)
+        per_client[lease.client][1].append(lease)
+    for _, mine in per_client.values():
         for a, b in zip(mine, mine[1:]):
             a.superseded = b.opened_by
     uncertain = []
@@ -403,8 +411,8 @@ def link(o, by_token, per_client):
         lease = by_token.get(tok) if tok else None
         if lease is not None and lease.client == o.client:
             return lease
-    mine = per_client.get(o.client, [])
-    i = bisect.bisect_right([l.start for l in mine], o.t_send)
+    starts, mine = per_client.get(o.client, ([], []))
+    i = bisect.bisect_right(starts, o.t_send)
     return mine[i - 1] if i else None
 
 
@@ -468,7 +476,7 @@ def check(h, params=Params(), model=None):
     return sorted(found, key=lambda a: (a["t_start"], a["kind"], a["ops"]))
 
 
-def describe(h, o):
+def describe(o):
     return f"{o.client}'s op {o.id}"
 
 
@@ -488,7 +496,7 @@ def fence_repeat(h, m):
 
 def fence_repeat_anomaly(h, name, fence, same):
     grants = [l.opened_by for l in same]
-    said = "; ".join(f"{describe(h, g)} answered at {h.rel(g.t_recv)}" for g in grants)
+    said = "; ".join(f"{describe(g)} answered at {h.rel(g.t_recv)}" for g in grants)
     return anomaly("fence_repeat", name, [g.client for g in grants], grants,
                    min(g.t_recv for g in grants), max(g.t_recv for g in grants),
                    f"{len(grants)} grants of {name} carry the same fence {fence} ({said}); "
@@ -515,7 +523,7 @@ def name_fence_order(h, name, grants):
         if g1 is not None and g1.fence >= g2.fence:
             out.append(anomaly(
                 "fence_order", name, [g1.client, g2.client], [g1, g2], g1.t_recv, g2.t_recv,
-                f"{describe(h, g2)} was sent at {h.rel(g2.t_send)}, after {describe(h, g1)} "
+                f"{describe(g2)} was sent at {h.rel(g2.t_send)}, after {describe(g1)} "
                 f"got fence {g1.fence} for {name} (answer at {h.rel(g1.t_recv)}), yet got "
                 f"fence {g2.fence}, not above it"))
     return out
@@ -580,8 +588,8 @@ def token_reuse(h):
             out.append(anomaly(
                 "token_reuse", o.name, [first.client, o.client], [first, o], first.t_recv,
                 o.t_recv,
-                f"{describe(h, o)} got a fresh grant of {o.name} at {h.rel(o.t_recv)} with the "
-                f"token {describe(h, first)} had already been given ({first.name}, at "
+                f"{describe(o)} got a fresh grant of {o.name} at {h.rel(o.t_recv)} with the "
+                f"token {describe(first)} had already been given ({first.name}, at "
                 f"{h.rel(first.t_recv)})"))
     return out
 
@@ -756,7 +764,7 @@ def token_anomaly(h, d, key, tok, where, owner):
     name = key_name(key) or owner.name
     return anomaly(
         "token_in_redis", name, [owner.client], [owner], d.t, d.t,
-        f"the token of {describe(h, owner)} ({owner.op} of {owner.name}) is in the {where} of "
+        f"the token of {describe(owner)} ({owner.op} of {owner.name}) is in the {where} of "
         f"{key!r} on {d.node} (dump at {h.rel(d.t)}); Redis must hold only its hash",
         lines=[d.line])
 

@@ -260,6 +260,13 @@ class DoubleGrant(unittest.TestCase):
         h.acquire("w2", 890, 950, ttl=1000)
         self.assertEqual(h.anomalies(), [])
 
+    def test_a_renew_that_succeeds_late_proves_the_lease_was_alive(self):
+        h = H()
+        h.acquire("w1", 0, 10, ttl=1000)
+        h.renew("w1", 1100, 1110, ttl=1000)       # after the window's end, yet 200
+        h.acquire("w2", 1050, 1060, ttl=1000)
+        self.assertEqual(len(h.anomalies("double_grant")), 1)
+
     def test_a_renew_linked_by_sent_token(self):
         h = H()
         a = h.acquire("w1", 0, 10, ttl=1000)
@@ -372,6 +379,22 @@ class WaiterStranded(unittest.TestCase):
         h.acquire("w2", 200, 10200, status=409, wait=10000)
         self.assertEqual(h.anomalies(), [])
 
+    def test_another_waiters_grant_holds_from_slack_before_its_answer(self):
+        h = H()
+        h.acquire("w3", 0, 8000, wait=10000, ttl=1000)      # hold from 7500
+        h.acquire("w2", 100, 10000, status=409, wait=9900)
+        found = h.anomalies("waiter_stranded")
+        self.assertEqual(sorted(x["clients"][0] for x in found), ["w2", "w3"])
+        mine = [x for x in found if x["clients"] == ["w2"]][0]
+        self.assertEqual((mine["t_start"], mine["t_end"]), (100 * MS, 7500 * MS))
+
+    def test_a_grant_whose_answer_a_fault_may_have_delayed_holds_from_t_send(self):
+        h = H()
+        h.fault("pause_client", "w3", 1000, 7990)
+        h.acquire("w3", 0, 8000, wait=10000, ttl=1000)
+        h.acquire("w2", 100, 10000, status=409, wait=9900)
+        self.assertEqual([x["clients"] for x in h.anomalies("waiter_stranded")], [])
+
     def test_an_uncertain_renew_may_extend_the_hold(self):
         h = H()
         h.acquire("w1", 0, 10, ttl=3000)
@@ -398,6 +421,7 @@ class WaiterOutcome(unittest.TestCase):
     def test_late_409_is_reported_unless_a_fault_slowed_it(self):
         self.assertEqual(len(self.outcome(7000, 409)), 1)
         self.assertEqual(self.outcome(7000, 409, fault=("pause_dlockd", "dlockd0", 100, 6500)), [])
+        self.assertEqual(len(self.outcome(7000, 409, fault=("pause_dlockd", "dlockd1", 100, 6500))), 1)
 
     def test_documented_errors_are_fine(self):
         for status, code in ((503, "backend_unavailable"), (408, "request_timeout"),

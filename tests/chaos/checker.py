@@ -232,7 +232,7 @@ def finish(h):
 
 def content_warnings(h):
     """What the checker had to guess or will skip: grants lacking a field, meta gaps."""
-    out = []
+    out = [] if h.ops else ["no op at all: the workload did not run"]
     incomplete = [o for o in h.ops if is_grant(o) and (
         not o.token or o.fence is None or (o.ttl_granted is None and o.ttl_ms is None))]
     if incomplete:

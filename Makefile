@@ -53,6 +53,7 @@ help:
 	@echo 'make valgrind the black-box suite with dlockd under valgrind'
 	@echo 'make api-test  API contract: spec lint, generated client, curl examples, conformance'
 	@echo 'make bench    benchmarks (not part of test)'
+	@echo 'make chaos-unit  unit tests of the chaos checker and report (Python 3, no build)'
 	@echo 'make deps     install missing Debian packages (as root)'
 	@echo 'make chaos    faults against 3 dlockd replicas and real Redis, checked (<= 5 min; results/)'
 	@echo 'make chaos-smoke  the CI subset of make chaos (<= 90 s)'
@@ -101,6 +102,11 @@ deps:
 
 unit: $(UNIT_BINS)
 	$(Q)./tools/run-unit.sh $(UNIT_BINS)
+
+# The chaos checker's and report's unit tests: Python programs, each printing "N passed, N failed".
+.PHONY: chaos-unit
+chaos-unit:
+	$(Q)PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh tests/chaos/test_*.py
 
 blackbox: $(BUILD)/dlockd $(BUILD)/test_blackbox
 	$(Q)DLOCKD_BIN=$(BUILD)/dlockd $(BUILD)/test_blackbox

@@ -16,8 +16,8 @@ from workload import Profile
 
 DOUBLE = ("double_grant",)
 # Many waiters on few names, long waits: the line is never empty when a replica dies.
-WAITERS = Profile(clients=12, names=2, ttl_ms=(300, 1200), wait_share=0.85,
-                  wait_ms=(7000, 12000), hold_ttls=(0.2, 1.0), expire_share=0.05,
+WAITERS = Profile(clients=12, names=2, ttl_ms=(300, 900), wait_share=0.85,
+                  wait_ms=(9000, 14000), hold_ttls=(0.2, 1.0), expire_share=0.05,
                   pause_share=0.0)
 
 
@@ -73,7 +73,7 @@ SCENARIOS = (
     Scenario("dlockd_kill_waiters", "single-aof-always",
              "kill -9 of a dlockd replica with waiters queued, restarted 0.5 s later",
              (Step(3.5, "kill_dlockd", ("dlockd0",), 0.5),),
-             duration_s=15.0, profile=WAITERS, smoke=True),
+             duration_s=16.0, profile=WAITERS, smoke=True),
     Scenario("dlockd_pause_waiters", "single-aof-always",
              "SIGSTOP of a dlockd replica with waiters queued, for 4 s (beyond the liveness window)",
              (Step(3.5, "pause_dlockd", ("dlockd2",), 4.0),),

@@ -15,7 +15,9 @@ from nemesis import Step
 from workload import Profile
 
 DOUBLE = ("double_grant",)
-# Many waiters on few names, long waits: the line is never empty when a replica dies.
+# Many waiters on few names, so the line is never empty when a replica dies; waits long enough
+# that a line stalled behind the dead replica's entries would outlast the checker's bound
+# (liveness + recheck + slack, 4.5 s) after the dead calls' possible holds end.
 WAITERS = Profile(clients=12, names=2, ttl_ms=(300, 900), wait_share=0.85,
                   wait_ms=(9000, 14000), hold_ttls=(0.2, 1.0), expire_share=0.05,
                   pause_share=0.0)
@@ -33,7 +35,8 @@ class Scenario:
     smoke: bool = False
 
 
-def _all(kind, at, hold, arg=0, links=("dlockd*-redis*",)):
+def _links(kind, at, hold, arg=0, links=("dlockd*-redis*",)):
+    """A proxy fault on the links matching links (default: every link)."""
     return Step(at, kind, links, hold, arg)
 
 
@@ -85,21 +88,21 @@ SCENARIOS = (
     Scenario("proxy_delay", "single-aof-always",
              "latency between dlockd and Redis: 40 ms on every link, then 1.5 s (beyond "
              "--redis-timeout-ms) on one replica's links",
-             (_all("proxy_delay", 2.0, 2.5, 40),
-              _all("proxy_delay", 6.0, 2.0, 1500, ("dlockd0-redis*",)))),
+             (_links("proxy_delay", 2.0, 2.5, 40),
+              _links("proxy_delay", 6.0, 2.0, 1500, ("dlockd0-redis*",)))),
     Scenario("proxy_blackhole", "single-aof-always",
              "dlockd-Redis links that forward nothing: one replica's for 2.5 s, then all for 2 s",
-             (_all("proxy_blackhole", 2.5, 2.5, links=("dlockd1-redis*",)),
-              _all("proxy_blackhole", 6.5, 2.0)),
+             (_links("proxy_blackhole", 2.5, 2.5, links=("dlockd1-redis*",)),
+              _links("proxy_blackhole", 6.5, 2.0)),
              smoke=True),
     Scenario("proxy_reset", "single-aof-always",
              "dlockd-Redis connections reset and refused: all for 1.5 s, then one replica's",
-             (_all("proxy_reset", 3.0, 1.5),
-              _all("proxy_reset", 7.0, 1.5, links=("dlockd2-redis*",)))),
+             (_links("proxy_reset", 3.0, 1.5),
+              _links("proxy_reset", 7.0, 1.5, links=("dlockd2-redis*",)))),
     Scenario("redlock3_minority_loss", "redlock3",
              "Redlock, 3 nodes: one node killed for 3 s; later one node cut off (blackhole)",
              (Step(2.5, "node_loss_minority", ("redis2",), 3.0),
-              _all("proxy_blackhole", 7.0, 2.0, links=("dlockd*-redis0",))),
+              _links("proxy_blackhole", 7.0, 2.0, links=("dlockd*-redis0",))),
              smoke=True),
     Scenario("redlock3_majority_loss", "redlock3",
              "Redlock, 3 nodes: two nodes killed for 2.5 s, restarted from their AOF",
@@ -114,7 +117,7 @@ SCENARIOS = (
              "Redlock, 5 nodes: two nodes killed; a node slowed past --node-timeout-ms and a "
              "node paused; then three nodes killed",
              (Step(1.5, "node_loss_minority", ("redis3", "redis4"), 2.5),
-              _all("proxy_delay", 5.0, 2.0, 80, ("dlockd*-redis0",)),
+              _links("proxy_delay", 5.0, 2.0, 80, ("dlockd*-redis0",)),
               Step(5.0, "pause_redis", ("redis1",), 2.5),
               Step(8.5, "node_loss_majority", ("redis0", "redis1", "redis2"), 1.5)),
              duration_s=11.0),

@@ -137,10 +137,10 @@ bench:
 CHAOS_OUT ?= results/chaos-$(shell date +%Y%m%d-%H%M%S)
 .PHONY: chaos chaos-smoke chaos-deps
 chaos: all chaos-deps
-	$(Q)python3 tests/chaos/chaos.py --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
+	$(Q)PYTHONDONTWRITEBYTECODE=1 python3 tests/chaos/chaos.py --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
 
 chaos-smoke: all chaos-deps
-	$(Q)python3 tests/chaos/chaos.py --smoke --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
+	$(Q)PYTHONDONTWRITEBYTECODE=1 python3 tests/chaos/chaos.py --smoke --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
 
 chaos-deps:
 	@DEPS_EXTRA=python3 ./tools/deps.sh check

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Checks (and with `install`, installs as root) the Debian packages dlockd needs to build,
-# test and run. Usage: tools/deps.sh check|install
+# test and run; with `fuzz`, also those `make fuzz` needs (clang and its libFuzzer runtime).
+# Usage: tools/deps.sh check|install [fuzz]
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server"
+[ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 
 missing() {
     for p in $PKGS; do

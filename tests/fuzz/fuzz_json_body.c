@@ -4,8 +4,8 @@
  * Whatever jansson refuses (duplicates, bad UTF-8, ...) is refused; an
  * accepted body is a JSON object whose members are allowed parameters, the
  * non-null ones given, each within its rules and round-tripping as a query
- * and a body; the detail of a refusal is valid UTF-8 (it goes into the
- * problem+json reply as a JSON string). */
+ * and a body; a refusal comes with a detail. (A detail need not be UTF-8:
+ * jansson's messages quote the bytes near an error, and api.c repairs it.) */
 #include "fuzz_params.h"
 
 static const char *const TYPES[] = {
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char detail[256];
 	struct params p;
 	enum dl_error e;
-	json_t *any, *doc, *s;
+	json_t *any, *doc;
 	bool deep;
 
 	/* the pre-check against the depth of what jansson reads */
@@ -79,9 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	deep = params_json_too_deep(body, blen, PARAMS_JSON_DEPTH_MAX);
 
 	e = params_parse(&p, &r, NULL, 0, body, blen, ct, detail, sizeof detail);
-	s = json_string(detail);
-	FUZZ_CHECK(s, "the detail is not valid UTF-8: \"%s\"", detail);
-	json_decref(s);
+	FUZZ_CHECK((e == DL_OK) == !detail[0], "result %d with detail \"%s\"", (int)e, detail);
 	if (blen == 0) {
 		FUZZ_CHECK(e == DL_OK && p.given == 0, "an empty body gave %d", (int)e);
 		return 0;

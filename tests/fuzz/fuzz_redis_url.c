@@ -51,8 +51,8 @@ static void raw_numbers(const char *url, const char **port, size_t *plen, const 
 		*plen = (size_t)(end - *port);
 }
 
-/* Rebuilds an address from t: '%' in the password escaped, port and
- * database only when not the defaults. */
+/* Rebuilds an address from t: '%' in the password escaped, the host in
+ * brackets where it must be, port and database only when not the defaults. */
 static void rebuild(const struct redis_target *t, char *out, size_t cap)
 {
 	size_t o = 0;
@@ -68,7 +68,8 @@ static void rebuild(const struct redis_target *t, char *out, size_t cap)
 			o += (size_t)snprintf(out + o, cap - o, *p == '%' ? "%%25" : "%c", *p);
 		out[o++] = '@';
 	}
-	o += (size_t)snprintf(out + o, cap - o, strchr(t->host, ':') ? "[%s]" : "%s", t->host);
+	/* brackets around an IPv6 address, or a host that starts with one ("[[]" gives "[") */
+	o += (size_t)snprintf(out + o, cap - o, strchr(t->host, ':') || t->host[0] == '[' ? "[%s]" : "%s", t->host);
 	if (t->port != 6379)
 		o += (size_t)snprintf(out + o, cap - o, ":%d", t->port);
 	if (t->db != 0)

@@ -131,7 +131,7 @@ void log_access(const char *client, const char *method, const char *path, int st
 	else
 		put(&l, "%s info  ", ts);
 	/* the client's address, method and path: cut so the line's end fits */
-	put_str(&l, client, json, 64);
+	put_str(&l, client, json, 1024);
 	put(&l, json ? "\",\"method\":\"" : " ");
 	put_str(&l, method, json, 1024);
 	put(&l, json ? "\",\"path\":\"" : " ");

@@ -43,7 +43,7 @@ static char *caught(bool access, const char *method, const char *text, size_t *l
 		abort();
 	stderr = mem;
 	if (access)
-		log_access(method, text, 200, 1000);
+		log_access("203.0.113.9", method, text, 200, 1000);
 	else
 		log_msg(LOG_WARN, "%s", text);
 	stderr = saved;

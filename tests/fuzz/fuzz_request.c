@@ -246,16 +246,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!fuzz_field(&in, '\n', &s, &n))
 		return 0;
 	method = fuzz_strndup(s, n); /* libmicrohttpd hands over C strings */
-	if (!fuzz_field(&in, '\n', &s, &n))
-		s = "", n = 0;
-	target = fuzz_strndup(s, n);
+	target = fuzz_field(&in, '\n', &s, &n) ? fuzz_strndup(s, n) : fuzz_strndup("", 0);
 	while (fuzz_field(&in, '\n', &s, &n) && n > 0) {
 		const char *colon = memchr(s, ':', n);
 		size_t name_len = colon ? (size_t)(colon - s) : n, vlen;
 		const char *v = colon ? colon + 1 : s + n;
 		vlen = (size_t)(s + n - v);
-		while (vlen && (*v == ' ' || *v == '\t'))
-			v++, vlen--;
+		while (vlen && (*v == ' ' || *v == '\t')) {
+			v++;
+			vlen--;
+		}
 		if (name_len == 12 && strncasecmp(s, "Content-Type", 12) == 0) {
 			free(ct);
 			ct = fuzz_strndup(v, vlen);

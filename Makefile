@@ -41,7 +41,17 @@ OBJS      = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all help deps run test unit blackbox check bench format format-check clean
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c each define LLVMFuzzerTestOneInput.
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BINS  = $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZ_BINS    = $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+# They link the modules the parsers live in: not the libmicrohttpd glue, nor the Redis
+# connections and Redlock (which clang would also have to compile warning-free).
+FUZZ_LIB_SRCS := $(filter-out src/server/http.c src/server/healthcheck.c src/server/spec.c src/redis/adapter.c \
+                   src/redis/conn.c src/redis/redlock.c src/redis/store.c,$(LIB_SRCS))
+FUZZ_LIB_OBJS  = $(FUZZ_LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all help deps run test unit blackbox check fuzz fuzz-bins bench format format-check clean
 all: $(BUILD)/dlockd
 
 help:
@@ -50,6 +60,10 @@ help:
 	@echo 'make test     build and run unit + black-box tests, and the API contract checks when npm'
 	@echo '              is present (prints "N passed, N failed")'
 	@echo 'make check    the same suite built with AddressSanitizer + UBSan'
+	@echo '              (both also replay every fuzz seed and regression input)'
+	@echo 'make fuzz     build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and run each'
+	@echo '              for FUZZ_SECONDS (default 60), one at a time; fails on any crash'
+	@echo '              FUZZ_SAN=0: plain -fsanitize=fuzzer, for throughput (build-fuzz-plain/)'
 	@echo 'make valgrind the black-box suite with dlockd under valgrind'
 	@echo 'make api-test  API contract: spec lint, generated client, curl examples, conformance'
 	@echo 'make bench    benchmarks (not part of test)'
@@ -111,14 +125,56 @@ chaos-unit:
 blackbox: $(BUILD)/dlockd $(BUILD)/test_blackbox
 	$(Q)DLOCKD_BIN=$(BUILD)/dlockd $(BUILD)/test_blackbox
 
-# `make test`: unit tests, then the black-box suite against the real binary and real redis-server.
-test: all $(UNIT_BINS) $(BUILD)/test_blackbox
+# The fuzz targets' objects (-DFUZZ_ROOT: where replay finds the corpora).
+.PRECIOUS: $(BUILD)/fuzz/obj/%.o
+$(BUILD)/fuzz/obj/%.o: tests/fuzz/%.c | deps-check
+	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -DFUZZ_ROOT='"$(CURDIR)/tests/fuzz"' -c -o $@ $<
+
+# replay_NAME: fuzz_NAME's LLVMFuzzerTestOneInput over its seeds and
+# regression inputs, with the normal compiler; part of `make test`.
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/obj/fuzz_%.o $(BUILD)/fuzz/obj/replay.o $(FUZZ_LIB_OBJS)
+	$(E) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+# fuzz_NAME: the libFuzzer binary (built by `make fuzz` with clang).
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz_%.o $(FUZZ_LIB_OBJS)
+	$(E) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+# `make test`: unit tests and fuzz replays, then the black-box suite against the real
+# binary and real redis-server.
+test: all $(UNIT_BINS) $(REPLAY_BINS) $(BUILD)/test_blackbox
 	$(Q)./tools/run-tests.sh $(BUILD)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check:
 	$(Q)API_TESTS=0 $(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g' \
 	  CFLAGS='$(SAN_FLAGS)' LDFLAGS='$(SAN_FLAGS)' test
+
+# `make fuzz`: every target under clang + libFuzzer, each run for FUZZ_SECONDS on one core
+# (tools/fuzz.sh) over a copy of its seeds in $(FUZZ_DIR)/corpus/NAME. Needs clang and
+# libclang-rt-dev (tools/deps.sh installs them as root).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     ?= 1
+ifeq ($(FUZZ_SAN),0)
+FUZZ_DIR     := build-fuzz-plain
+FUZZ_FLAGS   := -fno-omit-frame-pointer
+FUZZ_OPT     := -O2 -g
+else
+FUZZ_DIR     := build-fuzz
+FUZZ_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OPT     := -O1 -g
+endif
+FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link $(FUZZ_FLAGS)
+fuzz:
+	$(Q)./tools/deps.sh check fuzz
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=clang OPT='$(FUZZ_OPT)' \
+	  CFLAGS='$(FUZZ_CFLAGS)' LDFLAGS='-fsanitize=fuzzer $(FUZZ_FLAGS)' fuzz-bins
+	$(Q)./tools/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-bins: $(FUZZ_BINS)
 
 valgrind: all $(BUILD)/test_blackbox
 	$(Q)DLOCKD_WRAPPER='valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite' \
@@ -143,9 +199,9 @@ chaos-smoke: all chaos-deps
 	$(Q)PYTHONDONTWRITEBYTECODE=1 python3 tests/chaos/chaos.py --smoke --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
 
 chaos-deps:
-	@DEPS_EXTRA=python3 ./tools/deps.sh check
+	@./tools/deps.sh check chaos
 
-FORMAT_FILES = $(wildcard src/*.c src/*/*.[ch] tests/unit/*.[ch] tests/blackbox/*.[ch])
+FORMAT_FILES = $(wildcard src/*.c src/*/*.[ch] tests/unit/*.[ch] tests/blackbox/*.[ch] tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -154,9 +210,9 @@ format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf build build-asan build-bench
+	rm -rf build build-asan build-bench build-fuzz build-fuzz-plain
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/unit/*.d $(BUILD)/unit/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/unit/*.d $(BUILD)/unit/obj/*.d $(BUILD)/fuzz/obj/*.d)
 
 # Container image + compose deployments, tested with docker (if its engine works) or podman.
 # Not part of `make test`: it builds images and needs root or a container engine.

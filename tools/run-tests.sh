@@ -1,5 +1,6 @@
 #!/bin/sh
-# make test: unit tests, the black-box suite (real dlockd, real redis-server), and —
+# make test: unit tests and the fuzz targets' replays (seeds and regression inputs),
+# the black-box suite (real dlockd, real redis-server), and —
 # when npm is present and API_TESTS is not 0 — the API contract checks, which validate
 # the black-box suite's recorded traffic against openapi.yaml (tools/api-tests.sh).
 # Usage: tools/run-tests.sh BUILD_DIR. The last line is the combined "N passed, N failed".
@@ -11,7 +12,7 @@ trap 'rm -rf "$log"' EXIT INT TERM
 api=${API_TESTS:-1}
 command -v npm >/dev/null 2>&1 || api=0
 
-./tools/run-unit.sh "$build"/unit/test_* | tee "$log/unit"
+./tools/run-unit.sh "$build"/unit/test_* "$build"/fuzz/replay_* | tee "$log/unit"
 if [ "$api" != 0 ]; then
     DLOCKD_RECORD="$log/traffic.jsonl" DLOCKD_BIN="$build/dlockd" "$build/test_blackbox" 2>&1 | tee "$log/bb"
     ./tools/api-tests.sh --record "$log/traffic.jsonl" "$build" 2>&1 | tee "$log/api"

@@ -125,7 +125,8 @@ static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+	/* strtoll() would also take a sign or leading white space (" \t\n\v\f\r") */
+	if (*s < '0' || *s > '9')
 		return false;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -329,6 +330,11 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	if (o->kind == OPT_RATIO) {
 		char *end;
 		double d;
+		/* no sign or white space, which strtod() would take */
+		if ((*v < '0' || *v > '9') && *v != '.') {
+			snprintf(err, errlen, "%s%s: '%s' is not a number in 0..0.5", src, name, v);
+			return false;
+		}
 		errno = 0;
 		d = strtod(v, &end);
 		if (errno || end == v || *end || !(d >= 0.0 && d <= 0.5)) {

@@ -65,10 +65,18 @@ static void put(struct line *l, const char *fmt, ...)
 
 /* Appends s, every byte that is not printable ASCII written as the four
  * characters \xNN (so a line is always ASCII, and a JSON line valid UTF-8);
- * JSON-escaped too when json. */
-static void put_str(struct line *l, const char *s, bool json)
+ * JSON-escaped too when json. Leaves `room` bytes of the buffer free for
+ * what follows (so a JSON line stays whole): a longer s is cut, ending in
+ * "...". */
+static void put_str(struct line *l, const char *s, bool json, size_t room)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p && l->len < sizeof l->buf - 8; p++) {
+	size_t end = sizeof l->buf - room;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (l->len + 5 + 3 > end) { /* an escaped byte is at most 5 characters, then "..." */
+			put(l, "...");
+			return;
+		}
 		if (*p < 0x20 || *p >= 0x7f)
 			put(l, json ? "\\\\x%02x" : "\\x%02x", *p);
 		else if (json && (*p == '"' || *p == '\\'))
@@ -100,11 +108,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	timestamp(ts);
 	if (out_format == LOG_JSON) {
 		put(&l, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, LEVELS[level]);
-		put_str(&l, msg, true);
+		put_str(&l, msg, true, 8);
 		put(&l, "\"}");
 	} else {
 		put(&l, "%s %-5s ", ts, LEVELS[level]);
-		put_str(&l, msg, false);
+		put_str(&l, msg, false, 8);
 	}
 	emit(&l);
 }
@@ -122,11 +130,12 @@ void log_access(const char *client, const char *method, const char *path, int st
 		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"client\":\"", ts);
 	else
 		put(&l, "%s info  ", ts);
-	put_str(&l, client, json);
+	/* the client's address, method and path: cut so the line's end fits */
+	put_str(&l, client, json, 1024);
 	put(&l, json ? "\",\"method\":\"" : " ");
-	put_str(&l, method, json);
+	put_str(&l, method, json, 1024);
 	put(&l, json ? "\",\"path\":\"" : " ");
-	put_str(&l, path, json);
+	put_str(&l, path, json, 128);
 	if (json)
 		put(&l, "\",\"status\":%d,\"duration_ms\":%.3f}", status, (double)duration_us / 1000.0);
 	else

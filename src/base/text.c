@@ -21,6 +21,8 @@ long text_percent_decode(const char *in, size_t len, char *out, size_t cap, bool
 {
 	size_t o = 0;
 
+	if (cap == 0)
+		return -1; /* not even room for the NUL */
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
 		if (c == '+' && plus_is_space) {

@@ -212,17 +212,35 @@ static void on_timer(void *arg)
 	attempt(arg);
 }
 
-/* A wake-up: waiter id `id` is first in a free lock's line. */
+/* Reads 1-10 decimal digits that fit 32 bits from *p (moving it on): the
+ * id's own form, nothing sscanf would also take (signs, spaces). */
+static bool read_u32(const char **p, unsigned *out)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+
+	while (*s >= '0' && *s <= '9' && s - *p < 10)
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	if (s == *p || (*s >= '0' && *s <= '9') || v > UINT32_MAX)
+		return false;
+	*out = (unsigned)v;
+	*p = s;
+	return true;
+}
+
+/* A wake-up: waiter id `id` ("<instance>|<slot>.<gen>") is first in a free lock's line. */
 static void on_wake(void *arg, const char *id)
 {
 	struct waiters *ws = arg;
 	unsigned slot, gen;
 	size_t n = strlen(ws->instance);
-	char tail;
+	const char *p;
 	struct waiter *w;
 
-	if (strncmp(id, ws->instance, n) != 0 || id[n] != '|' ||
-	    sscanf(id + n + 1, "%u.%u%c", &slot, &gen, &tail) != 2 || slot >= ws->nslots)
+	if (strncmp(id, ws->instance, n) != 0 || id[n] != '|')
+		return;
+	p = id + n + 1;
+	if (!read_u32(&p, &slot) || *p++ != '.' || !read_u32(&p, &gen) || *p || slot >= ws->nslots)
 		return;
 	w = ws->slots[slot];
 	if (!w || !w->used || w->gen != gen || w->abandoned)

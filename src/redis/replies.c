@@ -17,7 +17,9 @@ bool replies_int(const redisReply *r, int64_t *out)
 		*out = r->integer;
 		return true;
 	}
-	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+	/* digits, maybe after '-': strtoll() would also skip white space and take '+' */
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20 ||
+	    !(r->str[0] == '-' || (r->str[0] >= '0' && r->str[0] <= '9')))
 		return false;
 	errno = 0;
 	v = strtoll(r->str, &end, 10);
@@ -95,7 +97,7 @@ static enum lock_outcome lock_outcome_of(enum reply_shape shape, const redisRepl
 	case REPLY_ACQUIRE:
 		if (status == 3 && r->elements == 1)
 			return LOCK_RESERVED;
-		if (!parse_view(r, v))
+		if (status < 0 || status > 2 || !parse_view(r, v))
 			return LOCK_BACKEND_ERROR;
 		*clock_behind = status == 1 && r->elements > 8 && r->element[8]->type == REDIS_REPLY_INTEGER &&
 		                r->element[8]->integer == 1;
@@ -110,7 +112,7 @@ static enum lock_outcome lock_outcome_of(enum reply_shape shape, const redisRepl
 			return LOCK_NOT_HELD;
 		if (status == 1 && shape == REPLY_RELEASE)
 			return LOCK_RELEASED;
-		if (!parse_view(r, v))
+		if ((status != 1 && status != -1) || !parse_view(r, v))
 			return LOCK_BACKEND_ERROR;
 		if (status == 1)
 			snprintf(v->token, sizeof v->token, "%s", token);
@@ -118,7 +120,7 @@ static enum lock_outcome lock_outcome_of(enum reply_shape shape, const redisRepl
 	case REPLY_INSPECT:
 		if (status == 0)
 			return LOCK_NOT_HELD;
-		return parse_view(r, v) ? LOCK_FOUND : LOCK_BACKEND_ERROR;
+		return status == 1 && parse_view(r, v) ? LOCK_FOUND : LOCK_BACKEND_ERROR;
 	}
 	return LOCK_BACKEND_ERROR;
 }
@@ -168,8 +170,9 @@ enum lock_outcome replies_list(const struct keys *k, const redisReply *r, struct
 	skipped->first[0] = '\0';
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < LIST_HEAD || (r->elements - LIST_HEAD) % LIST_ENTRY != 0 ||
 	    !replies_int(r->element[0], &now) || !replies_str(r->element[1], scan, sizeof scan) ||
-	    !replies_str(r->element[2], after_key, sizeof after_key) || !replies_int(r->element[3], &skips) ||
-	    skips < 0 || r->element[4]->type != REDIS_REPLY_STRING)
+	    !replies_str(r->element[2], after_key, sizeof after_key) || strlen(scan) != r->element[1]->len ||
+	    strlen(after_key) != r->element[2]->len || !replies_int(r->element[3], &skips) || skips < 0 ||
+	    r->element[4]->type != REDIS_REPLY_STRING)
 		return LOCK_BACKEND_ERROR;
 	skipped->count = (uint64_t)skips;
 	copy_printable(r->element[4]->str, r->element[4]->len, skipped->first, sizeof skipped->first);
@@ -186,10 +189,16 @@ enum lock_outcome replies_list(const struct keys *k, const redisReply *r, struct
 		}
 	}
 	if (strcmp(scan, "0") != 0 || after_key[0] != '\0') {
+		char check_scan[24], check_after[LOCK_NAME_MAX + 1];
 		after[0] = '\0';
 		if (after_key[0] && !keys_lock_name(k, after_key, strlen(after_key), after))
 			goto bad;
 		cursor_node_encode(scan, after, out->next_cursor);
+		/* a SCAN cursor that is no 64-bit number would make a cursor we refuse */
+		if (!cursor_node_decode(out->next_cursor, check_scan, check_after)) {
+			out->next_cursor[0] = '\0';
+			goto bad;
+		}
 	}
 	out->count = kept;
 	out->locks = views;

@@ -205,6 +205,19 @@ static json_t *grant_json(const struct lock_view *v)
 	return o;
 }
 
+/* A problem's detail as a JSON string, never dropped: bytes that are not
+ * UTF-8 (a request's method is echoed in some) become U+FFFD. */
+static json_t *detail_json(const char *detail)
+{
+	char fixed[3 * 256 + 1];
+	json_t *s = json_string(detail);
+
+	if (s)
+		return s;
+	text_utf8_repair(detail, strlen(detail), fixed, sizeof fixed);
+	return json_string(fixed);
+}
+
 static void problem(struct api_reply *reply, enum dl_error e, const char *detail, const struct lock_view *holder)
 {
 	char type[64];
@@ -216,7 +229,7 @@ static void problem(struct api_reply *reply, enum dl_error e, const char *detail
 		json_object_set_new(o, "type", json_string(type));
 		json_object_set_new(o, "title", json_string(dl_strerror(e)));
 		json_object_set_new(o, "status", json_integer(status));
-		json_object_set_new(o, "detail", json_string(detail && *detail ? detail : dl_strerror(e)));
+		json_object_set_new(o, "detail", detail_json(detail && *detail ? detail : dl_strerror(e)));
 		json_object_set_new(o, "code", json_string(dl_error_code(e)));
 		if (holder)
 			json_object_set_new(o, "lock", view_json(holder));

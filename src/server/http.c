@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "server/conns.h"
+#include "server/head.h"
 #include "server/params.h"
 
 /* Bodies over PARAMS_BODY_MAX are read and dropped up to DRAIN_MAX, so the
@@ -34,16 +35,6 @@ enum { DRAIN_MAX = 1024 * 1024 };
 static const char TOO_LARGE[] = "the request body is limited to 16384 bytes";
 
 enum req_state { REQ_HEADERS, REQ_BODY, REQ_WAITING, REQ_READY, REQ_QUEUED, REQ_ABANDONED };
-
-struct header_scan {
-	unsigned lock_tokens;
-	const char *lock_token;
-	unsigned content_lengths, transfer_encodings, hosts;
-	const char *transfer_encoding;
-	const char *bad_name; /* the first header name that is no token, or a mangled framing header's */
-	bool bad_value;       /* a value holds a control character */
-	char forwarded[256];  /* the X-Forwarded-For values, joined by commas (cut at the size) */
-};
 
 /* One client connection (libmicrohttpd's socket context). Between requests it
  * waits in the server's `idle` queue for a request line; from the request line
@@ -68,10 +59,10 @@ struct http_req {
 	uint64_t start_us;
 	char *body;
 	size_t body_len;
-	size_t received;            /* body bytes seen, kept or not */
-	bool close;                 /* the answer comes before the body was read: close after it */
-	enum dl_error early;        /* a framing problem found before the body ended */
-	struct header_scan headers; /* scanned once, with the headers */
+	size_t received;          /* body bytes seen, kept or not */
+	bool close;               /* the answer comes before the body was read: close after it */
+	enum dl_error early;      /* a framing problem found before the body ended */
+	struct head_scan headers; /* scanned once, with the headers */
 	struct api_reply reply;
 	struct api_call *call;        /* while suspended */
 	struct loop_watch hangup;     /* a long wait's client socket, while suspended */
@@ -136,25 +127,6 @@ int http_listen(const struct config *cfg, char *err, size_t errlen)
 }
 
 /* ---- per-request state ---- */
-
-/* A request target in origin form: an absolute-form target
- * ("http://host/path?query") is served by its path (RFC 9112 §3.2.2). */
-static const char *origin_form(const char *uri)
-{
-	const char *p;
-
-	if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
-		return uri;
-	p = strchr(uri, ':') + 3;
-	p += strcspn(p, "/?");
-	return *p ? p : "/";
-}
-
-/* The length of a request target's path: up to the '?' of its query. */
-static size_t path_len(const char *uri)
-{
-	return strcspn(uri, "?");
-}
 
 /* ---- connections: the per-address cap and deadlines ---- */
 
@@ -287,7 +259,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		free(r);
 		return NULL; /* on_request() answers MHD_NO: libmicrohttpd closes the connection */
 	}
-	r->target = origin_form(r->uri);
+	r->target = head_origin_form(r->uri);
 	r->start_us = loop_clock_us();
 	r->prev = r->next = r;
 	loop_watch_init(&r->hangup, -1, NULL, NULL);
@@ -328,7 +300,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			api_undelivered(srv->api, &r->reply);
 		metrics_request(r->reply.route, r->reply.status, took);
 		/* The path only: a query string may carry a token. */
-		plen = path_len(r->target);
+		plen = head_path_len(r->target);
 		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->target,
 		         plen > 100 ? "..." : "");
 		log_access(client, r->method[0] ? r->method : "-", path, r->reply.status, took);
@@ -408,120 +380,11 @@ static void on_hangup(void *arg, unsigned events)
 	resume(r, REQ_ABANDONED);
 }
 
-/* RFC 9110 §5.6.2: 1*tchar. */
-static bool is_token(const char *s)
-{
-	static const char TCHAR[] = "!#$%&'*+-.^_`|~";
-
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		      strchr(TCHAR, *s)))
-			return false;
-	return true;
-}
-
-/* A name that starts as a framing header's and goes on: what libmicrohttpd
- * makes of a folded framing header. */
-static bool mangled_framing(const char *key)
-{
-	static const char *const FRAMING[] = {MHD_HTTP_HEADER_CONTENT_LENGTH, MHD_HTTP_HEADER_TRANSFER_ENCODING,
-	                                      MHD_HTTP_HEADER_HOST};
-
-	for (size_t i = 0; i < sizeof FRAMING / sizeof FRAMING[0]; i++)
-		if (strncasecmp(key, FRAMING[i], strlen(FRAMING[i])) == 0)
-			return true;
-	return false;
-}
-
-/* RFC 9110 §5.5: field values hold no control characters but HTAB. */
-static bool value_ok(const char *v)
-{
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-			return false;
-	return true;
-}
-
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	struct header_scan *h = cls;
-
 	(void)kind;
-	if (value && !value_ok(value))
-		h->bad_value = true;
-	if (strcasecmp(key, "Lock-Token") == 0) {
-		h->lock_tokens++;
-		h->lock_token = value;
-	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-		h->content_lengths++;
-	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		h->transfer_encodings++;
-		h->transfer_encoding = value;
-	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
-		h->hosts++;
-	} else if (strcasecmp(key, "X-Forwarded-For") == 0) {
-		size_t n = strlen(h->forwarded);
-		snprintf(h->forwarded + n, sizeof h->forwarded - n, "%s%s", n ? "," : "", value ? value : "");
-	} else if (!h->bad_name && (!is_token(key) || mangled_framing(key))) {
-		h->bad_name = key;
-	}
+	head_scan_add(cls, key, value);
 	return MHD_YES;
-}
-
-/* Whether the request's framing is unambiguous: header names are tokens
- * (RFC 9110 §5.1), Content-Length, Transfer-Encoding and Host come at most
- * once, and the only transfer coding is chunked. Else the error to answer
- * (before any body is read, closing the connection: bytes after a request we
- * cannot frame must never run as another request), with *detail. */
-static enum dl_error framing_error(const struct header_scan *h, const char **detail)
-{
-	if (h->bad_value) {
-		*detail = "a header value holds a control character";
-		return DL_BAD_REQUEST;
-	}
-	if (h->bad_name) {
-		/* libmicrohttpd hands a folded line (obs-fold) or a space before the
-		 * colon over as a name like "Content-Length37" or "Content-Length " */
-		*detail = "a header name is not a token (obs-fold, or whitespace before the colon?)";
-		return DL_BAD_REQUEST;
-	}
-	if (h->content_lengths > 1 || h->transfer_encodings > 1 || h->hosts > 1) {
-		*detail = "Content-Length, Transfer-Encoding and Host may each be sent once";
-		return DL_BAD_REQUEST;
-	}
-	if (h->content_lengths && h->transfer_encodings) {
-		*detail = "Content-Length and Transfer-Encoding must not both be sent";
-		return DL_BAD_REQUEST;
-	}
-	if (h->transfer_encodings && strcasecmp(h->transfer_encoding, "chunked") != 0) {
-		*detail = "the only transfer coding dlockd accepts is chunked";
-		return DL_UNSUPPORTED_CODING;
-	}
-	return DL_OK;
-}
-
-/* The method must be a token, the target free of spaces and control
- * characters, and an HTTP/1.1 request must name its Host (we check it, not
- * libmicrohttpd: its own 400 for a missing Host sends the status line twice). */
-static enum dl_error request_line_error(const struct http_req *r, const char *method, const char *version,
-                                        const char **detail)
-{
-	if (!is_token(method)) {
-		*detail = "the method is not a token";
-		return DL_BAD_REQUEST;
-	}
-	for (const unsigned char *p = (const unsigned char *)r->uri; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f) {
-			*detail = "the request target holds a space or a control character";
-			return DL_BAD_REQUEST;
-		}
-	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && r->headers.hosts == 0) {
-		*detail = "an HTTP/1.1 request must carry a Host header";
-		return DL_BAD_REQUEST;
-	}
-	return DL_OK;
 }
 
 /* Answers now with an error (used for framing problems); close when the
@@ -531,7 +394,7 @@ static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const c
 	struct api_request req = {
 	    .method = r->method,
 	    .path = r->target,
-	    .path_len = path_len(r->target),
+	    .path_len = head_path_len(r->target),
 	};
 
 	r->early = e;
@@ -549,7 +412,7 @@ static enum MHD_Result dispatch(struct http_req *r)
 		return answer_error(r, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", false);
 	req.method = r->method;
 	req.path = r->target;
-	req.path_len = path_len(r->target);
+	req.path_len = head_path_len(r->target);
 	req.query = r->target[req.path_len] ? r->target + req.path_len + 1 : NULL;
 	req.query_len = req.query ? strlen(req.query) : 0;
 	req.body = r->body ? r->body : "";
@@ -583,7 +446,7 @@ static enum MHD_Result handle(struct http_req *r, struct MHD_Connection *conn, c
 {
 	switch (r->state) {
 	case REQ_HEADERS: {
-		struct header_scan *h = &r->headers;
+		struct head_scan *h = &r->headers;
 		const char *cl, *detail;
 		enum dl_error e;
 		r->conn = conn;
@@ -600,18 +463,14 @@ static enum MHD_Result handle(struct http_req *r, struct MHD_Connection *conn, c
 				conn_forwarded_client(h->forwarded, cfg->trusted_proxies, cfg->ntrusted_proxies,
 				                      &r->client);
 		}
-		e = framing_error(h, &detail);
+		e = head_framing_error(h, &detail);
 		if (e == DL_OK)
-			e = request_line_error(r, method, version, &detail);
+			e = head_request_line_error(method, r->uri, version, h, &detail);
 		if (e != DL_OK)
 			return answer_error(r, e, detail, true);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			/* libmicrohttpd accepted it as 1*DIGIT that fits 64 bits. */
-			cl += strspn(cl, "0");
-			if (strlen(cl) > 9 || strtoul(cl, NULL, 10) > DRAIN_MAX)
-				return answer_error(r, DL_BODY_TOO_LARGE, TOO_LARGE, true);
-		}
+		if (cl && head_length_above(cl, DRAIN_MAX))
+			return answer_error(r, DL_BODY_TOO_LARGE, TOO_LARGE, true);
 		return MHD_YES;
 	}
 	case REQ_BODY:
@@ -757,7 +616,7 @@ struct http_server *http_start(struct loop *loop, const struct config *cfg, stru
 		flags |= MHD_USE_IPv6;
 	/* Not strict: with it, libmicrohttpd closes on a space in the target
 	 * without an answer, and sends its missing-Host 400 twice; both are
-	 * checked (and answered as problems) in request_line_error(). */
+	 * checked (and answered as problems) in head_request_line_error(). */
 	srv->daemon = MHD_start_daemon(
 	    flags, 0, on_accept, srv, on_request, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_URI_LOG_CALLBACK,
 	    on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,

@@ -293,7 +293,7 @@ static void test_routes(void)
 	    {"/locks/a/renewx", NULL},
 	    {"/HEALTHZ", NULL},
 	};
-	static const char *const M[] = {"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS", "get"};
+	static const char *const M[] = {"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS", "get", "GE\xbbT"};
 	struct env e;
 
 	env_init(&e);

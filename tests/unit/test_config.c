@@ -207,7 +207,7 @@ static const struct numopt {
 };
 
 static const char *const BAD_NUMBERS[] = {
-    "abc", "", "1x", " 5", "5 ", "+5", "-5", "0x10", "1e3", "5.0", "99999999999999999999", "\xd9\xa1"};
+    "abc", "", "1x", " 5", "5 ", "+5", "-5", "0x10", "1e3", "5.0", "99999999999999999999", "\xd9\xa1", "\t5", "\v5"};
 
 static void test_numeric_options(void)
 {
@@ -356,6 +356,8 @@ static const struct redis_want REDIS[] = {
     {__LINE__, "redis://h:0", false, NULL, 0, 0, NULL, NULL, NULL},
     {__LINE__, "redis://h:65536", false, NULL, 0, 0, NULL, NULL, NULL},
     {__LINE__, "redis://h:x", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h:\t80", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://h/\v2", false, NULL, 0, 0, NULL, NULL, NULL},
     {__LINE__, "redis://h:", false, NULL, 0, 0, NULL, NULL, NULL},
     {__LINE__, "redis://h/abc", false, NULL, 0, 0, NULL, NULL, NULL},
     {__LINE__, "redis://h/-1", false, NULL, 0, 0, NULL, NULL, NULL},
@@ -531,6 +533,24 @@ static void test_ttl_relations(void)
 		CHECK(c.default_ttl_ms == 50 && c.min_ttl_ms == 10, "DLOCKD_DEFAULT_TTL_MS=50 --min-ttl-ms=10");
 	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_MIN_TTL_MS", "40000"}), ARGS("--min-ttl-ms=100")))
 		CHECK_INT(c.min_ttl_ms, 100, "DLOCKD_MIN_TTL_MS=40000 --min-ttl-ms=100");
+}
+
+/* ---- the clock drift ratio ---- */
+
+static void test_drift_ratio(void)
+{
+	static const char *const GOOD[] = {"0", "0.5", ".25", "0.01", "5e-2"};
+	static const char *const BAD[] = {"-0", "+0.1", " 0.1", "\t0.1", "0.6", "nan", "inf", "", "0.1x", "-0.0"};
+	struct config c;
+
+	for (size_t i = 0; i < sizeof GOOD / sizeof GOOD[0]; i++)
+		if (parse_ok(__LINE__, &c, NULL, ARGS("--clock-drift-factor", GOOD[i])))
+			CHECK(c.clock_drift_factor >= 0.0 && c.clock_drift_factor <= 0.5, "--clock-drift-factor %s: %g",
+			      GOOD[i], c.clock_drift_factor);
+	for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+		parse_err(__LINE__, NULL, ARGS("--clock-drift-factor", BAD[i]), "clock-drift-factor");
+		parse_err(__LINE__, ENV({"DLOCKD_CLOCK_DRIFT_FACTOR", BAD[i]}), NOARGS, "DLOCKD_CLOCK_DRIFT_FACTOR");
+	}
 }
 
 /* ---- logs and prefix ---- */
@@ -745,6 +765,7 @@ int main(void)
 	test_redis_password_secret();
 	test_redis_lists();
 	test_ttl_relations();
+	test_drift_ratio();
 	test_log_and_prefix();
 	test_arg_syntax();
 	test_trusted_proxies();

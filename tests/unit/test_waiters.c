@@ -349,6 +349,15 @@ static void test_wake(void)
 		fake_wake(e.fb, bad);
 		snprintf(bad, sizeof bad, INSTANCE "|%u", slot);
 		fake_wake(e.fb, bad);
+		/* not the id's own digits: signs, spaces, a number beyond 32 bits */
+		snprintf(bad, sizeof bad, INSTANCE "|+%u.%u", slot, gen);
+		fake_wake(e.fb, bad);
+		snprintf(bad, sizeof bad, INSTANCE "| %u.%u", slot, gen);
+		fake_wake(e.fb, bad);
+		snprintf(bad, sizeof bad, INSTANCE "|%u.+%u", slot, gen);
+		fake_wake(e.fb, bad);
+		snprintf(bad, sizeof bad, INSTANCE "|%u.%llu", slot, gen + 4294967296ull);
+		fake_wake(e.fb, bad);
 		fake_wake(e.fb, "");
 		fake_wake(e.fb, "garbage");
 		fake_turn(e.loop);

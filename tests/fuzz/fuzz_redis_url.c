@@ -1,0 +1,115 @@
+/* Fuzzes config_parse_redis(), the Redis address of --redis and
+ * DLOCKD_REDIS. What parses is within bounds, its port and database were
+ * written as plain digits, its label is host:port (never the password), and
+ * the address rebuilt from the parts parses to the same parts. What does not
+ * parse gets one of the fixed reasons, which never echo the address (it may
+ * carry a password). */
+#include "fuzz.h"
+
+#include "base/config.h"
+
+static const char *const REASONS[] = {
+    "bad Redis address: expected unix:///absolute/path",
+    "bad Redis address: expected redis://[:password@]host[:port][/db] or unix:///path",
+    "bad Redis address: the password is too long or badly encoded",
+    "bad Redis address: expected redis://host[:port][/db]",
+    "bad Redis address: the database must be a number",
+};
+
+static bool known_reason(const char *err)
+{
+	for (size_t i = 0; i < sizeof REASONS / sizeof REASONS[0]; i++)
+		if (strcmp(err, REASONS[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The digits the address gave for its port and database (NULL when none). */
+static void raw_numbers(const char *url, const char **port, size_t *plen, const char **db)
+{
+	const char *rest = url + strlen("redis://"), *at = strrchr(rest, '@'), *slash, *end;
+
+	if (at)
+		rest = at + 1;
+	slash = strchr(rest, '/');
+	end = slash ? slash : rest + strlen(rest);
+	*db = slash && slash[1] ? slash + 1 : NULL;
+	*port = NULL;
+	*plen = 0;
+	if (rest[0] == '[') {
+		const char *close = memchr(rest, ']', (size_t)(end - rest));
+		if (close && close[1] == ':')
+			*port = close + 2;
+	} else {
+		for (const char *p = end; p > rest; p--)
+			if (p[-1] == ':') {
+				*port = p;
+				break;
+			}
+	}
+	if (*port)
+		*plen = (size_t)(end - *port);
+}
+
+/* Rebuilds an address from t: '%' in the password escaped, the host in
+ * brackets where it must be, port and database only when not the defaults. */
+static void rebuild(const struct redis_target *t, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (t->unix_path[0]) {
+		snprintf(out, cap, "unix://%s", t->unix_path);
+		return;
+	}
+	o += (size_t)snprintf(out + o, cap - o, "redis://");
+	if (t->password[0]) {
+		out[o++] = ':';
+		for (const char *p = t->password; *p; p++)
+			o += (size_t)snprintf(out + o, cap - o, *p == '%' ? "%%25" : "%c", *p);
+		out[o++] = '@';
+	}
+	/* brackets around an IPv6 address, or a host that starts with one ("[[]" gives "[") */
+	o += (size_t)snprintf(out + o, cap - o, strchr(t->host, ':') || t->host[0] == '[' ? "[%s]" : "%s", t->host);
+	if (t->port != 6379)
+		o += (size_t)snprintf(out + o, cap - o, ":%d", t->port);
+	if (t->db != 0)
+		snprintf(out + o, cap - o, "/%d", t->db);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *url = fuzz_strndup((const char *)data, size);
+	char err[256] = "", label[CONFIG_STR_MAX + 16], again[4 * CONFIG_STR_MAX];
+	struct redis_target t, t2;
+
+	if (!config_parse_redis(url, &t, err, sizeof err)) {
+		FUZZ_CHECK(known_reason(err), "unexpected reason \"%s\"", err);
+		free(url);
+		return 0;
+	}
+	if (t.unix_path[0]) {
+		FUZZ_CHECK(strncmp(url, "unix:///", 8) == 0 && strcmp(t.unix_path, url + 7) == 0,
+		           "unix path is not the address's path");
+		FUZZ_CHECK(!t.host[0] && !t.password[0] && strcmp(t.label, t.unix_path) == 0, "unix target has a host");
+	} else {
+		const char *port, *db;
+		size_t plen;
+		FUZZ_CHECK(strncmp(url, "redis://", 8) == 0, "a redis target from an address not redis://");
+		FUZZ_CHECK(t.host[0] && !strpbrk(t.host, "/@"), "bad host \"%s\"", t.host);
+		FUZZ_CHECK(t.port >= 1 && t.port <= 65535 && t.db >= 0 && t.db <= 100000,
+		           "port %d or db %d out of range", t.port, t.db);
+		raw_numbers(url, &port, &plen, &db);
+		FUZZ_CHECK(!port || fuzz_digits(port, plen), "port \"%.*s\" is not plain digits", (int)plen, port);
+		FUZZ_CHECK(!db || fuzz_digits(db, strlen(db)), "database \"%s\" is not plain digits", db);
+		snprintf(label, sizeof label, strchr(t.host, ':') ? "[%s]:%d" : "%s:%d", t.host, t.port);
+		FUZZ_CHECK(strcmp(t.label, label) == 0, "label \"%s\" is not host:port", t.label);
+	}
+	rebuild(&t, again, sizeof again);
+	FUZZ_CHECK(config_parse_redis(again, &t2, err, sizeof err), "rebuilt address \"%s\" does not parse: %s", again,
+	           err);
+	FUZZ_CHECK(strcmp(t.host, t2.host) == 0 && t.port == t2.port && strcmp(t.unix_path, t2.unix_path) == 0 &&
+	               strcmp(t.password, t2.password) == 0 && t.db == t2.db && strcmp(t.label, t2.label) == 0,
+	           "rebuilt address \"%s\" parses differently", again);
+	free(url);
+	return 0;
+}

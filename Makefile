@@ -67,7 +67,10 @@ help:
 	@echo 'make valgrind the black-box suite with dlockd under valgrind'
 	@echo 'make api-test  API contract: spec lint, generated client, curl examples, conformance'
 	@echo 'make bench    benchmarks (not part of test)'
+	@echo 'make chaos-unit  unit tests of the chaos checker and report (Python 3, no build)'
 	@echo 'make deps     install missing Debian packages (as root)'
+	@echo 'make chaos    faults against 3 dlockd replicas and real Redis, checked (<= 5 min; results/)'
+	@echo 'make chaos-smoke  the CI subset of make chaos (<= 90 s)'
 
 $(BUILD)/dlockd: $(OBJS)
 	$(E) LINK $@
@@ -113,6 +116,11 @@ deps:
 
 unit: $(UNIT_BINS)
 	$(Q)./tools/run-unit.sh $(UNIT_BINS)
+
+# The chaos checker's and report's unit tests: Python programs, each printing "N passed, N failed".
+.PHONY: chaos-unit
+chaos-unit:
+	$(Q)PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh tests/chaos/test_*.py
 
 blackbox: $(BUILD)/dlockd $(BUILD)/test_blackbox
 	$(Q)DLOCKD_BIN=$(BUILD)/dlockd $(BUILD)/test_blackbox
@@ -177,6 +185,21 @@ run: all
 
 bench:
 	$(Q)./bench/run.sh
+
+# Jepsen-style runs (issue 13; tests/chaos/, docs/chaos-runner.md): real redis-server and dlockd
+# processes under faults, every history checked. Each run keeps its histories, logs and report
+# in results/chaos-<timestamp>/ (CHAOS_OUT to choose); CHAOS_ARGS passes more options, e.g.
+# CHAOS_ARGS='--only always_kill --seed 7'. Needs python3 (installed like the other packages).
+CHAOS_OUT ?= results/chaos-$(shell date +%Y%m%d-%H%M%S)
+.PHONY: chaos chaos-smoke chaos-deps
+chaos: all chaos-deps
+	$(Q)PYTHONDONTWRITEBYTECODE=1 python3 tests/chaos/chaos.py --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
+
+chaos-smoke: all chaos-deps
+	$(Q)PYTHONDONTWRITEBYTECODE=1 python3 tests/chaos/chaos.py --smoke --dlockd $(BUILD)/dlockd --out $(CHAOS_OUT) $(CHAOS_ARGS)
+
+chaos-deps:
+	@./tools/deps.sh check chaos
 
 FORMAT_FILES = $(wildcard src/*.c src/*/*.[ch] tests/unit/*.[ch] tests/blackbox/*.[ch] tests/fuzz/*.[ch])
 

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Checks (and with `install`, installs as root) the Debian packages dlockd needs to build,
-# test and run; with `fuzz`, also those `make fuzz` needs (clang and its libFuzzer runtime).
-# Usage: tools/deps.sh check|install [fuzz]
+# test and run; with `fuzz`, also those `make fuzz` needs (clang and its libFuzzer runtime);
+# with `chaos`, those `make chaos` needs (python3).
+# Usage: tools/deps.sh check|install [fuzz|chaos]
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server"
 [ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
+[ "${2:-}" = chaos ] && PKGS="$PKGS python3"
 
 missing() {
     for p in $PKGS; do

@@ -13,15 +13,13 @@
 #include "base/text.h"
 #include "locks/lock.h"
 
+/* A hex digit's value by its place in a table (text.c computes it). */
 static int ref_hex(unsigned char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	static const char DIGITS[] = "0123456789abcdef";
+	const char *p = c ? strchr(DIGITS, c >= 'A' && c <= 'F' ? c + ('a' - 'A') : c) : NULL;
+
+	return p ? (int)(p - DIGITS) : -1;
 }
 
 /* Percent-decodes in[0..len) into out (len bytes suffice); -1 on a bad escape. */

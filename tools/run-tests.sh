@@ -1,5 +1,6 @@
 #!/bin/sh
-# make test: unit tests and the fuzz targets' replays (seeds and regression inputs),
+# make test: unit tests, the fuzz targets' replays (seeds and regression inputs) and the
+# chaos checker's own tests,
 # the black-box suite (real dlockd, real redis-server), and —
 # when npm is present and API_TESTS is not 0 — the API contract checks, which validate
 # the black-box suite's recorded traffic against openapi.yaml (tools/api-tests.sh).
@@ -12,7 +13,9 @@ trap 'rm -rf "$log"' EXIT INT TERM
 api=${API_TESTS:-1}
 command -v npm >/dev/null 2>&1 || api=0
 
-./tools/run-unit.sh "$build"/unit/test_* "$build"/fuzz/replay_* | tee "$log/unit"
+# The chaos checker's, report's and runner's own tests (Python, no processes) count as unit tests.
+PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh "$build"/unit/test_* "$build"/fuzz/replay_* tests/chaos/test_*.py |
+    tee "$log/unit"
 if [ "$api" != 0 ]; then
     DLOCKD_RECORD="$log/traffic.jsonl" DLOCKD_BIN="$build/dlockd" "$build/test_blackbox" 2>&1 | tee "$log/bb"
     ./tools/api-tests.sh --record "$log/traffic.jsonl" "$build" 2>&1 | tee "$log/api"

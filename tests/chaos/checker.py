@@ -387,8 +387,10 @@ def name_leases(name, ops):
         lease = Lease(name, o.client, o.token, o)
         leases.append(lease)
         if o.token:
-            by_token.setdefault(o.token, lease)
+            by_token.setdefault(o.token, []).append(lease)
     leases.sort(key=lambda l: (l.start, l.opened_by.id))
+    for same in by_token.values():
+        same.sort(key=lambda l: (l.start, l.opened_by.id))
     per_client = {}
     for lease in leases:
         per_client.setdefault(lease.client, ([], []))
@@ -405,12 +407,14 @@ def name_leases(name, ops):
 
 def link(o, by_token, per_client):
     """The lease op o acts on: the one its sent token (or, on a 200, its answer's token)
-    names if that lease is o's client's, else the client's latest lease granted (answer
-    received) by o's t_send."""
+    names if that lease is o's client's — the latest such lease granted by o's t_send, when
+    a token was (wrongly) handed out more than once — else the client's latest lease
+    granted (answer received) by o's t_send."""
     for tok in (o.sent_token, o.token if o.status == 200 else None):
-        lease = by_token.get(tok) if tok else None
-        if lease is not None and lease.client == o.client:
-            return lease
+        named = [l for l in by_token.get(tok, ()) if l.client == o.client] if tok else []
+        if named:
+            before = [l for l in named if l.start <= o.t_send]
+            return before[-1] if before else named[0]
     starts, mine = per_client.get(o.client, ([], []))
     i = bisect.bisect_right(starts, o.t_send)
     return mine[i - 1] if i else None

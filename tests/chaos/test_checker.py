@@ -302,6 +302,17 @@ class TokenReuse(unittest.TestCase):
         found = h.anomalies("token_reuse")
         self.assertEqual([x["ops"] for x in found], [[a["id"], b["id"]]])
 
+    def test_ops_with_a_reused_token_act_on_the_latest_lease(self):
+        # A token handed out twice (the bug token_reuse reports) must not make the checker
+        # attach a later release to the first lease and invent a double grant too.
+        h = H()
+        a = h.acquire("w1", 0, 10, ttl=1000)
+        h.release("w1", 100, 110, sent_token=a["token"])
+        h.acquire("w1", 200, 210, ttl=1000, token=a["token"])
+        h.release("w1", 300, 310, sent_token=a["token"])
+        h.acquire("w2", 400, 410, ttl=1000)
+        self.assertEqual([x["kind"] for x in h.anomalies()], ["token_reuse"])
+
     def test_a_reacquire_returns_its_own_token(self):
         h = H()
         a = h.acquire("w1", 0, 10)

@@ -52,6 +52,7 @@ struct redlock {
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
 	void *watch_arg;
+	bool closing; /* rl_free() has begun: no new node calls */
 };
 
 enum call_kind { CALL_ACQUIRE, CALL_RENEW, CALL_RELEASE, CALL_INSPECT, CALL_PING };
@@ -186,6 +187,14 @@ static void on_rolled_back(void *arg, const struct lock_reply *r)
 		answer(c, &c->failure);
 }
 
+/* Node i, for a call made from a leg's callback; NULL once rl_free() has
+ * begun: it frees the nodes one by one, and a node's failing legs must not
+ * reach a node already gone. */
+static struct backend *node_for(const struct redlock *rl, unsigned i)
+{
+	return rl->closing ? NULL : rl->nodes[i];
+}
+
 /* Ends a failed acquire with reply r, once the nodes that granted it have
  * released it again: the caller then sees no stray grant. Nodes that did not
  * answer get the release too, unawaited (they may have granted it all the
@@ -203,12 +212,14 @@ static void fail(struct call *c, const struct lock_reply *r)
 	c->rolling_back = 1; /* held while sending */
 	for (unsigned i = 0; i < rl->n; i++) {
 		enum lock_outcome o = c->legs[i].reply.outcome;
+		struct backend *node = node_for(rl, i);
+		if (!node)
+			continue;
 		if (o == LOCK_GRANTED) {
-			if (rl->nodes[i]->ops->release(rl->nodes[i], &rel, on_rolled_back, &c->legs[i]) ==
-			    BACKEND_STARTED)
+			if (node->ops->release(node, &rel, on_rolled_back, &c->legs[i]) == BACKEND_STARTED)
 				c->rolling_back++;
 		} else if (o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR) {
-			rl->nodes[i]->ops->release(rl->nodes[i], &rel, ignore_lock, NULL);
+			node->ops->release(node, &rel, ignore_lock, NULL);
 		}
 	}
 	if (--c->rolling_back == 0)
@@ -323,7 +334,7 @@ static void give_back(struct call *c, enum lock_outcome o, const char *token)
 	struct lock_request rel = {.name = c->name, .token = token};
 
 	for (unsigned i = 0; i < rl->n; i++)
-		if (c->legs[i].reply.outcome == o)
+		if (c->legs[i].reply.outcome == o && node_for(rl, i))
 			rl->nodes[i]->ops->release(rl->nodes[i], &rel, ignore_lock, NULL);
 }
 
@@ -388,7 +399,7 @@ static void decide_acquire(struct call *c)
 		c->granting = LOCK_REACQUIRED;
 		c->fence = pick(c, LOCK_REACQUIRED)->view.fence;
 		for (unsigned i = 0; i < rl->n; i++)
-			if (c->legs[i].reply.outcome == LOCK_GRANTED)
+			if (c->legs[i].reply.outcome == LOCK_GRANTED && node_for(rl, i))
 				rl->floor(rl->nodes[i], c->name, c->token, c->fence, c->retoken, ignore_ping, NULL);
 		grant(c);
 		return;
@@ -420,7 +431,7 @@ static void decide_acquire(struct call *c)
 		for (unsigned i = 0; i < rl->n; i++) {
 			struct leg *leg = &c->legs[i];
 			const struct lock_reply *l = &leg->reply;
-			if (l->outcome != LOCK_GRANTED || l->view.fence == fence)
+			if (l->outcome != LOCK_GRANTED || l->view.fence == fence || !node_for(rl, i))
 				continue;
 			leg->sent_us = loop_clock_us();
 			if (rl->floor(rl->nodes[i], c->name, c->token, fence, NULL, on_fence_floor, leg) ==
@@ -808,7 +819,8 @@ static void on_node_page(void *arg, const struct list_reply *page)
 			leg->lc = lc;
 			leg->idx = i;
 			leg->node = j;
-			if (rl->nodes[j]->ops->inspect(rl->nodes[j], &req, on_list_inspect, leg) == BACKEND_STARTED)
+			if (node_for(rl, j) &&
+			    rl->nodes[j]->ops->inspect(rl->nodes[j], &req, on_list_inspect, leg) == BACKEND_STARTED)
 				lc->pending++;
 			else
 				free(leg);
@@ -922,6 +934,7 @@ static void rl_free(struct backend *b)
 
 	if (!rl)
 		return;
+	rl->closing = true;
 	for (unsigned i = 0; i < rl->n; i++)
 		backend_free(rl->nodes[i]);
 	free(rl);

@@ -1033,8 +1033,29 @@ static void t_minority_mismatch_stalled_node(void)
 	       on1 == 0 ? "was deleted" : "is still there");
 }
 
+/* SIGTERM while a Redlock call still waits on two stalled nodes: at the drain
+ * deadline the nodes are freed one by one, and the call's last legs fail as
+ * their node goes; the failed quorum must not roll back on a node already
+ * freed (a use after free, caught by make check's AddressSanitizer). */
+static void t_shutdown_with_call_in_flight(void)
+{
+	const char *extra[] = {"--node-timeout-ms", "60000", "--redis-timeout-ms", "500", NULL};
+	struct async_req *a;
+
+	setup_args(3, extra);
+	node_pause(1);
+	node_pause(2);
+	a = http_async("PUT", "/locks/inflight?ttl_ms=30000", NULL, NULL, NULL);
+	sleep_ms(300);
+	dlockd_stop_checked(); /* exit 0 within 10 s, no sanitizer report */
+	node_resume(1);
+	node_resume(2);
+	http_async_wait(a);
+}
+
 const struct test tests_redlock[] = {
     {"redlock_basic_3_nodes", t_basic_3, {NULL}, T_NO_DLOCKD},
+    {"redlock_shutdown_with_call_in_flight", t_shutdown_with_call_in_flight, {NULL}, T_NO_DLOCKD},
     {"redlock_basic_5_nodes", t_basic_5, {NULL}, T_NO_DLOCKD},
     {"redlock_nodes_down", t_nodes_down, {NULL}, T_NO_DLOCKD},
     {"redlock_list_no_quorum", t_list_no_quorum, {NULL}, T_NO_DLOCKD},

@@ -479,11 +479,15 @@ static void t_lost_sigkill(void)
 	CHECKF(t_kill - t_term >= 600 - 5, "SIGKILL %lld ms after SIGTERM, grace 600", (long long)(t_kill - t_term));
 }
 
-/* dlockd killed or Redis paused: the child must be gone before the expiry dlock last
- * confirmed (each confirmation counts from when its request was sent, so the real lease
- * in Redis ends later still). */
-static void unconfirmed(bool kill_dlockd)
+enum outage { DLOCKD_KILLED, REDIS_PAUSED, DLOCKD_PAUSED };
+
+/* dlockd killed, Redis paused, or dlockd paused (a renew hangs in flight, and dlock's HTTP
+ * timeout is the default 10 s, far beyond the lease): the child must be gone before the
+ * expiry dlock last confirmed (each confirmation counts from when its request was sent, so
+ * the real lease in Redis ends later still). */
+static void unconfirmed(enum outage what)
 {
+	static const char *const WHAT[] = {"dlockd killed", "Redis paused", "dlockd paused"};
 	const char *pidf = tfmt("%s/unconf", harness_tmpdir());
 	struct cli c;
 	pid_t child;
@@ -493,18 +497,22 @@ static void unconfirmed(bool kill_dlockd)
 
 	kill_leftovers();
 	unlink(pidf);
-	c = cli_start(ARGS("--json", "--timeout", "500ms", "run", "unc", "--ttl", "3s", "--grace", "300ms", "--", "sh",
-	                   "-c", "echo $$ > \"$0\"; exec sleep 20", pidf));
+	c = cli_start(ARGS("--json", "--timeout", what == DLOCKD_PAUSED ? "10s" : "500ms", "run", "unc", "--ttl", "3s",
+	                   "--grace", "300ms", "--", "sh", "-c", "echo $$ > \"$0\"; exec sleep 20", pidf));
 	child = read_pid(pidf);
 	await_held_at(g_dl.port, "unc");
 	sleep_ms(1200); /* a renew or two */
-	if (kill_dlockd)
+	if (what == DLOCKD_KILLED)
 		dlockd_kill();
-	else
+	else if (what == REDIS_PAUSED)
 		redis_stop_signal();
+	else
+		kill(g_dl.pid, SIGSTOP);
 	t_gone = await_gone(child, 10000);
-	if (!kill_dlockd)
+	if (what == REDIS_PAUSED)
 		redis_cont_signal();
+	else if (what == DLOCKD_PAUSED)
+		kill(g_dl.pid, SIGCONT);
 	CHECK(cli_wait(&c, 10000) == 74);
 	ev = events(&c, &n);
 	for (size_t i = 0; i < n && t_term < 0; i++) {
@@ -520,18 +528,22 @@ static void unconfirmed(bool kill_dlockd)
 	CHECKF(t_term <= confirmed - 150 - 300 + 50, "SIGTERM at %lld ms before the confirmed expiry",
 	       (long long)(confirmed - t_term));
 	fprintf(stderr, "  dlock run, %s: SIGTERM %lld ms and the child gone %lld ms before the confirmed expiry\n",
-	        kill_dlockd ? "dlockd killed" : "Redis paused", (long long)(confirmed - t_term),
-	        (long long)(confirmed - t_gone));
+	        WHAT[what], (long long)(confirmed - t_term), (long long)(confirmed - t_gone));
 }
 
 static void t_dlockd_killed(void)
 {
-	unconfirmed(true);
+	unconfirmed(DLOCKD_KILLED);
 }
 
 static void t_redis_paused(void)
 {
-	unconfirmed(false);
+	unconfirmed(REDIS_PAUSED);
+}
+
+static void t_dlockd_paused(void)
+{
+	unconfirmed(DLOCKD_PAUSED);
 }
 
 static void t_grace_shortened(void)
@@ -565,6 +577,7 @@ const struct test tests_cli[] = {
     {"cli_run_lost_sigkill", t_lost_sigkill, {NULL}, 0},
     {"cli_run_dlockd_killed", t_dlockd_killed, {NULL}, 0},
     {"cli_run_redis_paused", t_redis_paused, {NULL}, 0},
+    {"cli_run_dlockd_paused", t_dlockd_paused, {NULL}, 0},
     {"cli_run_grace_shortened", t_grace_shortened, {NULL}, 0},
     {"cli_run_redlock", t_redlock, {NULL}, T_NO_DLOCKD},
     {NULL, NULL, {NULL}, 0},

@@ -27,7 +27,9 @@ E := @true
 endif
 
 BUILD     ?= build
-SRCS      := $(wildcard src/*.c src/*/*.c)
+# src/cli/ is dlock, the command-line client: its own binary, never linked into dlockd.
+CLI_SRCS  := $(wildcard src/cli/*.c)
+SRCS      := $(filter-out $(CLI_SRCS),$(wildcard src/*.c src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 BB_SRCS   := $(wildcard tests/blackbox/*.c)
@@ -40,6 +42,10 @@ TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null) -lpthread
 OBJS      = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+CLI_OBJS  = $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
+# dlock's pure modules (no curl), which the unit tests link too.
+CLI_PURE_OBJS = $(BUILD)/obj/cli/timing.o
+CLI_LIBS    = $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c each define LLVMFuzzerTestOneInput.
 FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -52,10 +58,10 @@ FUZZ_LIB_SRCS := $(filter-out src/server/http.c src/server/healthcheck.c src/ser
 FUZZ_LIB_OBJS  = $(FUZZ_LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all help deps run test unit blackbox check fuzz fuzz-bins bench format format-check clean
-all: $(BUILD)/dlockd
+all: $(BUILD)/dlockd $(BUILD)/dlock
 
 help:
-	@echo 'make          build build/dlockd (-Werror; WERROR=0 to relax)'
+	@echo 'make          build build/dlockd and build/dlock, the client (-Werror; WERROR=0 to relax)'
 	@echo 'make run      start a private redis-server and dlockd on 127.0.0.1:8080'
 	@echo 'make test     build and run unit + black-box tests, and the API contract checks when npm'
 	@echo '              is present (prints "N passed, N failed")'
@@ -76,6 +82,15 @@ $(BUILD)/dlockd: $(OBJS)
 	$(E) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(DEPS_LIBS)
 
+$(BUILD)/dlock: $(CLI_OBJS)
+	$(E) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(CLI_LIBS)
+
+$(BUILD)/obj/cli/%.o: src/cli/%.c | deps-check
+	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
 $(BUILD)/obj/%.o: src/%.c | deps-check
 	@mkdir -p $(dir $@)
 	$(E) CC $<
@@ -95,10 +110,10 @@ $(BUILD)/unit/obj/%.o: tests/unit/%.c | deps-check
 	$(E) CC $<
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) -c -o $@ $<
 
-$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS)
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(CLI_PURE_OBJS)
 	@mkdir -p $(dir $@)
 	$(E) CC $<
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_OBJS) $(DEPS_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_OBJS) $(CLI_PURE_OBJS) $(DEPS_LIBS)
 
 # The suite links digest.c to check what dlockd stores in place of a token.
 $(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/base/digest.c src/base/digest.h
@@ -122,8 +137,8 @@ unit: $(UNIT_BINS)
 chaos-unit:
 	$(Q)PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh tests/chaos/test_*.py
 
-blackbox: $(BUILD)/dlockd $(BUILD)/test_blackbox
-	$(Q)DLOCKD_BIN=$(BUILD)/dlockd $(BUILD)/test_blackbox
+blackbox: $(BUILD)/dlockd $(BUILD)/dlock $(BUILD)/test_blackbox
+	$(Q)DLOCKD_BIN=$(BUILD)/dlockd DLOCK_BIN=$(BUILD)/dlock $(BUILD)/test_blackbox
 
 # The fuzz targets' objects (-DFUZZ_ROOT: where replay finds the corpora).
 .PRECIOUS: $(BUILD)/fuzz/obj/%.o

@@ -4,7 +4,7 @@
  * runtime openapi-fetch. No generated code is edited; every call below is
  * checked by `tsc` in strict mode against the spec's types.
  *
- *   DLOCKD_URL=http://127.0.0.1:8080 node .out/client-test.js
+ *   DLOCK_URL=http://127.0.0.1:8080 node .out/client-test.js
  *
  * The last line is "N passed, N failed". tools/api-tests.sh starts a private
  * dlockd + redis-server and runs this.
@@ -16,7 +16,7 @@ type LockGrant = components["schemas"]["LockGrant"];
 type LockView = components["schemas"]["LockView"];
 type Problem = components["schemas"]["Problem"];
 
-const baseUrl = process.env.DLOCKD_URL ?? "http://127.0.0.1:8080";
+const baseUrl = process.env.DLOCK_URL ?? "http://127.0.0.1:8080";
 const client = createClient<paths>({ baseUrl });
 
 // Unique per run, so the test can also run against a shared dlockd.

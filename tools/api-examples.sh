@@ -14,7 +14,7 @@ if ! live_start "$bin"; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-echo "# examples against $DLOCKD_URL"
+echo "# examples against $DLOCK_URL"
 passed=0 failed=0
 for ex in api/examples/*.sh; do
     case $(basename "$ex") in _*) continue ;; esac

@@ -3,14 +3,14 @@
 #
 #   . tools/live-dlockd.sh
 #   trap live_stop EXIT
-#   live_start build/dlockd [extra dlockd flags...]   # sets DLOCKD_URL, LIVE_DIR
+#   live_start build/dlockd [extra dlockd flags...]   # sets DLOCK_URL, LIVE_DIR
 #   ...
 #   live_stop
 #
 # live_start returns non-zero (with the logs' tails on stderr) if either process
 # does not come up. Only the processes started here are stopped, by their pids.
 
-LIVE_DIR= LIVE_REDIS_PID= LIVE_DLOCKD_PID= DLOCKD_URL=${DLOCKD_URL-}
+LIVE_DIR= LIVE_REDIS_PID= LIVE_DLOCKD_PID= DLOCK_URL=${DLOCK_URL-}
 
 live_port_in_use() { # PORT: something already accepts connections there
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -46,11 +46,11 @@ live_start() {
         "$bin" --listen "127.0.0.1:$port" --redis "unix://$LIVE_DIR/redis.sock" \
             --log-level warn "$@" >>"$LIVE_DIR/dlockd.log" 2>&1 &
         LIVE_DLOCKD_PID=$!
-        DLOCKD_URL="http://127.0.0.1:$port"
+        DLOCK_URL="http://127.0.0.1:$port"
         i=0
         while kill -0 "$LIVE_DLOCKD_PID" 2>/dev/null; do
-            if curl -fsS -o /dev/null --max-time 1 "$DLOCKD_URL/readyz" 2>/dev/null; then
-                export DLOCKD_URL
+            if curl -fsS -o /dev/null --max-time 1 "$DLOCK_URL/readyz" 2>/dev/null; then
+                export DLOCK_URL
                 return 0
             fi
             i=$((i + 1))

@@ -1,7 +1,7 @@
 # Sourced by every example: base URL, a temp dir, and three helpers.
 # Needs only curl, sed, grep and tr (no jq).
 set -eu
-url=${DLOCKD_URL:-http://127.0.0.1:8080}
+url=${DLOCK_URL:-http://127.0.0.1:8080}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

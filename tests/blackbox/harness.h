@@ -61,7 +61,8 @@ struct test {
 	X(safety)                                                                                                      \
 	X(framing)                                                                                                     \
 	X(frontdoor)                                                                                                   \
-	X(data)
+	X(data)                                                                                                        \
+	X(cli)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)
@@ -87,6 +88,9 @@ double mono_ms(void);  /* CLOCK_MONOTONIC in ms */
 int64_t wall_ms(void); /* CLOCK_REALTIME in ms since epoch */
 void sleep_ms(long ms);
 extern int g_slow; /* 1 normally, larger under DLOCKD_WRAPPER */
+
+/* this run's scratch directory (removed at exit unless KEEP_TMP is set) */
+const char *harness_tmpdir(void);
 
 char *tfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *tstrdup(const char *s);

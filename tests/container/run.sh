@@ -426,6 +426,10 @@ check "container user is 10001, no compiler or build tools, no apt lists or .deb
 out=$(E "${RUN1[@]}" --entrypoint /bin/sh "$DLOCKD_IMAGE" -c \
 	'ldd /usr/local/bin/dlockd | grep -c "not found"' 2>/dev/null)
 check "every shared library of dlockd resolves in the runtime image" test "$out" = 0
+out=$(E "${RUN1[@]}" --entrypoint /bin/sh "$DLOCKD_IMAGE" -c \
+	'ldd /usr/local/bin/dlock | grep -c "not found"; /usr/local/bin/dlock --help >/dev/null; echo $?' 2>/dev/null)
+check "dlock is in the image: its libraries resolve, --help exits 0 (got: $(tr "\n" " " <<<"$out"))" test "$out" = "0
+0"
 
 # ---- single-Redis deployment (docker/compose.yaml)
 echo "== compose.yaml (project $PROJ)"
@@ -467,6 +471,10 @@ logline=$(E logs "$DL" 2>&1 | grep -m1 .)
 check "logs are JSON lines (DLOCKD_LOG_FORMAT=json)" grep -q '^{' <<<"$logline"
 uid=$(E exec "$DL" id -u 2>/dev/null)
 check "dlockd runs as uid 10001 in the deployment (got $uid)" test "$uid" = 10001
+E exec "$DL" dlock --url http://127.0.0.1:8080 run "$LOCK-cli" --ttl 3s -- sh -c 'test -n "$DLOCK_FENCE" && exit 7' \
+	>/dev/null 2>&1
+rc=$?
+check "dlock run in the container passes the command's exit status 7 (got $rc)" test "$rc" = 7
 
 # A lock that must survive a Redis restart (AOF on a named volume).
 http PUT "$URL/locks/$LOCK-persist?ttl_ms=600000"

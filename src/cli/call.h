@@ -1,0 +1,63 @@
+/* call: dlock's requests to dlockd over libcurl — building each API request (URL, query,
+ * Lock-Token header), running it with a timeout, and classifying the answer into dlock's
+ * exit codes. Knows the HTTP API (openapi.yaml), not the command line or `dlock run`. */
+#ifndef DLOCK_CALL_H
+#define DLOCK_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+/* dlock's exit codes (sysexits.h values where one fits). */
+enum {
+	EXIT_NOT_HELD = 3,      /* renew/release: not held by that token */
+	EXIT_USAGE = 64,        /* EX_USAGE */
+	EXIT_UNAVAILABLE = 69,  /* EX_UNAVAILABLE: unreachable, or a 5xx */
+	EXIT_LOST = 74,         /* run: the lock was lost while COMMAND ran */
+	EXIT_NOT_ACQUIRED = 75, /* EX_TEMPFAIL: held, or the wait ran out */
+	EXIT_AUTH = 77,         /* EX_NOPERM: 401/403 */
+};
+
+/* One request and its answer. status 0 = no answer (curl_code and err say why). */
+struct call {
+	CURL *h;
+	struct curl_slist *hdrs;
+	char *body;
+	size_t len, cap;
+	bool oom;
+	long status;
+	json_t *json; /* the body parsed, or NULL */
+	int curl_code;
+	char err[CURL_ERROR_SIZE];
+	int64_t sent_ms; /* monotonic ms when the request was started */
+};
+
+/* Sets up c for method url (the caller's string, copied), with the Lock-Token header
+ * when token is not NULL and a total timeout of timeout_ms. False on no memory. */
+bool call_init(struct call *c, const char *method, const char *url, const char *token, int64_t timeout_ms);
+/* Runs c to completion (blocking) and parses the answer. */
+void call_perform(struct call *c);
+/* After c's easy handle finished (by call_perform or a multi handle) with result rc:
+ * sets status, json, curl_code, err. */
+void call_finish(struct call *c, CURLcode rc);
+/* Frees what call_init and the answer took; c may be re-initialised afterwards. */
+void call_release(struct call *c);
+
+/* "<base>/locks/<name escaped>[<suffix>]" in a malloc'd string, or NULL on no memory. */
+char *call_lock_url(const char *base, const char *name, const char *suffix);
+/* percent-encoded s, malloc'd (free with curl_free), or NULL */
+char *call_escape(const char *s);
+
+/* For an answer that is not the expected success: 69 (no answer, 5xx), 77 (401/403), or
+ * 0 when it is something the caller must judge (4xx). */
+int call_failure_exit(const struct call *c);
+/* One line for stderr saying what went wrong with c: the curl error or the problem's
+ * detail, in buf. */
+const char *call_describe(const struct call *c, char *buf, size_t size);
+
+/* CLOCK_MONOTONIC in ms */
+int64_t call_now_ms(void);
+
+#endif

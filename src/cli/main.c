@@ -1,0 +1,461 @@
+/* dlock: the command-line client of dlockd — option parsing, `--help`, and the one-shot
+ * subcommands (acquire, renew, release, status, list); `run` lives in run.c. Wiring only:
+ * requests are built in call.c, durations parsed in timing.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/call.h"
+#include "cli/run.h"
+#include "cli/timing.h"
+
+static const char USAGE[] =
+    "usage: dlock [--url URL] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  acquire NAME [--ttl DUR] [--wait DUR] [--owner TEXT]   print the token (the grant with --json)\n"
+    "  renew NAME [--ttl DUR] [--token T|-]                    extend the lease\n"
+    "  release NAME [--token T|-]                              release the lock\n"
+    "  status NAME                                             the public view; exit 0 held, 1 free\n"
+    "  list [--prefix P]                                       the locks held (a table, or --json)\n"
+    "  run NAME [--ttl DUR] [--wait DUR] [--grace DUR] [--owner TEXT] -- COMMAND [ARG...]\n"
+    "                                                          run COMMAND while holding the lock\n"
+    "\n"
+    "options:\n"
+    "  --url URL       dlockd's base URL (env DLOCK_URL; default http://127.0.0.1:8080)\n"
+    "  --timeout DUR   limit of each HTTP call (default 10s; a waiting acquire: its --wait plus this)\n"
+    "  -q, --quiet     no messages on stderr but errors\n"
+    "  --json          JSON output (run: one JSON event per line on stderr)\n"
+    "  DUR is 250ms, 30s, 5m, 1h, or plain milliseconds.\n"
+    "\n"
+    "The token: --token T, --token - (read from stdin) or env DLOCK_TOKEN. Arguments are\n"
+    "visible to every user in /proc/<pid>/cmdline: prefer --token - or DLOCK_TOKEN.\n"
+    "\n"
+    "exit status:\n"
+    "  0   done (status: held)         1   status: the lock is free\n"
+    "  3   renew/release: not held by that token\n"
+    "  64  usage error                 69  dlockd unreachable or unavailable (5xx)\n"
+    "  74  run: the lock was lost while COMMAND ran (COMMAND was stopped)\n"
+    "  75  acquire/run: not acquired (held, or the wait ran out)\n"
+    "  77  refused by auth (401/403)\n"
+    "  run: otherwise COMMAND's own status, 128+N if it died of signal N. A COMMAND that itself\n"
+    "  exits 74 or 75 cannot be told apart from dlock's own (as with timeout(1)).\n"
+    "\n"
+    "`dlock COMMAND --help` describes each command.\n";
+
+static const char HELP_ACQUIRE[] =
+    "usage: dlock acquire NAME [--ttl DUR] [--wait DUR] [--owner TEXT]\n"
+    "Acquires NAME for --ttl (dlockd's default when absent), waiting up to --wait (default 0),\n"
+    "and prints the token on stdout (the whole grant with --json). Exit 0; 75 not acquired.\n";
+static const char HELP_RENEW[] = "usage: dlock renew NAME [--ttl DUR] [--token T|-]\n"
+                                 "Extends the lease of NAME (to --ttl from now, else its last ttl). The token\n"
+                                 "comes from --token T, --token - (stdin) or env DLOCK_TOKEN; T on the command\n"
+                                 "line is visible in /proc. Exit 0; 3 when NAME is not held by that token.\n";
+static const char HELP_RELEASE[] = "usage: dlock release NAME [--token T|-]\n"
+                                   "Releases NAME. The token as for renew. Exit 0; 3 when NAME is not held by\n"
+                                   "that token.\n";
+static const char HELP_STATUS[] = "usage: dlock status NAME\n"
+                                  "Prints the public view of NAME (holder, fence, expiry; JSON with --json).\n"
+                                  "Exit 0 held, 1 free.\n";
+static const char HELP_LIST[] = "usage: dlock list [--prefix P]\n"
+                                "Lists the locks held (whose names start with P), one per line, or a JSON\n"
+                                "array with --json; follows the cursors to the end.\n";
+static const char HELP_RUN[] =
+    "usage: dlock run NAME [--ttl DUR] [--wait DUR] [--grace DUR] [--owner TEXT] -- COMMAND [ARG...]\n"
+    "Acquires NAME (waiting up to --wait, default 0), runs COMMAND (no shell) in its own process\n"
+    "group with DLOCK_NAME, DLOCK_FENCE and DLOCK_EXPIRES_AT in its environment (never the\n"
+    "token), renews every ttl/3 (--ttl default 30s), and releases NAME when COMMAND exits.\n"
+    "Lock lost (renew refused): SIGTERM at once, SIGKILL after --grace (default 5s).\n"
+    "Lock not confirmed (dlockd or Redis unreachable): with E the last confirmed expiry, counted\n"
+    "from when that renew was sent, and M = max(100ms, ttl/20): SIGTERM at E-M-grace, SIGKILL at\n"
+    "E-M. A --grace longer than ttl-M-2*ttl/3 is shortened (with a note). SIGINT, SIGTERM and\n"
+    "SIGHUP are forwarded to COMMAND.\n"
+    "Exit: COMMAND's status (128+N for signal N); 74 lock lost; 75 not acquired; 69 dlockd\n"
+    "unreachable; 64 usage. A COMMAND that itself exits 74 or 75 cannot be told apart.\n";
+
+struct opts {
+	struct cli_global g;
+	const char *cmd, *name, *owner, *token, *prefix;
+	int64_t ttl_ms, wait_ms, grace_ms;
+	bool have_ttl, help;
+	char **argv; /* run: COMMAND */
+};
+
+static int usage_error(const char *cmd, const char *msg, const char *arg)
+{
+	fprintf(stderr, "dlock%s%s: %s%s; see dlock %s%s--help\n", cmd ? " " : "", cmd ? cmd : "", msg, arg ? arg : "",
+	        cmd ? cmd : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* Value of option argv[*i] ("--opt V" or "--opt=V"), advancing *i; NULL if missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static bool is_opt(const char *arg, const char *opt)
+{
+	size_t n = strlen(opt);
+	return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const char *const DUR_OPTS[] = {"--timeout", "--ttl", "--wait", "--grace"};
+	const char *env = getenv("DLOCK_URL");
+
+	o->g.url = env && *env ? env : "http://127.0.0.1:8080";
+	o->g.timeout_ms = 10000;
+	o->grace_ms = 5000;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		bool dur = false;
+
+		for (size_t k = 0; k < sizeof DUR_OPTS / sizeof DUR_OPTS[0]; k++) {
+			int64_t ms;
+			if (!is_opt(a, DUR_OPTS[k]))
+				continue;
+			dur = true;
+			v = opt_value(argc, argv, &i, DUR_OPTS[k]);
+			if (!v)
+				return usage_error(o->cmd, "missing value for ", DUR_OPTS[k]);
+			if (!timing_parse_dur(v, &ms))
+				return usage_error(o->cmd, "not a duration (250ms, 30s, 5m, 1h or plain ms): ", v);
+			if (k == 0)
+				o->g.timeout_ms = ms;
+			else if (k == 1) {
+				o->ttl_ms = ms;
+				o->have_ttl = true;
+			} else if (k == 2)
+				o->wait_ms = ms;
+			else
+				o->grace_ms = ms;
+		}
+		if (dur)
+			continue;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			o->help = true;
+		else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+			o->g.quiet = true;
+		else if (strcmp(a, "--json") == 0)
+			o->g.json = true;
+		else if (is_opt(a, "--url") || is_opt(a, "--owner") || is_opt(a, "--token") || is_opt(a, "--prefix")) {
+			const char *name = is_opt(a, "--url")     ? "--url"
+			                   : is_opt(a, "--owner") ? "--owner"
+			                   : is_opt(a, "--token") ? "--token"
+			                                          : "--prefix";
+			v = opt_value(argc, argv, &i, name);
+			if (!v)
+				return usage_error(o->cmd, "missing value for ", name);
+			if (name[2] == 'u')
+				o->g.url = v;
+			else if (name[2] == 'o')
+				o->owner = v;
+			else if (name[2] == 't')
+				o->token = v;
+			else
+				o->prefix = v;
+		} else if (strcmp(a, "--") == 0 || (a[0] != '-' && o->name && o->cmd && strcmp(o->cmd, "run") == 0)) {
+			if (!o->cmd || strcmp(o->cmd, "run") != 0)
+				return usage_error(o->cmd, "unexpected ", a);
+			o->argv = argv + i + (strcmp(a, "--") == 0);
+			break;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return usage_error(o->cmd, "unknown option ", a);
+		} else if (!o->cmd) {
+			o->cmd = a;
+		} else if (!o->name) {
+			o->name = a;
+		} else {
+			return usage_error(o->cmd, "unexpected argument ", a);
+		}
+	}
+	return 0;
+}
+
+/* The token from --token T, --token - (one line on stdin) or DLOCK_TOKEN; malloc'd. */
+static char *read_token(const struct opts *o)
+{
+	char line[1024];
+	size_t n;
+	const char *t = o->token ? o->token : getenv("DLOCK_TOKEN");
+
+	if (t && strcmp(t, "-") != 0)
+		return *t ? strdup(t) : NULL;
+	if (!t)
+		return NULL;
+	if (!fgets(line, sizeof line, stdin))
+		return NULL;
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	return n ? strdup(line) : NULL;
+}
+
+static int failed(const char *cmd, const struct call *c)
+{
+	char buf[512];
+	int rc = call_failure_exit(c);
+
+	if (!rc)
+		rc = c->status == 400 ? EXIT_USAGE : EXIT_UNAVAILABLE;
+	fprintf(stderr, "dlock %s: %s; %s\n", cmd, call_describe(c, buf, sizeof buf),
+	        rc == EXIT_AUTH    ? "check the credentials"
+	        : rc == EXIT_USAGE ? "fix the arguments"
+	                           : "check --url / DLOCK_URL and that dlockd is up");
+	return rc;
+}
+
+static void print_json(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+}
+
+static int cmd_acquire(const struct opts *o)
+{
+	char q[128], *url, *own = NULL, *tmp = NULL;
+	struct call c;
+	int rc = EXIT_UNAVAILABLE;
+	json_t *tok;
+
+	if (o->have_ttl)
+		snprintf(q, sizeof q, "?ttl_ms=%lld&wait_ms=%lld", (long long)o->ttl_ms, (long long)o->wait_ms);
+	else
+		snprintf(q, sizeof q, "?wait_ms=%lld", (long long)o->wait_ms);
+	if (o->owner) {
+		own = call_escape(o->owner);
+		if (!own || asprintf(&tmp, "%s&owner=%s", q, own) < 0)
+			tmp = NULL;
+	}
+	url = call_lock_url(o->g.url, o->name, tmp ? tmp : q);
+	if (!url || !call_init(&c, "PUT", url, NULL, o->wait_ms + o->g.timeout_ms))
+		goto out;
+	call_perform(&c);
+	tok = c.json ? json_object_get(c.json, "token") : NULL;
+	if ((c.status == 201 || c.status == 200) && json_is_string(tok)) {
+		if (o->g.json)
+			print_json(c.json);
+		else
+			puts(json_string_value(tok));
+		rc = 0;
+	} else if (c.status == 409) {
+		if (!o->g.quiet)
+			fprintf(stderr, "dlock acquire: %s is held; try later or give a longer --wait\n", o->name);
+		rc = EXIT_NOT_ACQUIRED;
+	} else {
+		rc = failed("acquire", &c);
+	}
+	call_release(&c);
+out:
+	free(url);
+	free(tmp);
+	curl_free(own);
+	return rc;
+}
+
+/* renew or release with the token */
+static int cmd_with_token(const struct opts *o, bool renew)
+{
+	const char *cmd = renew ? "renew" : "release";
+	char q[64] = "", *url = NULL, *token = read_token(o);
+	struct call c;
+	int rc = EXIT_UNAVAILABLE;
+
+	if (!token)
+		return usage_error(cmd, "no token: give --token -, set DLOCK_TOKEN, or --token T", NULL);
+	if (renew)
+		snprintf(q, sizeof q, o->have_ttl ? "/renew?ttl_ms=%lld" : "/renew", (long long)o->ttl_ms);
+	url = call_lock_url(o->g.url, o->name, q);
+	if (!url || !call_init(&c, renew ? "POST" : "DELETE", url, token, o->g.timeout_ms))
+		goto out;
+	call_perform(&c);
+	if (c.status == 200 || c.status == 204) {
+		if (renew && o->g.json && c.json)
+			print_json(c.json);
+		rc = 0;
+	} else if (c.status == 404 || c.status == 409) {
+		if (!o->g.quiet)
+			fprintf(stderr, "dlock %s: %s is not held by that token; acquire it again\n", cmd, o->name);
+		rc = EXIT_NOT_HELD;
+	} else {
+		rc = failed(cmd, &c);
+	}
+	call_release(&c);
+out:
+	free(url);
+	memset(token, 0, strlen(token));
+	free(token);
+	return rc;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static void print_view(const json_t *v)
+{
+	printf("%s\t%lld\t%s\t%s\n", jstr(v, "name"), (long long)json_integer_value(json_object_get(v, "fence")),
+	       jstr(v, "expires_at"), jstr(v, "owner"));
+}
+
+static int cmd_status(const struct opts *o)
+{
+	char *url = call_lock_url(o->g.url, o->name, NULL);
+	struct call c;
+	int rc = EXIT_UNAVAILABLE;
+
+	if (!url || !call_init(&c, "GET", url, NULL, o->g.timeout_ms)) {
+		free(url);
+		return rc;
+	}
+	call_perform(&c);
+	if (c.status == 200 && c.json) {
+		if (o->g.json)
+			print_json(c.json);
+		else
+			print_view(c.json);
+		rc = 0;
+	} else if (c.status == 404) {
+		if (!o->g.quiet && !o->g.json)
+			printf("%s is free\n", o->name);
+		rc = 1;
+	} else {
+		rc = failed("status", &c);
+	}
+	call_release(&c);
+	free(url);
+	return rc;
+}
+
+static int cmd_list(const struct opts *o)
+{
+	json_t *all = json_array(), *locks, *next;
+	char *cursor = NULL, *url = NULL, *p = NULL, *cu = NULL;
+	size_t bl = strlen(o->g.url);
+	struct call c;
+	int rc = EXIT_UNAVAILABLE;
+
+	while (bl > 0 && o->g.url[bl - 1] == '/')
+		bl--;
+	if (!all)
+		return rc;
+	for (;;) {
+		p = o->prefix ? call_escape(o->prefix) : NULL;
+		cu = cursor ? call_escape(cursor) : NULL;
+		if (asprintf(&url, "%.*s/locks?limit=1000%s%s%s%s", (int)bl, o->g.url, p ? "&prefix=" : "", p ? p : "",
+		             cu ? "&cursor=" : "", cu ? cu : "") < 0)
+			url = NULL;
+		curl_free(p);
+		curl_free(cu);
+		if (!url || !call_init(&c, "GET", url, NULL, o->g.timeout_ms))
+			goto out;
+		call_perform(&c);
+		locks = c.json ? json_object_get(c.json, "locks") : NULL;
+		if (c.status != 200 || !json_is_array(locks)) {
+			rc = failed("list", &c);
+			call_release(&c);
+			goto out;
+		}
+		json_array_extend(all, locks);
+		next = json_object_get(c.json, "next_cursor");
+		free(cursor);
+		cursor = json_is_string(next) ? strdup(json_string_value(next)) : NULL;
+		call_release(&c);
+		free(url);
+		url = NULL;
+		if (!cursor)
+			break;
+	}
+	if (o->g.json) {
+		print_json(all);
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(all, i, v) print_view(v);
+	}
+	rc = 0;
+out:
+	free(url);
+	free(cursor);
+	json_decref(all);
+	return rc;
+}
+
+static const char *help_of(const char *cmd)
+{
+	static const struct {
+		const char *cmd, *help;
+	} H[] = {{"acquire", HELP_ACQUIRE}, {"renew", HELP_RENEW}, {"release", HELP_RELEASE},
+	         {"status", HELP_STATUS},   {"list", HELP_LIST},   {"run", HELP_RUN}};
+
+	for (size_t i = 0; cmd && i < sizeof H / sizeof H[0]; i++)
+		if (strcmp(cmd, H[i].cmd) == 0)
+			return H[i].help;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int rc;
+	bool needs_name;
+
+	memset(&o, 0, sizeof o);
+	rc = parse(argc, argv, &o);
+	if (rc)
+		return rc;
+	if (o.help || !o.cmd) {
+		const char *h = help_of(o.cmd);
+		if (!o.help)
+			return usage_error(NULL, "no command given", NULL);
+		fputs(h ? h : USAGE, stdout);
+		return 0;
+	}
+	if (!help_of(o.cmd))
+		return usage_error(NULL, "unknown command ", o.cmd);
+	needs_name = strcmp(o.cmd, "list") != 0;
+	if (needs_name && !o.name)
+		return usage_error(o.cmd, "missing NAME", NULL);
+	if (!needs_name && o.name)
+		return usage_error(o.cmd, "unexpected argument ", o.name);
+	if (strcmp(o.cmd, "run") == 0 && (!o.argv || !o.argv[0]))
+		return usage_error(o.cmd, "missing COMMAND after --", NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "dlock: libcurl failed to start\n");
+		return EXIT_UNAVAILABLE;
+	}
+	if (strcmp(o.cmd, "acquire") == 0)
+		rc = cmd_acquire(&o);
+	else if (strcmp(o.cmd, "renew") == 0)
+		rc = cmd_with_token(&o, true);
+	else if (strcmp(o.cmd, "release") == 0)
+		rc = cmd_with_token(&o, false);
+	else if (strcmp(o.cmd, "status") == 0)
+		rc = cmd_status(&o);
+	else if (strcmp(o.cmd, "list") == 0)
+		rc = cmd_list(&o);
+	else {
+		struct run_args a = {.name = o.name,
+		                     .owner = o.owner,
+		                     .ttl_ms = o.have_ttl ? o.ttl_ms : 30000,
+		                     .wait_ms = o.wait_ms,
+		                     .grace_ms = o.grace_ms,
+		                     .argv = o.argv};
+		rc = run_main(&o.g, &a);
+	}
+	curl_global_cleanup();
+	return rc;
+}

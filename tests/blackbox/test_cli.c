@@ -89,6 +89,11 @@ static struct cli cli_start_at(int port, const char *stdin_text, const char *con
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Default dispositions, whatever the suite inherited (under nohup SIGHUP is
+		 * ignored, and an ignored signal is neither seen by dlock nor by the child). */
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		if (i < 0 || o < 0 || e < 0)
 			_exit(120);
 		dup2(i, 0);

@@ -139,6 +139,27 @@ char *call_lock_url(const char *base, const char *name, const char *suffix)
 	return url;
 }
 
+char *call_acquire_url(const char *base, const char *name, int64_t ttl_ms, int64_t wait_ms, const char *owner)
+{
+	char q[128], *own = NULL, *query = NULL, *url;
+
+	if (ttl_ms)
+		snprintf(q, sizeof q, "?ttl_ms=%lld&wait_ms=%lld", (long long)ttl_ms, (long long)wait_ms);
+	else
+		snprintf(q, sizeof q, "?wait_ms=%lld", (long long)wait_ms);
+	if (owner) {
+		own = call_escape(owner);
+		if (!own || asprintf(&query, "%s&owner=%s", q, own) < 0) {
+			curl_free(own);
+			return NULL;
+		}
+	}
+	url = call_lock_url(base, name, query ? query : q);
+	free(query);
+	curl_free(own);
+	return url;
+}
+
 int call_failure_exit(const struct call *c)
 {
 	if (c->status == 0 || c->status >= 500)

@@ -47,6 +47,9 @@ void call_release(struct call *c);
 
 /* "<base>/locks/<name escaped>[<suffix>]" in a malloc'd string, or NULL on no memory. */
 char *call_lock_url(const char *base, const char *name, const char *suffix);
+/* The acquire URL for name: ttl_ms (0: dlockd's default), wait_ms and owner (NULL: none)
+ * in its query. malloc'd; NULL when out of memory. */
+char *call_acquire_url(const char *base, const char *name, int64_t ttl_ms, int64_t wait_ms, const char *owner);
 /* percent-encoded s, malloc'd (free with curl_free), or NULL */
 char *call_escape(const char *s);
 

@@ -224,21 +224,11 @@ static void print_json(const json_t *j)
 
 static int cmd_acquire(const struct opts *o)
 {
-	char q[128], *url, *own = NULL, *tmp = NULL;
+	char *url = call_acquire_url(o->g.url, o->name, o->have_ttl ? o->ttl_ms : 0, o->wait_ms, o->owner);
 	struct call c;
 	int rc = EXIT_UNAVAILABLE;
 	json_t *tok;
 
-	if (o->have_ttl)
-		snprintf(q, sizeof q, "?ttl_ms=%lld&wait_ms=%lld", (long long)o->ttl_ms, (long long)o->wait_ms);
-	else
-		snprintf(q, sizeof q, "?wait_ms=%lld", (long long)o->wait_ms);
-	if (o->owner) {
-		own = call_escape(o->owner);
-		if (!own || asprintf(&tmp, "%s&owner=%s", q, own) < 0)
-			tmp = NULL;
-	}
-	url = call_lock_url(o->g.url, o->name, tmp ? tmp : q);
 	if (!url || !call_init(&c, "PUT", url, NULL, o->wait_ms + o->g.timeout_ms))
 		goto out;
 	call_perform(&c);
@@ -259,8 +249,6 @@ static int cmd_acquire(const struct opts *o)
 	call_release(&c);
 out:
 	free(url);
-	free(tmp);
-	curl_free(own);
 	return rc;
 }
 

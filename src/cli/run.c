@@ -295,19 +295,12 @@ static int exit_of(int status)
 /* PUT the lock (waiting up to wait_ms); 0 with r->token/fence/expiry set, else the exit code. */
 static int acquire(struct run *r, char *expires_at, size_t size)
 {
-	char q[128], buf[512], *url = NULL, *own = NULL, *tmp = NULL;
+	char buf[512], *url = call_acquire_url(r->g->url, r->a->name, r->a->ttl_ms, r->a->wait_ms, r->a->owner);
 	struct call c;
 	json_t *tok, *fence, *exp;
 	int rc = EXIT_UNAVAILABLE;
 	int64_t wall = wall_now_ms();
 
-	snprintf(q, sizeof q, "?ttl_ms=%lld&wait_ms=%lld", (long long)r->a->ttl_ms, (long long)r->a->wait_ms);
-	if (r->a->owner) {
-		own = call_escape(r->a->owner);
-		if (!own || asprintf(&tmp, "%s&owner=%s", q, own) < 0)
-			goto out;
-	}
-	url = call_lock_url(r->g->url, r->a->name, tmp ? tmp : q);
 	if (!url || !call_init(&c, "PUT", url, NULL, r->a->wait_ms + r->g->timeout_ms))
 		goto out;
 	call_perform(&c);
@@ -343,8 +336,6 @@ out_call:
 	call_release(&c);
 out:
 	free(url);
-	free(tmp);
-	curl_free(own);
 	return rc;
 }
 

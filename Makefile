@@ -115,11 +115,19 @@ $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(CLI_PURE_OBJS)
 	$(E) CC $<
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPS_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_OBJS) $(CLI_PURE_OBJS) $(DEPS_LIBS)
 
-# The suite links digest.c to check what dlockd stores in place of a token.
-$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/base/digest.c src/base/digest.h
+# The suite links digest.c to check what dlockd stores in place of a token. Beside it, an
+# LD_PRELOAD shim whose getaddrinfo() stalls (a DNS server that does not answer); built
+# without sanitizers: it is preloaded into dlockd, whatever dlockd was built with.
+$(BUILD)/test_blackbox: $(BB_SRCS) $(wildcard tests/blackbox/*.h) src/base/digest.c src/base/digest.h \
+                        $(BUILD)/slow_dns.so
 	@mkdir -p $(dir $@)
 	$(E) CC $@
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $(BB_SRCS) src/base/digest.c $(TEST_LIBS)
+
+$(BUILD)/slow_dns.so: tests/blackbox/shim/slow_dns.c
+	@mkdir -p $(dir $@)
+	$(E) CC $@
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O1 -shared -fPIC -o $@ $< -ldl
 
 # Fails early with the exact install line when a dependency is missing.
 .PHONY: deps-check

@@ -1,6 +1,10 @@
 /* conn: a Redis connection that keeps itself up. See conn.h. */
 #include "redis/conn.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+
 #include "base/log.h"
 #include "base/metrics.h"
 #include "redis/adapter.h"
@@ -71,6 +75,7 @@ void conn_ready(struct conn *c)
 	loop_timer_stop(c->loop, &c->connect_timer);
 	c->state = CONN_READY;
 	c->backoff_ms = BACKOFF_MIN_MS;
+	c->addrs.n = 0; /* after a loss, look the name up again: its address may have moved */
 	if (!c->was_ready)
 		log_msg(LOG_INFO, "redis %s%s: connected", c->label, c->role);
 	c->was_ready = true;
@@ -86,9 +91,10 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	if (status != REDIS_OK) {
 		/* hiredis frees the context after this callback. */
 		metrics_inc(METRIC_REDIS_ERRORS);
-		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
+		bool more = c->next_addr < c->addrs.n;
+		if (!more && (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS))
 			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", c->label, c->role, cac->errstr);
-		went_down(c, c->backoff_ms);
+		went_down(c, more ? 0 : c->backoff_ms); /* another address: try it now */
 		return;
 	}
 	c->state = CONN_SETUP;
@@ -114,6 +120,15 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 static void connect_timer_fired(void *arg)
 {
 	struct conn *c = arg;
+	if (c->resolving) {
+		resolve_cancel(c->resolving);
+		c->resolving = NULL;
+		metrics_inc(METRIC_REDIS_ERRORS);
+		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
+			log_msg(LOG_WARN, "redis %s%s: looking up %s timed out", c->label, c->role, c->host);
+		went_down(c, c->backoff_ms);
+		return;
+	}
 	if (c->state == CONN_CONNECTING || (c->setup_timed && c->state == CONN_SETUP))
 		conn_drop(c, "connect timed out");
 }
@@ -121,26 +136,74 @@ static void connect_timer_fired(void *arg)
 static void retry_timer_fired(void *arg)
 {
 	struct conn *c = arg;
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	if (c->next_addr >= c->addrs.n) /* a new round: the last one failed on every address */
+		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 	conn_start(c);
+}
+
+static void connect_to(struct conn *c, const char *addr);
+
+static void resolved(void *arg, const struct resolve_result *r)
+{
+	struct conn *c = arg;
+
+	c->resolving = NULL;
+	loop_timer_stop(c->loop, &c->connect_timer);
+	if (r->err) {
+		metrics_inc(METRIC_REDIS_ERRORS);
+		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
+			log_msg(LOG_WARN, "redis %s%s: cannot look up %s: %s", c->label, c->role, c->host,
+			        gai_strerror(r->err));
+		went_down(c, c->backoff_ms);
+		return;
+	}
+	c->addrs = *r;
+	c->next_addr = 1;
+	connect_to(c, c->addrs.addr[0]);
 }
 
 void conn_start(struct conn *c)
 {
-	redisAsyncContext *ac;
-
-	if (c->ac || c->closing || loop_timer_armed(&c->retry_timer))
+	if (c->ac || c->resolving || c->closing || loop_timer_armed(&c->retry_timer))
 		return;
-	ac = c->unix_path ? redisAsyncConnectUnix(c->unix_path) : redisAsyncConnect(c->host, c->port);
+	if (c->unix_path) {
+		connect_to(c, NULL);
+	} else if (c->next_addr < c->addrs.n) {
+		connect_to(c, c->addrs.addr[c->next_addr++]);
+	} else if (resolve_numeric(c->host, &c->addrs)) {
+		c->next_addr = 1;
+		connect_to(c, c->addrs.addr[0]);
+	} else {
+		/* A name: looked up off the loop, within the connect timeout. */
+		c->addrs.n = c->next_addr = 0;
+		c->resolving = resolve_start(c->loop, c->host, resolved, c);
+		if (!c->resolving) {
+			metrics_inc(METRIC_REDIS_ERRORS);
+			log_msg(LOG_WARN, "redis %s%s: cannot start looking up %s: %s", c->label, c->role, c->host,
+			        strerror(errno));
+			schedule_retry(c, c->backoff_ms);
+			return;
+		}
+		c->state = CONN_CONNECTING;
+		loop_timer_start(c->loop, &c->connect_timer, loop_now_ms(c->loop) + c->timeout_ms);
+	}
+}
+
+/* Connects to addr (numeric) on the conn's port, or to its unix socket. */
+static void connect_to(struct conn *c, const char *addr)
+{
+	redisAsyncContext *ac = c->unix_path ? redisAsyncConnectUnix(c->unix_path) : redisAsyncConnect(addr, c->port);
 	if (!ac || ac->err || redis_adapter_attach(c->loop, ac) < 0) {
 		metrics_inc(METRIC_REDIS_ERRORS);
-		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
+		bool more = c->next_addr < c->addrs.n;
+		if (!more && (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS))
 			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", c->label, c->role,
 			        ac && ac->err ? ac->errstr : "out of memory");
 		c->was_ready = false;
+		c->state = CONN_DOWN;
 		if (ac)
 			redisAsyncFree(ac);
-		schedule_retry(c, c->backoff_ms);
+		schedule_retry(c, more ? 0 : c->backoff_ms); /* another address: try it now */
 		return;
 	}
 	ac->data = c;
@@ -156,6 +219,8 @@ void conn_close(struct conn *c)
 	redisAsyncContext *ac = c->ac;
 
 	c->closing = true;
+	resolve_cancel(c->resolving);
+	c->resolving = NULL;
 	loop_timer_stop(c->loop, &c->connect_timer);
 	loop_timer_stop(c->loop, &c->retry_timer);
 	c->ac = NULL;

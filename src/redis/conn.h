@@ -1,5 +1,6 @@
 /* conn: one Redis connection that keeps itself up — it connects (TCP or a
- * unix socket) on our loop, bounds connecting by a timeout, reconnects with
+ * unix socket) on our loop, looks a host name up off the loop (resolve.h)
+ * before each round of attempts, bounds lookup and connecting by a timeout, reconnects with
  * backoff after a failure or a loss, and tells its owner when it is connected
  * (to send the setup) and when it is gone. What it carries is the owner's:
  * the owner sends commands on `ac` and says when the setup is done. */
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
+#include "base/resolve.h"
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SETUP, CONN_READY };
 
@@ -38,6 +40,9 @@ struct conn {
 	bool was_ready; /* for logging transitions once */
 	uint64_t backoff_ms;
 	struct loop_timer connect_timer, retry_timer;
+	struct resolve *resolving;   /* a host-name lookup in progress, or NULL */
+	struct resolve_result addrs; /* the host's addresses: tried in order, looked up again when used up */
+	unsigned next_addr;
 	const struct conn_hooks *hooks;
 	void *owner;
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int64_t drift_ms(int64_t ttl)
 {
@@ -1053,6 +1054,52 @@ static void t_shutdown_with_call_in_flight(void)
 	http_async_wait(a);
 }
 
+/* A node whose host name cannot be looked up in time (a DNS server that does
+ * not answer: the slow_dns shim makes getaddrinfo() of *.stall.test sleep
+ * 5 s, then fail) must not stall the service: the lookup runs off the event
+ * loop, so the two live nodes keep serving, every request answers well
+ * within the stall, and SIGTERM ends dlockd at once. Before, the lookup ran
+ * on the loop: each reconnect attempt froze every request for the stall. */
+static void t_node_name_lookup_stalls(void)
+{
+	char shim[600], *slash;
+	const char *bin = getenv("DLOCKD_BIN");
+	double worst = 0;
+
+	snprintf(shim, sizeof shim, "%s", bin ? bin : "");
+	slash = strrchr(shim, '/');
+	if (!slash)
+		FAIL("DLOCKD_BIN has no directory part: cannot find slow_dns.so beside it");
+	snprintf(slash + 1, sizeof shim - (size_t)(slash + 1 - shim), "slow_dns.so");
+	CHECKF(access(shim, R_OK) == 0, "%s is missing (make builds it with the test binary)", shim);
+	nodes_start(2);
+	const char *args[] = {"--redis", tfmt("redis://127.0.0.1:%d", g_nodes[0].port),
+	                      "--redis", tfmt("redis://127.0.0.1:%d", g_nodes[1].port),
+	                      "--redis", "redis://node3.stall.test:6379",
+	                      NULL};
+	const char *env[] = {tfmt("LD_PRELOAD=%s", shim), "SLOW_DNS_MS=5000",
+	                     "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1", NULL};
+	dlockd_start_env(args, env);
+	/* 6 s of traffic spans at least one stalled lookup of node 3, whatever
+	 * the reconnect backoff: no request may wait for it. */
+	double end = mono_ms() + 6000;
+	for (int i = 0; mono_ms() < end; i++) {
+		struct resp *r = http("PUT", tfmt("/locks/dns-%d?ttl_ms=10000", i), NULL, NULL, NULL);
+		EXPECT_STATUS(r, 201);
+		struct resp *d =
+		    http("DELETE", tfmt("/locks/dns-%d", i), NULL, NULL, tok_hdr(JSTR(r->json, "token")), NULL);
+		EXPECT_STATUS(d, 204);
+		worst = r->ms > worst ? r->ms : worst;
+		worst = d->ms > worst ? d->ms : worst;
+		sleep_ms(100);
+	}
+	/* A blocked loop would hold some request for most of the 5 s stall. */
+	CHECKF(worst < 2500, "a request took %.0f ms while node 3's name lookup stalled (stall: 5000 ms)", worst);
+	double t = mono_ms();
+	dlockd_stop_checked();
+	CHECKF(mono_ms() - t < 2500, "SIGTERM took %.0f ms to end dlockd during a stalled lookup", mono_ms() - t);
+}
+
 const struct test tests_redlock[] = {
     {"redlock_basic_3_nodes", t_basic_3, {NULL}, T_NO_DLOCKD},
     {"redlock_shutdown_with_call_in_flight", t_shutdown_with_call_in_flight, {NULL}, T_NO_DLOCKD},
@@ -1072,5 +1119,6 @@ const struct test tests_redlock[] = {
     {"redlock_drift_factor", t_drift_factor, {NULL}, T_NO_DLOCKD},
     {"redlock_list_node_back_mid_walk", t_list_node_back_mid_walk, {NULL}, T_NO_DLOCKD},
     {"redlock_minority_mismatch_stalled_node", t_minority_mismatch_stalled_node, {NULL}, T_NO_DLOCKD},
+    {"redlock_node_name_lookup_stalls", t_node_name_lookup_stalls, {NULL}, T_NO_DLOCKD},
     {NULL, NULL, {NULL}, 0},
 };

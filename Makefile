@@ -82,9 +82,12 @@ $(BUILD)/dlockd: $(OBJS)
 	$(E) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJS) $(DEPS_LIBS)
 
-$(BUILD)/dlock: $(CLI_OBJS)
+# dlock shares dlockd's pure modules for `dlock keygen` (the auth file's rules, SHA-256).
+CLI_SHARED_OBJS = $(BUILD)/obj/server/auth.o $(BUILD)/obj/locks/lock.o $(BUILD)/obj/base/digest.o \
+                  $(BUILD)/obj/base/text.o
+$(BUILD)/dlock: $(CLI_OBJS) $(CLI_SHARED_OBJS)
 	$(E) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(CLI_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(CLI_SHARED_OBJS) $(CLI_LIBS)
 
 $(BUILD)/obj/cli/%.o: src/cli/%.c | deps-check
 	@mkdir -p $(dir $@)

@@ -4,7 +4,11 @@
  * runtime openapi-fetch. No generated code is edited; every call below is
  * checked by `tsc` in strict mode against the spec's types.
  *
- *   DLOCK_URL=http://127.0.0.1:8080 node .out/client-test.js
+ *   DLOCK_URL=http://127.0.0.1:8080 [DLOCK_API_KEY=key] node .out/client-test.js
+ *
+ * With DLOCK_API_KEY (a dlockd with --auth-file, the key with the admin right),
+ * every call carries it as the spec's bearer scheme says, and one more test
+ * checks that a client without it is refused.
  *
  * The last line is "N passed, N failed". tools/api-tests.sh starts a private
  * dlockd + redis-server and runs this.
@@ -17,7 +21,11 @@ type LockView = components["schemas"]["LockView"];
 type Problem = components["schemas"]["Problem"];
 
 const baseUrl = process.env.DLOCK_URL ?? "http://127.0.0.1:8080";
-const client = createClient<paths>({ baseUrl });
+const apiKey = process.env.DLOCK_API_KEY;
+const client = createClient<paths>({
+  baseUrl,
+  headers: apiKey ? { Authorization: `Bearer ${apiKey}` } : {},
+});
 
 // Unique per run, so the test can also run against a shared dlockd.
 const run = `ct-${process.pid}-${Date.now().toString(36)}`;
@@ -316,6 +324,23 @@ async function main(): Promise<void> {
     eq(response.headers.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8", "Content-Type");
     check(typeof data === "string" && data.includes("# TYPE "), "exposition format");
   });
+
+  if (apiKey) {
+    await test("auth: without the key, 401 with WWW-Authenticate; with a wrong one, 401", async () => {
+      const bare = createClient<paths>({ baseUrl });
+      const r = await bare.PUT("/locks/{name}", { params: { path: { name: `${run}-auth` }, query: { ttl_ms: 5000 } } });
+      eq(r.response.status, 401, "status without a key");
+      check(r.error !== undefined, "a problem body");
+      checkProblem(r.error as Problem, 401, "unauthorized");
+      check((r.response.headers.get("WWW-Authenticate") ?? "").startsWith("Bearer"), "WWW-Authenticate: Bearer");
+      const wrong = createClient<paths>({ baseUrl, headers: { Authorization: "Bearer dlk_not_a_key" } });
+      const w = await wrong.GET("/locks", {});
+      eq(w.response.status, 401, "status with a wrong key");
+      const open = await bare.GET("/healthz", {});
+      eq(open.response.status, 200, "/healthz needs no key");
+      check((r.response.headers.get("X-Request-Id") ?? "") !== "", "X-Request-Id on every answer");
+    });
+  }
 
   await test("openapi.yaml: the spec itself", async () => {
     const { data, response } = await client.GET("/openapi.yaml", { parseAs: "text" });

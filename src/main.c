@@ -38,6 +38,8 @@ struct worker {
 	struct api *api;
 	struct http_server *http;
 	struct loop_timer deadline;
+	struct auth *auth;                   /* the keys it starts with (main's reference), or NULL */
+	_Atomic(struct auth *) pending_auth; /* new keys from a reload, handed over on a wake */
 	atomic_bool stop_requested;
 	bool stopping;
 	int status;
@@ -77,10 +79,22 @@ static void on_deadline(void *arg)
 	worker_finish(w);
 }
 
+/* Takes the keys a reload left for this worker, if any. */
+static void take_auth(struct worker *w)
+{
+	struct auth *a = atomic_exchange(&w->pending_auth, NULL);
+
+	if (!a)
+		return;
+	api_set_auth(w->api, a);
+	auth_unref(a);
+}
+
 static void on_wake(void *arg)
 {
 	struct worker *w = arg;
 
+	take_auth(w);
 	if (!atomic_load(&w->stop_requested) || w->stopping)
 		return;
 	w->stopping = true;
@@ -129,7 +143,7 @@ static void *worker_main(void *arg)
 	w->status = 1;
 	w->backend = open_backend(w);
 	w->waiters = w->backend ? waiters_new(w->loop, w->backend, w->instance, w->cfg->max_waiters) : NULL;
-	w->api = w->waiters ? api_new(w->cfg, w->backend, w->waiters, spec, spec_len) : NULL;
+	w->api = w->waiters ? api_new(w->cfg, w->backend, w->waiters, spec, spec_len, w->instance, w->auth) : NULL;
 	w->http = w->api ? http_start(w->loop, w->cfg, w->api, w->listen_fd) : NULL;
 	w->listen_fd = -1; /* owned by the daemon now, or closed */
 	if (!w->http) {
@@ -141,6 +155,7 @@ static void *worker_main(void *arg)
 	}
 	loop_timer_init(&w->deadline, on_deadline, w);
 	loop_set_wake_handler(w->loop, on_wake, w);
+	take_auth(w); /* a reload that came before the wake handler was set */
 	if (atomic_load(&w->stop_requested))
 		on_wake(w);
 	if (loop_run(w->loop) == 0)
@@ -157,6 +172,40 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Whether dlockd listens beyond this host: every interface, or an address
+ * that is not loopback. */
+static bool listens_beyond_loopback(const struct config *cfg)
+{
+	const char *h = cfg->listen_host;
+	return !(strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "[::1]") == 0 ||
+	         strcmp(h, "localhost") == 0);
+}
+
+/* SIGHUP: the auth file again. A good one goes to every worker (each takes
+ * it on its own thread); a bad one is logged and the old keys stay. */
+static void reload_auth(const struct config *cfg, struct worker *workers, unsigned started, struct auth **cur)
+{
+	char err[512];
+	struct auth *a = auth_load(cfg->auth_file, err, sizeof err);
+
+	if (!a) {
+		metrics_inc(METRIC_AUTH_RELOAD_FAILURES);
+		log_msg(LOG_ERROR, "SIGHUP: the auth file was not reloaded, the old keys stay: %s", err);
+		return;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		struct auth *old;
+		auth_ref(a);
+		old = atomic_exchange(&workers[i].pending_auth, a);
+		auth_unref(old);
+		loop_wake(workers[i].loop);
+	}
+	auth_unref(*cur);
+	*cur = a;
+	metrics_inc(METRIC_AUTH_RELOADS);
+	log_msg(LOG_INFO, "SIGHUP: auth file %s reloaded: %zu key(s)", cfg->auth_file, auth_count(a));
+}
+
 int main(int argc, char **argv)
 {
 	static struct config cfg;
@@ -167,6 +216,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int sig = 0, status = 0;
 	unsigned started = 0;
+	struct auth *auth = NULL;
 
 	switch (config_parse(&cfg, argc, argv, (config_getenv_fn *)getenv, err, sizeof err)) {
 	case CONFIG_DONE:
@@ -185,6 +235,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(cfg.log_level, cfg.log_format);
+	if (cfg.auth_file[0]) {
+		auth = auth_load(cfg.auth_file, err, sizeof err);
+		if (!auth) {
+			fprintf(stderr, "dlockd: --auth-file: %s\n", err);
+			return 2;
+		}
+		log_msg(LOG_INFO, "auth file %s: %zu key(s); requests need Authorization: Bearer <key>", cfg.auth_file,
+		        auth_count(auth));
+	} else if (listens_beyond_loopback(&cfg)) {
+		log_msg(LOG_WARN,
+		        "NO AUTHENTICATION: dlockd listens on %s:%d beyond loopback without --auth-file; anyone who "
+		        "reaches it may take, list and inspect every lock. See docs/security.md",
+		        cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port);
+	}
 	if (cfg.nredis > 1) {
 		if (cfg.nredis % 2 == 0)
 			log_msg(LOG_WARN,
@@ -206,6 +270,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
 
 	workers = calloc(cfg.threads, sizeof *workers);
@@ -218,6 +283,7 @@ int main(int argc, char **argv)
 		w->index = i;
 		w->cfg = &cfg;
 		w->keys = &keys;
+		w->auth = auth;
 		snprintf(w->instance, sizeof w->instance, "%.12s-%u", instance, i);
 		w->listen_fd = http_listen(&cfg, err, sizeof err);
 		w->loop = w->listen_fd >= 0 ? loop_new() : NULL;
@@ -243,8 +309,16 @@ int main(int argc, char **argv)
 		        DLOCKD_VERSION, cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port, cfg.threads,
 		        cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label,
 		        cfg.nredis > 1 ? " and more" : "", cfg.prefix);
-		while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-			;
+		for (;;) {
+			if (sigwait(&sigs, &sig) != 0)
+				continue;
+			if (sig == SIGTERM || sig == SIGINT)
+				break;
+			if (sig == SIGHUP && cfg.auth_file[0])
+				reload_auth(&cfg, workers, started, &auth);
+			else if (sig == SIGHUP)
+				log_msg(LOG_INFO, "SIGHUP: nothing to reload (no --auth-file)");
+		}
 		log_msg(LOG_INFO, "received %s: finishing requests in progress", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
 	for (unsigned i = 0; i < started; i++) {
@@ -256,8 +330,10 @@ int main(int argc, char **argv)
 		if (workers[i].status != 0)
 			status = 1;
 		loop_free(workers[i].loop);
+		auth_unref(atomic_exchange(&workers[i].pending_auth, NULL));
 	}
 	free(workers);
+	auth_unref(auth);
 	if (status == 0)
 		log_msg(LOG_INFO, "stopped");
 	return status;

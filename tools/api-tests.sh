@@ -128,10 +128,28 @@ client_test() {
     fi
     return $rc
 }
+# the same client against a dlockd with an auth file, passing an admin key (the
+# auth file's line made with sha256sum, as docs/security.md shows)
+client_test_auth() {
+    local key auth
+    key="dlk_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    auth=$tmp/auth.txt
+    printf 'api-test sha256:%s * admin\n' "$(printf '%s' "$key" | sha256sum | cut -c1-64)" >"$auth"
+    live_start "$root/$build/dlockd" --auth-file "$auth" || { echo "0 passed, 1 failed"; return 1; }
+    DLOCK_API_KEY=$key node api/.out/client-test.js
+    local rc=$?
+    if ! live_stop; then
+        echo "FAIL dlockd did not exit 0 on SIGTERM"
+        echo "0 passed, 1 failed"
+        return 1
+    fi
+    return $rc
+}
 if [ $gen_ok = 1 ]; then
     suite "client test (openapi-fetch, generated types)" client_test
+    suite "client test with an API key (--auth-file)" client_test_auth
 else
-    total_f=$((total_f + 1))
+    total_f=$((total_f + 2))
     echo "FAIL client test: not run (no compiled client)"
 fi
 

@@ -38,6 +38,9 @@ enum opt_id {
 	O_NODE_TIMEOUT,
 	O_DRIFT,
 	O_FENCE_RETENTION,
+	O_AUTH_FILE,
+	O_METRICS_PUBLIC,
+	O_RATE_LIMIT,
 	O_HEALTHCHECK,
 	O_HELP,
 	O_VERSION,
@@ -101,6 +104,15 @@ static const struct opt {
     [O_FENCE_RETENTION] = {"fence-retention-ms", "DLOCKD_FENCE_RETENTION_MS", "MS",
                            "how long a name's fence counter outlives its last lease (default 10000)", OPT_I64, 1000,
                            86400000LL * 30},
+    [O_AUTH_FILE] = {"auth-file", "DLOCKD_AUTH_FILE", "PATH",
+                     "API keys, one per line: ID sha256:HEX PREFIX RIGHTS (docs/security.md); reloaded on SIGHUP. "
+                     "Without it, anyone who reaches dlockd may take, list and inspect every lock",
+                     OPT_STR, 0, 0},
+    [O_METRICS_PUBLIC] = {"metrics-public", "DLOCKD_METRICS_PUBLIC", NULL,
+                          "with --auth-file: serve /metrics without a key (variable: 1 or 0)", OPT_FLAG, 0, 0},
+    [O_RATE_LIMIT] = {"rate-limit", "DLOCKD_RATE_LIMIT", "N",
+                      "with --auth-file: requests a second per API key, per instance; beyond, 429 (default 0: off)",
+                      OPT_U32, 0, 1000000},
     [O_HEALTHCHECK] = {"healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not",
                        OPT_FLAG, 0, 0},
     [O_HELP] = {"help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0},
@@ -420,6 +432,23 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_FENCE_RETENTION:
 		c->fence_retention_ms = n;
 		return true;
+	case O_AUTH_FILE:
+		if (!*v || strlen(v) >= sizeof c->auth_file) {
+			snprintf(err, errlen, "%s%s: a path of 1 to %zu bytes", src, name, sizeof c->auth_file - 1);
+			return false;
+		}
+		snprintf(c->auth_file, sizeof c->auth_file, "%s", v);
+		return true;
+	case O_METRICS_PUBLIC: /* from the variable only: the flag takes no value */
+		if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
+			snprintf(err, errlen, "%s: '%s' is not 1 or 0", name, v);
+			return false;
+		}
+		c->metrics_public = v[0] == '1';
+		return true;
+	case O_RATE_LIMIT:
+		c->rate_limit = (unsigned)n;
+		return true;
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;
@@ -502,6 +531,10 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 				c->healthcheck = true;
 				continue;
 			}
+			if (id == O_METRICS_PUBLIC) {
+				c->metrics_public = true;
+				continue;
+			}
 			if (id == O_HELP)
 				usage();
 			else
@@ -526,6 +559,10 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	if (c->nredis == 0) {
 		config_parse_redis("redis://127.0.0.1:6379", &c->redis[0], err, errlen);
 		c->nredis = 1;
+	}
+	if (c->rate_limit && !c->auth_file[0]) {
+		snprintf(err, errlen, "--rate-limit counts requests per API key: it needs --auth-file");
+		return CONFIG_ERROR;
 	}
 	if (c->min_ttl_ms > c->max_ttl_ms) {
 		snprintf(err, errlen, "--min-ttl-ms (%lld) is above --max-ttl-ms (%lld)", (long long)c->min_ttl_ms,

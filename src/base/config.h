@@ -52,6 +52,9 @@ struct config {
 	unsigned node_timeout_ms;   /* Redlock: per-node timeout */
 	double clock_drift_factor;  /* Redlock: drift allowed per ms of lease */
 	int64_t fence_retention_ms; /* a fence counter lives this long after its name's last lease */
+	char auth_file[1024];       /* --auth-file, or "" (no keys: every request may do anything) */
+	bool metrics_public;        /* with an auth file: /metrics needs no key */
+	unsigned rate_limit;        /* requests a second per API key, per instance; 0 = off */
 };
 
 enum config_result {

@@ -21,6 +21,9 @@ enum dl_error {
 	DL_UNSUPPORTED_MEDIA_TYPE,
 	DL_BAD_REQUEST,
 	DL_UNSUPPORTED_CODING, /* a Transfer-Encoding other than chunked */
+	DL_UNAUTHORIZED,       /* no API key, or one not known */
+	DL_FORBIDDEN,          /* a known key without the right, or outside its prefix */
+	DL_RATE_LIMITED,       /* the key is over --rate-limit */
 	DL_NOT_FOUND,
 	DL_METHOD_NOT_ALLOWED,
 	DL_LOCK_HELD,

@@ -117,7 +117,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	emit(&l);
 }
 
-void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us)
+void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us,
+                const char *request_id)
 {
 	char ts[32];
 	struct line l = {.len = 0};
@@ -137,8 +138,49 @@ void log_access(const char *client, const char *method, const char *path, int st
 	put(&l, json ? "\",\"path\":\"" : " ");
 	put_str(&l, path, json, 128);
 	if (json)
-		put(&l, "\",\"status\":%d,\"duration_ms\":%.3f}", status, (double)duration_us / 1000.0);
+		put(&l, "\",\"status\":%d,\"duration_ms\":%.3f", status, (double)duration_us / 1000.0);
 	else
 		put(&l, " %d %.3fms", status, (double)duration_us / 1000.0);
+	if (request_id && *request_id) {
+		put(&l, json ? ",\"request_id\":\"" : " request=");
+		put_str(&l, request_id, json, 8);
+		put(&l, json ? "\"" : "");
+	}
+	put(&l, json ? "}" : "");
+	emit(&l);
+}
+
+/* " name=value" or ",\"name\":\"value\"": value escaped, cut to leave room. */
+static void put_field(struct line *l, bool json, const char *name, const char *value, size_t room)
+{
+	put(l, json ? ",\"%s\":\"" : " %s=", name);
+	put_str(l, value && *value ? value : "-", json, room);
+	if (json)
+		put(l, "\"");
+}
+
+void log_audit(const char *event, const char *outcome, const char *key_id, const char *name, int64_t fence,
+               const char *client, const char *request_id)
+{
+	char ts[32];
+	struct line l = {.len = 0};
+	bool json = out_format == LOG_JSON;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	timestamp(ts);
+	if (json)
+		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"audit\"", ts);
+	else
+		put(&l, "%s info  audit", ts);
+	put_field(&l, json, "event", event, 1024);
+	put_field(&l, json, "outcome", outcome, 1024);
+	put_field(&l, json, "key", key_id, 900);
+	put_field(&l, json, "name", name, 400);
+	if (fence >= 0)
+		put(&l, json ? ",\"fence\":%lld" : " fence=%lld", (long long)fence);
+	put_field(&l, json, "client", client, 100);
+	put_field(&l, json, "request_id", request_id, 8);
+	put(&l, json ? "}" : "");
 	emit(&l);
 }

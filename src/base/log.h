@@ -18,6 +18,13 @@ bool log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One access-log line: the client's address, and the request path without
  * its query string. */
-void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us);
+void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us,
+                const char *request_id);
+/* One audit line (info): what happened to a lock (event: acquire, renew,
+ * release; or a refused request's route), its outcome, the API key's ID ("-"
+ * without keys), the lock's name and fence (fence < 0: none), the client's
+ * address and the request id. Never a token. */
+void log_audit(const char *event, const char *outcome, const char *key_id, const char *name, int64_t fence,
+               const char *client, const char *request_id);
 
 #endif

@@ -10,7 +10,8 @@
 
 enum { MAX_NODES = CONFIG_REDIS_MAX };
 
-static const int STATUSES[] = {200, 201, 204, 400, 404, 405, 408, 409, 413, 414, 415, 431, 500, 501, 503, 505, 0};
+static const int STATUSES[] = {200, 201, 204, 400, 401, 403, 404, 405, 408, 409,
+                               413, 414, 415, 429, 431, 500, 501, 503, 505, 0};
 enum { NSTATUS = sizeof STATUSES / sizeof STATUSES[0] };
 
 /* Upper bounds in microseconds; the last bucket is +Inf. */
@@ -48,6 +49,14 @@ static const struct {
                                   "Redis answers that found data under a lock's name that dlockd did not write."},
     [METRIC_FENCE_EXHAUSTED] = {"dlockd_fence_exhausted_total",
                                 "Redis answers that found a fence counter at or above 2^53 - 1."},
+    [METRIC_AUTH_UNAUTHORIZED] = {"dlockd_auth_unauthorized_total",
+                                  "Requests answered 401: no API key, or one the auth file does not hold."},
+    [METRIC_AUTH_FORBIDDEN] = {"dlockd_auth_forbidden_total",
+                               "Requests answered 403: the key lacks the right, or the name is outside its prefix."},
+    [METRIC_RATE_LIMITED] = {"dlockd_rate_limited_total", "Requests answered 429: the key was over --rate-limit."},
+    [METRIC_AUTH_RELOADS] = {"dlockd_auth_reloads_total", "Auth file reloads (SIGHUP) that took effect."},
+    [METRIC_AUTH_RELOAD_FAILURES] = {"dlockd_auth_reload_failures_total",
+                                     "Auth file reloads refused because the file was bad; the old keys stayed."},
 };
 
 static struct {

@@ -33,6 +33,11 @@ enum metrics_counter {
 	METRIC_FENCE_EXHAUSTED,       /* Redis answers that found a fence counter at or above LOCK_FENCE_MAX */
 	METRIC_CONNECTIONS_REFUSED,   /* closed at accept: the per-address cap */
 	METRIC_CONNECTIONS_TIMED_OUT, /* closed for missing the request-line or request deadline */
+	METRIC_AUTH_UNAUTHORIZED,     /* 401: no API key, or one not in the auth file */
+	METRIC_AUTH_FORBIDDEN,        /* 403: a known key without the right, or outside its prefix */
+	METRIC_RATE_LIMITED,          /* 429: a key over --rate-limit */
+	METRIC_AUTH_RELOADS,          /* auth file reloads that took effect (SIGHUP) */
+	METRIC_AUTH_RELOAD_FAILURES,  /* reloads refused (the old keys stay) */
 	METRIC_COUNTER_COUNT
 };
 

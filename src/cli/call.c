@@ -45,6 +45,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* "Authorization: Bearer KEY", or NULL. A secret: wiped when replaced. */
+static char *auth_line;
+
+bool call_set_api_key(const char *key)
+{
+	char *line = NULL;
+
+	if (key && asprintf(&line, "Authorization: Bearer %s", key) < 0)
+		return false;
+	if (auth_line) {
+		explicit_bzero(auth_line, strlen(auth_line));
+		free(auth_line);
+	}
+	auth_line = line;
+	return true;
+}
+
 bool call_init(struct call *c, const char *method, const char *url, const char *token, int64_t timeout_ms)
 {
 	char *line = NULL;
@@ -54,20 +71,27 @@ bool call_init(struct call *c, const char *method, const char *url, const char *
 	c->h = curl_easy_init();
 	if (!c->h)
 		return false;
+	if (auth_line) {
+		c->hdrs = curl_slist_append(NULL, auth_line);
+		if (!c->hdrs)
+			goto fail;
+	}
 	if (token) {
 		n = strlen(token) + sizeof "Lock-Token: ";
 		line = malloc(n);
 		if (!line)
 			goto fail;
 		snprintf(line, n, "Lock-Token: %s", token);
-		c->hdrs = curl_slist_append(NULL, line);
+		struct curl_slist *l = curl_slist_append(c->hdrs, line);
 		/* the token is a secret: do not leave a copy behind */
 		memset(line, 0, n);
 		free(line);
-		if (!c->hdrs)
+		if (!l)
 			goto fail;
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
+		c->hdrs = l;
 	}
+	if (c->hdrs)
+		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
 	curl_easy_setopt(c->h, CURLOPT_URL, url);
 	curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
@@ -83,7 +107,9 @@ bool call_init(struct call *c, const char *method, const char *url, const char *
 	return true;
 fail:
 	curl_easy_cleanup(c->h);
+	curl_slist_free_all(c->hdrs);
 	c->h = NULL;
+	c->hdrs = NULL;
 	return false;
 }
 
@@ -166,6 +192,8 @@ int call_failure_exit(const struct call *c)
 		return EXIT_UNAVAILABLE;
 	if (c->status == 401 || c->status == 403)
 		return EXIT_AUTH;
+	if (c->status == 429)
+		return EXIT_NOT_ACQUIRED;
 	return 0;
 }
 

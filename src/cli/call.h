@@ -34,8 +34,12 @@ struct call {
 	int64_t sent_ms; /* monotonic ms when the request was started */
 };
 
+/* The API key every later call sends (Authorization: Bearer KEY), or NULL for none.
+ * Copied. False on no memory. */
+bool call_set_api_key(const char *key);
 /* Sets up c for method url (the caller's string, copied), with the Lock-Token header
- * when token is not NULL and a total timeout of timeout_ms. False on no memory. */
+ * when token is not NULL, the API key (call_set_api_key) and a total timeout of
+ * timeout_ms. False on no memory. */
 bool call_init(struct call *c, const char *method, const char *url, const char *token, int64_t timeout_ms);
 /* Runs c to completion (blocking) and parses the answer. */
 void call_perform(struct call *c);
@@ -53,8 +57,8 @@ char *call_acquire_url(const char *base, const char *name, int64_t ttl_ms, int64
 /* percent-encoded s, malloc'd (free with curl_free), or NULL */
 char *call_escape(const char *s);
 
-/* For an answer that is not the expected success: 69 (no answer, 5xx), 77 (401/403), or
- * 0 when it is something the caller must judge (4xx). */
+/* For an answer that is not the expected success: 69 (no answer, 5xx), 77 (401/403), 75
+ * (429: over the key's rate; try later), or 0 when it is something the caller must judge (4xx). */
 int call_failure_exit(const struct call *c);
 /* One line for stderr saying what went wrong with c: the curl error or the problem's
  * detail, in buf. */

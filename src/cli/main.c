@@ -6,9 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
+#include "base/digest.h"
+#include "base/text.h"
 #include "cli/call.h"
 #include "cli/run.h"
 #include "cli/timing.h"
+#include "server/auth.h"
 
 static const char USAGE[] =
     "usage: dlock [--url URL] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
@@ -21,23 +26,28 @@ static const char USAGE[] =
     "  list [--prefix P]                                       the locks held (a table, or --json)\n"
     "  run NAME [--ttl DUR] [--wait DUR] [--grace DUR] [--owner TEXT] -- COMMAND [ARG...]\n"
     "                                                          run COMMAND while holding the lock\n"
+    "  keygen ID PREFIX RIGHTS                                 a new API key (stdout) and its\n"
+    "                                                          --auth-file line (stderr)\n"
     "\n"
     "options:\n"
     "  --url URL       dlockd's base URL (env DLOCK_URL; default http://127.0.0.1:8080)\n"
     "  --timeout DUR   limit of each HTTP call (default 10s; a waiting acquire: its --wait plus this)\n"
     "  -q, --quiet     no messages on stderr but errors\n"
     "  --json          JSON output (run: one JSON event per line on stderr)\n"
+    "  --api-key-file F  the API key: the first line of file F (env DLOCK_API_KEY; --api-key KEY\n"
+    "                  also works, but is visible in /proc)\n"
     "  DUR is 250ms, 30s, 5m, 1h, or plain milliseconds.\n"
     "\n"
     "The token: --token T, --token - (read from stdin) or env DLOCK_TOKEN. Arguments are\n"
-    "visible to every user in /proc/<pid>/cmdline: prefer --token - or DLOCK_TOKEN.\n"
+    "visible to every user in /proc/<pid>/cmdline: prefer --token - or DLOCK_TOKEN, and\n"
+    "--api-key-file or DLOCK_API_KEY.\n"
     "\n"
     "exit status:\n"
     "  0   done (status: held)         1   status: the lock is free\n"
     "  3   renew/release: not held by that token\n"
     "  64  usage error                 69  dlockd unreachable or unavailable (5xx)\n"
     "  74  run: the lock was lost while COMMAND ran (COMMAND was stopped)\n"
-    "  75  acquire/run: not acquired (held, or the wait ran out)\n"
+    "  75  acquire/run: not acquired (held, or the wait ran out); any: over the key's rate (429)\n"
     "  77  refused by auth (401/403)\n"
     "  run: otherwise COMMAND's own status, 128+N if it died of signal N. A COMMAND that itself\n"
     "  exits 74 or 75 cannot be told apart from dlock's own (as with timeout(1)).\n"
@@ -61,6 +71,14 @@ static const char HELP_STATUS[] = "usage: dlock status NAME\n"
 static const char HELP_LIST[] = "usage: dlock list [--prefix P]\n"
                                 "Lists the locks held (whose names start with P), one per line, or a JSON\n"
                                 "array with --json; follows the cursors to the end.\n";
+static const char HELP_KEYGEN[] =
+    "usage: dlock keygen ID PREFIX RIGHTS\n"
+    "Makes a new API key (256 random bits) and prints it on stdout, and on stderr the line\n"
+    "for dlockd's --auth-file, which holds only the key's SHA-256:  ID sha256:HEX PREFIX RIGHTS.\n"
+    "ID: a label for logs (A-Z a-z 0-9 . _ - : @). PREFIX: the lock names the key may use,\n"
+    "a plain string prefix (end it with a separator: team-a. does not cover team-ab), or *.\n"
+    "RIGHTS: a comma list of read (inspect, list), lock (acquire, renew, release), metrics,\n"
+    "admin (all, on every name). Needs no dlockd. Exit 0; 64 for a bad argument.\n";
 static const char HELP_RUN[] =
     "usage: dlock run NAME [--ttl DUR] [--wait DUR] [--grace DUR] [--owner TEXT] -- COMMAND [ARG...]\n"
     "Acquires NAME (waiting up to --wait, default 0), runs COMMAND (no shell) in its own process\n"
@@ -76,7 +94,8 @@ static const char HELP_RUN[] =
 
 struct opts {
 	struct cli_global g;
-	const char *cmd, *name, *owner, *token, *prefix;
+	const char *cmd, *name, *owner, *token, *prefix, *api_key, *api_key_file;
+	const char *more[2]; /* keygen: PREFIX and RIGHTS after NAME (the ID) */
 	int64_t ttl_ms, wait_ms, grace_ms;
 	bool have_ttl, help;
 	char **argv; /* run: COMMAND */
@@ -147,11 +166,14 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->g.quiet = true;
 		else if (strcmp(a, "--json") == 0)
 			o->g.json = true;
-		else if (is_opt(a, "--url") || is_opt(a, "--owner") || is_opt(a, "--token") || is_opt(a, "--prefix")) {
-			const char *name = is_opt(a, "--url")     ? "--url"
-			                   : is_opt(a, "--owner") ? "--owner"
-			                   : is_opt(a, "--token") ? "--token"
-			                                          : "--prefix";
+		else if (is_opt(a, "--url") || is_opt(a, "--owner") || is_opt(a, "--token") || is_opt(a, "--prefix") ||
+		         is_opt(a, "--api-key") || is_opt(a, "--api-key-file")) {
+			const char *name = is_opt(a, "--url")            ? "--url"
+			                   : is_opt(a, "--owner")        ? "--owner"
+			                   : is_opt(a, "--token")        ? "--token"
+			                   : is_opt(a, "--api-key")      ? "--api-key"
+			                   : is_opt(a, "--api-key-file") ? "--api-key-file"
+			                                                 : "--prefix";
 			v = opt_value(argc, argv, &i, name);
 			if (!v)
 				return usage_error(o->cmd, "missing value for ", name);
@@ -161,6 +183,10 @@ static int parse(int argc, char **argv, struct opts *o)
 				o->owner = v;
 			else if (name[2] == 't')
 				o->token = v;
+			else if (strcmp(name, "--api-key") == 0)
+				o->api_key = v;
+			else if (name[2] == 'a')
+				o->api_key_file = v;
 			else
 				o->prefix = v;
 		} else if (strcmp(a, "--") == 0 || (a[0] != '-' && o->name && o->cmd && strcmp(o->cmd, "run") == 0)) {
@@ -174,6 +200,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->cmd = a;
 		} else if (!o->name) {
 			o->name = a;
+		} else if (strcmp(o->cmd, "keygen") == 0 && !o->more[1]) {
+			o->more[o->more[0] ? 1 : 0] = a;
 		} else {
 			return usage_error(o->cmd, "unexpected argument ", a);
 		}
@@ -382,12 +410,74 @@ out:
 	return rc;
 }
 
+/* keygen: a key from the OS's random numbers; stdout gets the key, stderr the file line. */
+static int cmd_keygen(const struct opts *o)
+{
+	static const char TAG[] = "dlk_";
+	unsigned char raw[32];
+	char key[sizeof TAG + 44], hex[2 * DIGEST_SHA256_LEN + 1];
+	uint8_t h[DIGEST_SHA256_LEN];
+	unsigned rights;
+
+	if (!o->more[1])
+		return usage_error(o->cmd, "needs ID PREFIX RIGHTS", NULL);
+	if (!auth_id_valid(o->name, strlen(o->name)))
+		return usage_error(o->cmd, "ID: 1 to 64 characters of A-Z a-z 0-9 . _ - : @, not ", o->name);
+	if (!auth_prefix_valid(o->more[0], strlen(o->more[0])))
+		return usage_error(o->cmd, "PREFIX: * or the start of a lock name, not ", o->more[0]);
+	if (!auth_rights_parse(o->more[1], strlen(o->more[1]), &rights))
+		return usage_error(o->cmd, "RIGHTS: a comma list of read, lock, metrics, admin, not ", o->more[1]);
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		fprintf(stderr, "dlock keygen: the system random number generator failed\n");
+		return EXIT_UNAVAILABLE;
+	}
+	memcpy(key, TAG, sizeof TAG - 1);
+	text_b64url_encode(raw, sizeof raw, key + sizeof TAG - 1);
+	digest_sha256(key, strlen(key), h);
+	digest_hex(h, sizeof h, hex);
+	printf("%s\n", key);
+	fflush(stdout);
+	fprintf(stderr, "%s sha256:%s %s %s\n", o->name, hex, o->more[0], o->more[1]);
+	explicit_bzero(raw, sizeof raw);
+	explicit_bzero(key, sizeof key);
+	return 0;
+}
+
+/* The API key from --api-key-file, --api-key or DLOCK_API_KEY (in that order); sets it
+ * for every call. Returns 0 or an exit status. */
+static int use_api_key(const struct opts *o)
+{
+	char line[AUTH_KEY_MAX + 2];
+	const char *key = o->api_key ? o->api_key : getenv("DLOCK_API_KEY");
+	int rc = 0;
+
+	if (o->api_key_file) {
+		FILE *f = fopen(o->api_key_file, "r");
+		if (!f || !fgets(line, sizeof line, f)) {
+			fprintf(stderr, "dlock: --api-key-file %s: %s\n", o->api_key_file,
+			        f ? "empty" : strerror(errno));
+			if (f)
+				fclose(f);
+			return EXIT_USAGE;
+		}
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		key = line;
+	}
+	if (key && *key && !call_set_api_key(key)) {
+		fprintf(stderr, "dlock: out of memory\n");
+		rc = EXIT_UNAVAILABLE;
+	}
+	explicit_bzero(line, sizeof line);
+	return rc;
+}
+
 static const char *help_of(const char *cmd)
 {
 	static const struct {
 		const char *cmd, *help;
-	} H[] = {{"acquire", HELP_ACQUIRE}, {"renew", HELP_RENEW}, {"release", HELP_RELEASE},
-	         {"status", HELP_STATUS},   {"list", HELP_LIST},   {"run", HELP_RUN}};
+	} H[] = {{"acquire", HELP_ACQUIRE}, {"renew", HELP_RENEW}, {"release", HELP_RELEASE}, {"status", HELP_STATUS},
+	         {"list", HELP_LIST},       {"run", HELP_RUN},     {"keygen", HELP_KEYGEN}};
 
 	for (size_t i = 0; cmd && i < sizeof H / sizeof H[0]; i++)
 		if (strcmp(cmd, H[i].cmd) == 0)
@@ -421,6 +511,11 @@ int main(int argc, char **argv)
 		return usage_error(o.cmd, "unexpected argument ", o.name);
 	if (strcmp(o.cmd, "run") == 0 && (!o.argv || !o.argv[0]))
 		return usage_error(o.cmd, "missing COMMAND after --", NULL);
+	if (strcmp(o.cmd, "keygen") == 0)
+		return cmd_keygen(&o);
+	rc = use_api_key(&o);
+	if (rc)
+		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "dlock: libcurl failed to start\n");
 		return EXIT_UNAVAILABLE;
@@ -444,6 +539,7 @@ int main(int argc, char **argv)
 		                     .argv = o.argv};
 		rc = run_main(&o.g, &a);
 	}
+	call_set_api_key(NULL);
 	curl_global_cleanup();
 	return rc;
 }

@@ -58,6 +58,7 @@ struct lock_reply {
 	/* LOCK_INVALID_DATA: which of the name's keys holds what, e.g. "the lock
 	 * key holds a string, not a hash" (never a value stored in it); else "". */
 	char detail[BACKEND_DETAIL_MAX + 1];
+	bool handed_off; /* LOCK_GRANTED to a request that waited for another holder (waiters) */
 };
 
 struct list_request {

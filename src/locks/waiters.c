@@ -80,16 +80,19 @@ static void finish(struct waiter *w, const struct lock_reply *reply)
 	backend_lock_fn *cb = w->cb;
 	void *arg = w->arg;
 	uint64_t waited_ms = loop_now_ms(w->ws->loop) - w->start_ms;
+	struct lock_reply r = *reply;
 
 	if (failed(reply->outcome))
 		w->ws->backend->ops->leave(w->ws->backend, w->name, w->id);
 	metrics_wait_observe(waited_ms * 1000);
-	if (reply->outcome == LOCK_GRANTED && w->refused)
+	r.handed_off = reply->outcome == LOCK_GRANTED && w->refused;
+	if (r.handed_off)
 		metrics_inc(METRIC_HANDOFFS);
 	else if (reply->outcome == LOCK_HELD || reply->outcome == LOCK_RESERVED)
 		metrics_inc(METRIC_WAIT_TIMEOUTS);
 	waiter_release_slot(w);
-	cb(arg, reply);
+	cb(arg, &r);
+	explicit_bzero(r.view.token, sizeof r.view.token);
 }
 
 static void ignore_reply(void *arg, const struct lock_reply *reply)

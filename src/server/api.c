@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/loop.h"
 #include "base/text.h"
 #include "locks/lock.h"
 #include "base/log.h"
@@ -17,7 +19,19 @@ struct api {
 	struct waiters *waiters;
 	const char *spec;
 	size_t spec_len;
-	unsigned lists; /* list requests running (at most cfg->max_lists) */
+	unsigned lists;    /* list requests running (at most cfg->max_lists) */
+	struct auth *auth; /* the API keys, or NULL: no keys needed */
+	char instance[24]; /* starts every request id */
+	uint64_t next_id;
+};
+
+enum { CLIENT_TEXT_MAX = 64 };
+
+/* Who asked, for the audit line written when the answer comes. */
+struct who {
+	char key_id[AUTH_ID_MAX + 1]; /* "" without keys */
+	char client[CLIENT_TEXT_MAX];
+	char name[LOCK_NAME_MAX + 1]; /* the lock's, for lock operations */
 };
 
 /* A request waiting for the backend. */
@@ -28,6 +42,7 @@ struct api_call {
 	void *arg;
 	enum api_route route;
 	struct waiter *waiter; /* a wait for the lock, or NULL */
+	struct who who;
 };
 
 /* The one table from errors to HTTP statuses. */
@@ -48,6 +63,9 @@ static const int STATUS_OF[DL_ERROR_COUNT] = {
     [DL_UNSUPPORTED_MEDIA_TYPE] = 415,
     [DL_BAD_REQUEST] = 400,
     [DL_UNSUPPORTED_CODING] = 501,
+    [DL_UNAUTHORIZED] = 401,
+    [DL_FORBIDDEN] = 403,
+    [DL_RATE_LIMITED] = 429,
     [DL_NOT_FOUND] = 404,
     [DL_METHOD_NOT_ALLOWED] = 405,
     [DL_LOCK_HELD] = 409,
@@ -69,7 +87,7 @@ int api_error_status(enum dl_error e)
 }
 
 struct api *api_new(const struct config *cfg, struct backend *backend, struct waiters *waiters, const char *spec,
-                    size_t spec_len)
+                    size_t spec_len, const char *instance, struct auth *auth)
 {
 	struct api *api = calloc(1, sizeof *api);
 	if (!api)
@@ -79,12 +97,29 @@ struct api *api_new(const struct config *cfg, struct backend *backend, struct wa
 	api->waiters = waiters;
 	api->spec = spec;
 	api->spec_len = spec_len;
+	snprintf(api->instance, sizeof api->instance, "%s", instance);
+	api_set_auth(api, auth);
 	return api;
 }
 
 void api_free(struct api *api)
 {
+	if (api)
+		auth_unref(api->auth);
 	free(api);
+}
+
+void api_set_auth(struct api *api, struct auth *auth)
+{
+	if (auth)
+		auth_ref(auth);
+	auth_unref(api->auth);
+	api->auth = auth;
+}
+
+void api_request_id(struct api *api, char out[API_REQUEST_ID_MAX + 1])
+{
+	snprintf(out, API_REQUEST_ID_MAX + 1, "%s-%llx", api->instance, (unsigned long long)++api->next_id);
 }
 
 void api_reply_release(struct api_reply *reply)
@@ -110,6 +145,7 @@ void api_undelivered(struct api *api, const struct api_reply *reply)
 	metrics_inc(METRIC_UNDELIVERED_GRANTS);
 	log_msg(LOG_WARN, "the grant of lock '%s' could not be delivered to its client: releasing it",
 	        reply->grant_name);
+	log_audit("release", "undelivered_grant_released", NULL, reply->grant_name, -1, NULL, reply->request_id);
 	api->backend->ops->release(api->backend, &rel, ignore_release, NULL);
 }
 
@@ -121,6 +157,15 @@ static void add_header_str(struct api_reply *reply, const char *name, const char
 	reply->headers[reply->nheaders].name = name;
 	reply->headers[reply->nheaders].value = value;
 	reply->nheaders++;
+}
+
+/* The request's id: kept in the reply (a problem's instance), and sent as X-Request-Id. */
+static void set_request_id(struct api_reply *reply, const struct api_request *req)
+{
+	if (!req->request_id || !*req->request_id)
+		return;
+	snprintf(reply->request_id, sizeof reply->request_id, "%s", req->request_id);
+	add_header_str(reply, "X-Request-Id", reply->request_id);
 }
 
 static void add_retry_after(struct api_reply *reply, long long seconds)
@@ -231,6 +276,11 @@ static void problem(struct api_reply *reply, enum dl_error e, const char *detail
 		json_object_set_new(o, "status", json_integer(status));
 		json_object_set_new(o, "detail", detail_json(detail && *detail ? detail : dl_strerror(e)));
 		json_object_set_new(o, "code", json_string(dl_error_code(e)));
+		if (reply->request_id[0]) {
+			char instance[32 + API_REQUEST_ID_MAX];
+			snprintf(instance, sizeof instance, "urn:dlockd:request:%s", reply->request_id);
+			json_object_set_new(o, "instance", json_string(instance));
+		}
 		if (holder)
 			json_object_set_new(o, "lock", view_json(holder));
 	}
@@ -274,6 +324,39 @@ static void finish(struct api_call *c)
 		add_header_str(reply, "Cache-Control", "no-store");
 	free(c);
 	done(arg);
+}
+
+/* The audit line of a lock operation's answer: outcome as a stable word. */
+static void audit_reply(const struct api_call *c, const struct lock_reply *r)
+{
+	static const char *const EVENT[ROUTE_COUNT] = {
+	    [ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew", [ROUTE_RELEASE] = "release"};
+	static const char *const OUTCOME[] = {
+	    [LOCK_GRANTED] = "granted",
+	    [LOCK_REACQUIRED] = "reacquired",
+	    [LOCK_RENEWED] = "renewed",
+	    [LOCK_RELEASED] = "released",
+	    [LOCK_FOUND] = "found",
+	    [LOCK_HELD] = "held",
+	    [LOCK_RESERVED] = "reserved_for_waiter",
+	    [LOCK_NOT_HELD] = "not_held",
+	    [LOCK_TOKEN_MISMATCH] = "token_mismatch",
+	    [LOCK_UNAVAILABLE] = "unavailable",
+	    [LOCK_CANCELLED] = "shutting_down",
+	    [LOCK_BACKEND_ERROR] = "backend_error",
+	    [LOCK_INVALID_DATA] = "invalid_lock_data",
+	    [LOCK_FENCE_EXHAUSTED] = "fence_exhausted",
+	};
+	const char *outcome = (size_t)r->outcome < sizeof OUTCOME / sizeof OUTCOME[0] ? OUTCOME[r->outcome] : NULL;
+	bool has_fence = r->outcome == LOCK_GRANTED || r->outcome == LOCK_REACQUIRED || r->outcome == LOCK_RENEWED ||
+	                 r->outcome == LOCK_HELD || r->outcome == LOCK_TOKEN_MISMATCH;
+
+	if (!EVENT[c->route] || !log_enabled(LOG_INFO))
+		return;
+	if (r->handed_off)
+		outcome = "handed_off";
+	log_audit(EVENT[c->route], outcome ? outcome : "other", c->who.key_id, c->who.name,
+	          has_fence ? (int64_t)r->view.fence : -1, c->who.client, c->reply->request_id);
 }
 
 static void on_lock_reply(void *arg, const struct lock_reply *r)
@@ -354,6 +437,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 		        NULL);
 		break;
 	}
+	audit_reply(c, r);
 	finish(c);
 }
 
@@ -417,7 +501,10 @@ struct ctx {
 	struct api_call **pending;
 	struct params p;
 	char name[LOCK_NAME_MAX + 1];
-	const char *token; /* the caller's token, or NULL */
+	const char *token;                   /* the caller's token, or NULL */
+	struct auth_key *key;                /* the caller's API key; NULL without an auth file */
+	const char *client;                  /* the caller's address, or NULL */
+	char list_prefix[LOCK_NAME_MAX + 1]; /* a list's prefix, scoped to the key's names */
 };
 
 /* An operation. Returns as api_handle() does. */
@@ -432,24 +519,25 @@ struct route {
 	unsigned params; /* allowed parameters (PARAMS_BIT); ~0u: none parsed at all */
 	bool body;       /* parameters may come in a JSON body */
 	bool token;      /* takes the caller's token (Lock-Token header or parameter) */
+	unsigned right;  /* the API key's right it needs (enum auth_right), 0: open to all */
 	handler_fn *handler;
 };
 
 enum { NO_PARAMS = ~0u };
 
 static const struct route ROUTES[] = {
-    {PATH_HEALTH, "GET", ROUTE_HEALTH, NO_PARAMS, false, false, h_health},
-    {PATH_READY, "GET", ROUTE_READY, NO_PARAMS, false, false, h_ready},
-    {PATH_METRICS, "GET", ROUTE_METRICS, NO_PARAMS, false, false, h_metrics},
-    {PATH_SPEC, "GET", ROUTE_SPEC, NO_PARAMS, false, false, h_spec},
+    {PATH_HEALTH, "GET", ROUTE_HEALTH, NO_PARAMS, false, false, 0, h_health},
+    {PATH_READY, "GET", ROUTE_READY, NO_PARAMS, false, false, 0, h_ready},
+    {PATH_METRICS, "GET", ROUTE_METRICS, NO_PARAMS, false, false, AUTH_METRICS, h_metrics},
+    {PATH_SPEC, "GET", ROUTE_SPEC, NO_PARAMS, false, false, 0, h_spec},
     {PATH_LIST, "GET", ROUTE_LIST, PARAMS_BIT(PARAM_PREFIX) | PARAMS_BIT(PARAM_LIMIT) | PARAMS_BIT(PARAM_CURSOR), false,
-     false, h_list},
-    {PATH_LOCK, "GET", ROUTE_INSPECT, 0, false, false, h_inspect},
+     false, AUTH_READ, h_list},
+    {PATH_LOCK, "GET", ROUTE_INSPECT, 0, false, false, AUTH_READ, h_inspect},
     {PATH_LOCK, "PUT", ROUTE_ACQUIRE,
      PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL) | PARAMS_BIT(PARAM_OWNER) | PARAMS_BIT(PARAM_WAIT), true, true,
-     h_acquire},
-    {PATH_LOCK, "DELETE", ROUTE_RELEASE, PARAMS_BIT(PARAM_TOKEN), true, true, h_release},
-    {PATH_RENEW, "POST", ROUTE_RENEW, PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL), true, true, h_renew},
+     AUTH_LOCK, h_acquire},
+    {PATH_LOCK, "DELETE", ROUTE_RELEASE, PARAMS_BIT(PARAM_TOKEN), true, true, AUTH_LOCK, h_release},
+    {PATH_RENEW, "POST", ROUTE_RENEW, PARAMS_BIT(PARAM_TOKEN) | PARAMS_BIT(PARAM_TTL), true, true, AUTH_LOCK, h_renew},
 };
 enum { NROUTES = sizeof ROUTES / sizeof ROUTES[0] };
 
@@ -599,6 +687,11 @@ static struct api_call *call_new(struct ctx *x)
 	c->done = x->done;
 	c->arg = x->arg;
 	c->route = x->reply->route;
+	if (x->key)
+		snprintf(c->who.key_id, sizeof c->who.key_id, "%s", x->key->id);
+	if (x->client)
+		snprintf(c->who.client, sizeof c->who.client, "%s", x->client);
+	memcpy(c->who.name, x->name, strlen(x->name) + 1);
 	return c;
 }
 
@@ -660,7 +753,8 @@ static bool h_ready(struct ctx *x)
 static bool h_list(struct ctx *x)
 {
 	struct api *api = x->api;
-	struct list_request l = {.prefix = x->p.prefix, .limit = x->p.limit, .cursor = x->p.cursor};
+	struct list_request l = {
+	    .prefix = x->key ? x->list_prefix : x->p.prefix, .limit = x->p.limit, .cursor = x->p.cursor};
 	struct api_call *c;
 	enum backend_start st;
 	char detail[96];
@@ -757,12 +851,102 @@ static bool h_renew(struct ctx *x)
 	return !c || started(x, c, x->api->backend->ops->renew(x->api->backend, &lr, on_lock_reply, c));
 }
 
+/* ---- API keys ---- */
+
+/* A refusal for the key: the problem, its counter, and an audit line. */
+static void deny(struct ctx *x, enum dl_error e, const char *detail, const char *name)
+{
+	static const char *const OUTCOME[DL_ERROR_COUNT] = {
+	    [DL_UNAUTHORIZED] = "unauthorized", [DL_FORBIDDEN] = "forbidden", [DL_RATE_LIMITED] = "rate_limited"};
+
+	api_error(x->reply, e, detail);
+	metrics_inc(e == DL_UNAUTHORIZED ? METRIC_AUTH_UNAUTHORIZED
+	            : e == DL_FORBIDDEN  ? METRIC_AUTH_FORBIDDEN
+	                                 : METRIC_RATE_LIMITED);
+	if (log_enabled(LOG_INFO))
+		log_audit(ROUTE_LABELS[x->reply->route], OUTCOME[e], x->key ? x->key->id : NULL, name, -1, x->client,
+		          x->reply->request_id);
+}
+
+/* Finds the request's API key (Authorization: Bearer KEY). False when it
+ * has none that the auth file holds: *x's reply is then the 401. */
+static bool authenticate(struct api *api, const struct api_request *req, struct ctx *x)
+{
+	static const char BEARER[] = "Bearer ";
+	const char *v = req->authorization, *detail = NULL;
+	size_t len = 0;
+
+	if (req->authorization_count == 0)
+		detail = "this dlockd needs an API key: send the header Authorization: Bearer <key>";
+	else if (req->authorization_count > 1)
+		detail = "the Authorization header is given more than once";
+	else if (strncasecmp(v, BEARER, sizeof BEARER - 1) != 0)
+		detail = "the Authorization header must be Bearer <key>";
+	if (!detail) {
+		v += sizeof BEARER - 1;
+		while (*v == ' ')
+			v++;
+		len = strlen(v);
+		x->key = len && len <= AUTH_KEY_MAX ? auth_find(api->auth, v, len) : NULL;
+		if (!x->key)
+			detail = "the API key is not known: mistyped, or no longer in the auth file";
+	}
+	if (!detail)
+		return true;
+	deny(x, DL_UNAUTHORIZED, detail, NULL);
+	add_header_str(x->reply, "WWW-Authenticate",
+	               req->authorization_count ? "Bearer realm=\"dlockd\", error=\"invalid_token\""
+	                                        : "Bearer realm=\"dlockd\"");
+	return false;
+}
+
+/* Whether the request may use the route at all: a known key, within its
+ * rate, holding the route's right. Else *x's reply is the refusal. */
+static bool admit(struct api *api, const struct api_request *req, const struct route *route, struct ctx *x)
+{
+	static const char *const RIGHT[] = {[AUTH_READ] = "read", [AUTH_LOCK] = "lock", [AUTH_METRICS] = "metrics"};
+	char detail[256];
+	uint64_t retry_ms;
+
+	if (!authenticate(api, req, x))
+		return false;
+	if (api->cfg->rate_limit && !auth_rate_take(x->key, loop_clock_us(), api->cfg->rate_limit, &retry_ms)) {
+		snprintf(detail, sizeof detail,
+		         "the key '%s' is over its %u requests a second (--rate-limit); the next fits in %llu ms",
+		         x->key->id, api->cfg->rate_limit, (unsigned long long)retry_ms);
+		deny(x, DL_RATE_LIMITED, detail, NULL);
+		add_retry_after(x->reply, (long long)((retry_ms + 999) / 1000));
+		return false;
+	}
+	if (!auth_has(x->key, route->right)) {
+		snprintf(detail, sizeof detail, "the key '%s' does not hold the '%s' right this needs", x->key->id,
+		         RIGHT[route->right]);
+		deny(x, DL_FORBIDDEN, detail, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* A name outside the key's prefix: 403, the same whether or not the lock exists. */
+static bool outside(struct ctx *x, const char *name)
+{
+	char detail[LOCK_NAME_MAX + 128];
+
+	if (!x->key || auth_covers(x->key, name))
+		return false;
+	snprintf(detail, sizeof detail, "the key '%s' may use only lock names that start with '%s'", x->key->id,
+	         x->key->prefix);
+	deny(x, DL_FORBIDDEN, detail, name);
+	return true;
+}
+
 /* Routes req through the table, checks its name and parameters as its route
  * says, and runs the route's operation. */
 static bool handle(struct api *api, const struct api_request *req, struct api_reply *reply, api_done_fn *done,
                    void *arg, struct api_call **pending)
 {
-	struct ctx x = {.api = api, .reply = reply, .done = done, .arg = arg, .pending = pending};
+	struct ctx x = {
+	    .api = api, .reply = reply, .done = done, .arg = arg, .pending = pending, .client = req->client};
 	const struct route *route;
 	enum path_kind path;
 	const char *seg = NULL;
@@ -771,6 +955,7 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 	bool ready;
 
 	memset(reply, 0, sizeof *reply);
+	set_request_id(reply, req);
 	route_of(req, &route, &reply->route, &path, &seg, &seg_len);
 	if (path == PATH_NONE) {
 		api_error(reply, DL_NOT_FOUND, "no such resource");
@@ -784,6 +969,9 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 		add_header_str(reply, "Allow", reply->allow);
 		return true;
 	}
+	if (api->auth && route->right && !(route->right == AUTH_METRICS && api->cfg->metrics_public) &&
+	    !admit(api, req, route, &x))
+		return true;
 	if (route->params != NO_PARAMS) {
 		const struct config *cfg = api->cfg;
 		struct params_rules rules = {.min_ttl_ms = cfg->min_ttl_ms,
@@ -798,12 +986,23 @@ static bool handle(struct api *api, const struct api_request *req, struct api_re
 			          "a lock name is 1 to 255 bytes of A-Z a-z 0-9 . _ - : @ (percent-encoding allowed)");
 			return true;
 		}
+		if ((path == PATH_LOCK || path == PATH_RENEW) && outside(&x, x.name))
+			return true;
 		e = params_parse(&x.p, &rules, req->query, req->query_len, req->body, req->body_len, req->content_type,
 		                 detail, sizeof detail);
 		if (e == DL_OK && route->token)
 			e = pick_token(req, &x.p, &x.token, detail, sizeof detail);
 		if (e != DL_OK) {
 			api_error(reply, e, detail);
+			return true;
+		}
+		if (path == PATH_LIST && x.key && !auth_list_prefix(x.key, x.p.prefix, x.list_prefix)) {
+			char why[LOCK_NAME_MAX + 192];
+			snprintf(
+			    why, sizeof why,
+			    "the key '%s' may list only names that start with '%s'; this prefix shares none with it",
+			    x.key->id, x.key->prefix);
+			deny(&x, DL_FORBIDDEN, why, NULL);
 			return true;
 		}
 	}
@@ -828,6 +1027,7 @@ void api_reject(const struct api_request *req, struct api_reply *reply, enum dl_
 	enum path_kind path;
 
 	memset(reply, 0, sizeof *reply);
+	set_request_id(reply, req);
 	api_error(reply, e, detail);
 	route_of(req, &route, &reply->route, &path, &seg, &seg_len);
 	if (is_lock_route(reply->route))

@@ -14,6 +14,7 @@
 #include "base/errors.h"
 #include "locks/lock.h"
 #include "base/metrics.h"
+#include "server/auth.h"
 
 struct api;
 
@@ -48,9 +49,13 @@ struct api_request {
 	const char *content_type;  /* or NULL */
 	const char *lock_token;    /* the Lock-Token header, or NULL */
 	unsigned lock_token_count; /* how many Lock-Token headers came */
+	const char *authorization; /* the Authorization header, or NULL */
+	unsigned authorization_count;
+	const char *client;     /* the client's address, for the audit log, or NULL */
+	const char *request_id; /* from api_request_id(), or NULL */
 };
 
-enum { API_MAX_HEADERS = 4 };
+enum { API_MAX_HEADERS = 6, API_REQUEST_ID_MAX = 40 };
 
 struct api_header {
 	const char *name;
@@ -65,9 +70,10 @@ struct api_reply {
 	bool body_static;
 	struct api_header headers[API_MAX_HEADERS];
 	unsigned nheaders;
-	char location[8 + LOCK_NAME_MAX]; /* the Location header's value */
-	char retry_after[24];             /* the Retry-After header's value */
-	char allow[48];                   /* the Allow header's value */
+	char location[8 + LOCK_NAME_MAX];        /* the Location header's value */
+	char retry_after[24];                    /* the Retry-After header's value */
+	char allow[48];                          /* the Allow header's value */
+	char request_id[API_REQUEST_ID_MAX + 1]; /* the X-Request-Id header's value, or "" */
 	enum api_route route;
 	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
 	/* A new grant's name and token, kept until the answer is delivered (see
@@ -80,10 +86,17 @@ struct api_reply {
 typedef void api_done_fn(void *arg);
 
 /* Returns a new API over backend and waiters (not owned), or NULL. spec is the
- * OpenAPI document served at /openapi.yaml (static, not copied). */
+ * OpenAPI document served at /openapi.yaml (static, not copied). instance
+ * (copied) starts every request id. auth: the API keys (a reference is
+ * taken), or NULL when every request may do anything. */
 struct api *api_new(const struct config *cfg, struct backend *backend, struct waiters *waiters, const char *spec,
-                    size_t spec_len);
+                    size_t spec_len, const char *instance, struct auth *auth);
 void api_free(struct api *api);
+/* Uses new keys from now on (a reload): takes a reference to auth, drops the
+ * old one. Requests in progress keep what they were let in with. */
+void api_set_auth(struct api *api, struct auth *auth);
+/* Writes a new request id ("<instance>-<counter>", unique per process) into out. */
+void api_request_id(struct api *api, char out[API_REQUEST_ID_MAX + 1]);
 
 /* Answers req. Returns true if *reply is complete now. Returns false if the
  * answer needs the backend: *reply (which must stay valid) is filled later and

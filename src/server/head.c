@@ -49,6 +49,9 @@ void head_scan_add(struct head_scan *h, const char *name, const char *value)
 	if (strcasecmp(name, "Lock-Token") == 0) {
 		h->lock_tokens++;
 		h->lock_token = value;
+	} else if (strcasecmp(name, "Authorization") == 0) {
+		h->authorizations++;
+		h->authorization = value;
 	} else if (strcasecmp(name, "Content-Length") == 0) {
 		h->content_lengths++;
 	} else if (strcasecmp(name, "Transfer-Encoding") == 0) {

@@ -15,6 +15,8 @@
 struct head_scan {
 	unsigned lock_tokens;
 	const char *lock_token; /* the last Lock-Token value (points into the caller's strings) */
+	unsigned authorizations;
+	const char *authorization; /* the last Authorization value (likewise) */
 	unsigned content_lengths, transfer_encodings, hosts;
 	const char *transfer_encoding;
 	const char *bad_name; /* the first name that is no token, or a mangled framing header's */

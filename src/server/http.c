@@ -56,6 +56,7 @@ struct http_req {
 	char *uri;          /* raw request target, as received */
 	const char *target; /* uri in origin form (a suffix of uri, or "/") */
 	char method[16];
+	char request_id[API_REQUEST_ID_MAX + 1];
 	uint64_t start_us;
 	char *body;
 	size_t body_len;
@@ -261,6 +262,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	r->target = head_origin_form(r->uri);
 	r->start_us = loop_clock_us();
+	api_request_id(srv->api, r->request_id);
 	r->prev = r->next = r;
 	loop_watch_init(&r->hangup, -1, NULL, NULL);
 	r->hc = conn_of(conn);
@@ -294,7 +296,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->hc && r->counted && log_enabled(LOG_INFO))
 		conn_addr_format(&r->client, client);
 	if (r->state == REQ_ABANDONED) {
-		log_access(client, r->method, "(client left while waiting)", 499, took);
+		log_access(client, r->method, "(client left while waiting)", 499, took, r->request_id);
 	} else if (r->state == REQ_QUEUED) {
 		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			api_undelivered(srv->api, &r->reply);
@@ -303,7 +305,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		plen = head_path_len(r->target);
 		snprintf(path, sizeof path, "%.*s%s", (int)(plen < 100 ? plen : 100), r->target,
 		         plen > 100 ? "..." : "");
-		log_access(client, r->method[0] ? r->method : "-", path, r->reply.status, took);
+		log_access(client, r->method[0] ? r->method : "-", path, r->reply.status, took, r->request_id);
 	} else if (r->state == REQ_READY) {
 		api_undelivered(srv->api, &r->reply); /* the connection ended before the answer was queued */
 	} else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && log_enabled(LOG_DEBUG)) {
@@ -395,6 +397,7 @@ static enum MHD_Result answer_error(struct http_req *r, enum dl_error e, const c
 	    .method = r->method,
 	    .path = r->target,
 	    .path_len = head_path_len(r->target),
+	    .request_id = r->request_id,
 	};
 
 	r->early = e;
@@ -407,6 +410,7 @@ static enum MHD_Result dispatch(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
 	struct api_request req = {0};
+	char client[CONN_ADDR_TEXT_MAX];
 
 	if (srv->quiescing)
 		return answer_error(r, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", false);
@@ -420,6 +424,13 @@ static enum MHD_Result dispatch(struct http_req *r)
 	req.content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	req.lock_token = r->headers.lock_token;
 	req.lock_token_count = r->headers.lock_tokens;
+	req.authorization = r->headers.authorization;
+	req.authorization_count = r->headers.authorizations;
+	req.request_id = r->request_id;
+	if (r->hc && log_enabled(LOG_INFO)) {
+		conn_addr_format(&r->client, client);
+		req.client = client;
+	}
 	if (api_handle(srv->api, &req, &r->reply, on_api_done, r, &r->call))
 		return queue_reply(r);
 	r->state = REQ_WAITING;
@@ -543,7 +554,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 		unsigned status = va_arg(copy, unsigned);
 		va_end(copy);
 		metrics_request(ROUTE_OTHER, (int)status, 0);
-		log_access("-", "-", "(malformed request, answered by libmicrohttpd)", (int)status, 0);
+		log_access("-", "-", "(malformed request, answered by libmicrohttpd)", (int)status, 0, NULL);
 	}
 	if (!log_enabled(LOG_DEBUG))
 		return;

@@ -62,6 +62,7 @@ struct test {
 	X(framing)                                                                                                     \
 	X(frontdoor)                                                                                                   \
 	X(data)                                                                                                        \
+	X(auth)                                                                                                        \
 	X(cli)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];

@@ -573,6 +573,54 @@ static void t_redlock(void)
 	report_delays();
 }
 
+/* ------------------------------------------------------------- API keys */
+
+/* dlock keygen's key works against a dlockd that holds its line; without a
+ * key, or outside its prefix, dlock exits 77; the key comes from
+ * DLOCK_API_KEY or --api-key-file. */
+static void t_api_keys(void)
+{
+	struct cli c;
+	char *out, *key, *line;
+	const char *path = tfmt("%s/cli-auth.txt", harness_tmpdir()), *keyfile = tfmt("%s/cli-key", harness_tmpdir());
+	FILE *f;
+
+	kill_leftovers();
+	c = cli_start_at(free_port(), NULL, ARGS("keygen", "ci", "team-a.", "lock,read"));
+	CHECK(cli_wait(&c, 10000) == 0);
+	key = tstrdup(slurp(c.out));
+	line = tstrdup(slurp(c.err));
+	key[strcspn(key, "\n")] = '\0';
+	CHECKF(strncmp(key, "dlk_", 4) == 0 && strlen(key) == 47 && is_base64url(key + 4), "keygen printed %s", key);
+	CHECKF(strncmp(line, "ci sha256:", 10) == 0 && strstr(line, " team-a. lock,read\n") && !strstr(line, key),
+	       "keygen's file line (never the key): %s", line);
+	c = cli_start_at(free_port(), NULL, ARGS("keygen", "ci", "team-a.", "lock,write"));
+	CHECK(cli_wait(&c, 10000) == 64);
+	f = fopen(path, "w");
+	CHECK(f);
+	fputs(line, f);
+	fclose(f);
+	f = fopen(keyfile, "w");
+	CHECK(f);
+	fprintf(f, "%s\n", key);
+	fclose(f);
+	dlockd_start(ARGS("--auth-file", path));
+
+	CHECK(cli(NULL, NULL, ARGS("acquire", "team-a.k")) == 77);
+	c = cli_start(ARGS("status", "team-a.k"));
+	CHECK(cli_wait(&c, 10000) == 77);
+	CHECKF(strstr(slurp(c.err), "401"), "stderr says 401: %s", slurp(c.err));
+	setenv("DLOCK_API_KEY", key, 1);
+	CHECK(cli(NULL, &out, ARGS("acquire", "team-a.k", "--ttl", "30s")) == 0);
+	CHECKF(is_base64url(strtok(out, "\n")), "acquire with DLOCK_API_KEY printed %s", out);
+	CHECK(cli(NULL, NULL, ARGS("acquire", "team-b.k")) == 77); /* 403: outside the prefix */
+	CHECK(cli(NULL, NULL, ARGS("run", "team-a.r", "--ttl", "3s", "--", "true")) == 0);
+	unsetenv("DLOCK_API_KEY");
+	CHECK(cli(NULL, NULL, ARGS("status", "team-a.k", "--api-key-file", keyfile)) == 0);
+	CHECK(cli(NULL, NULL, ARGS("status", "team-a.k", "--api-key", "dlk_wrong")) == 77);
+	CHECK(cli(NULL, NULL, ARGS("status", "team-a.k", "--api-key-file", tfmt("%s/none", harness_tmpdir()))) == 64);
+}
+
 const struct test tests_cli[] = {
     {"cli_commands", t_commands, {NULL}, 0},
     {"cli_unreachable_69", t_unreachable, {NULL}, T_NO_DLOCKD},
@@ -585,5 +633,6 @@ const struct test tests_cli[] = {
     {"cli_run_dlockd_paused", t_dlockd_paused, {NULL}, 0},
     {"cli_run_grace_shortened", t_grace_shortened, {NULL}, 0},
     {"cli_run_redlock", t_redlock, {NULL}, T_NO_DLOCKD},
+    {"cli_api_keys", t_api_keys, {NULL}, T_NO_DLOCKD},
     {NULL, NULL, {NULL}, 0},
 };

@@ -1,5 +1,6 @@
 /* Fuzzes the escaping of untrusted bytes in log lines (log.c): a request's
- * method and path in the access log, and a message, in text and JSON. The
+ * method and path in the access log, a key ID and lock name in an audit
+ * line, and a message, in text and JSON. The
  * lines are caught by pointing stderr at a memory stream. Each call writes
  * exactly one line of printable ASCII; a JSON line is a JSON object, however
  * long its fields; and a field shows every input byte, those that are not
@@ -31,9 +32,12 @@ static char *escaped(const char *s, size_t max)
 	return e;
 }
 
+enum kind { ACCESS_LINE, AUDIT_LINE, MESSAGE };
+
 /* Runs one log call with stderr caught: an access line for method and text,
- * or a message of text. Returns what was written (malloc'd). */
-static char *caught(bool access, const char *method, const char *text, size_t *len)
+ * an audit line with method as the key ID and text as the name, or a message
+ * of text. Returns what was written (malloc'd). */
+static char *caught(enum kind kind, const char *method, const char *text, size_t *len)
 {
 	FILE *saved = stderr;
 	char *buf = NULL;
@@ -42,8 +46,10 @@ static char *caught(bool access, const char *method, const char *text, size_t *l
 	if (!mem)
 		abort();
 	stderr = mem;
-	if (access)
-		log_access("203.0.113.9", method, text, 200, 1000);
+	if (kind == ACCESS_LINE)
+		log_access("203.0.113.9", method, text, 200, 1000, "Uhi00B6e9xlc-0-5a");
+	else if (kind == AUDIT_LINE)
+		log_audit("acquire", "granted", method, text, 1796070893363632, "203.0.113.9", "Uhi00B6e9xlc-0-5a");
 	else
 		log_msg(LOG_WARN, "%s", text);
 	stderr = saved;
@@ -89,7 +95,8 @@ static void check_line(const char *line, size_t len, bool json, const char *cons
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const ACCESS[2] = {"method", "path"}, *const MSG[2] = {"msg", NULL};
+	static const char *const ACCESS[2] = {"method", "path"}, *const AUDIT[2] = {"key", "name"},
+	                         *const MSG[2] = {"msg", NULL};
 	struct fuzz_in in = {data, size};
 	bool json = fuzz_byte(&in) & 1;
 	const char *m = "";
@@ -104,10 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	esc[1] = escaped(path, 0);
 	esc[2] = escaped(path, 1023); /* log_msg formats into 1024 bytes first */
 
-	line = caught(true, method, path, &len);
+	line = caught(ACCESS_LINE, method, path, &len);
 	check_line(line, len, json, (const char *const[]){esc[0], esc[1]}, ACCESS);
 	free(line);
-	line = caught(false, NULL, path, &len);
+	if (mlen > 0 && path[0]) { /* an audit line shows an empty field as "-" */
+		line = caught(AUDIT_LINE, method, path, &len);
+		check_line(line, len, json, (const char *const[]){esc[0], esc[1]}, AUDIT);
+		free(line);
+	}
+	line = caught(MESSAGE, NULL, path, &len);
 	check_line(line, len, json, (const char *const[]){esc[2], NULL}, MSG);
 	free(line);
 

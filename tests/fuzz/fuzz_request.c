@@ -9,17 +9,24 @@
  * status, headers without control characters, a valid JSON body (a problem
  * with all its members for an error), Cache-Control: no-store on lock
  * routes and Allow on a 405; what reaches the backend is a valid lock name,
- * token, owner, lease, prefix, limit and cursor. */
+ * token, owner, lease, prefix, limit and cursor. A request with an
+ * Authorization header goes to an API with keys instead (a reader and a
+ * locker of "team-a.", and an admin): nothing reaches the backend without a
+ * known key, a 401 says WWW-Authenticate, and what reaches it lies within
+ * the key's prefix. */
 #include "fuzz.h"
 
 #include <jansson.h>
 #include <strings.h>
 
 #include "base/config.h"
+#include "base/log.h"
 #include "base/loop.h"
 #include "base/metrics.h"
 #include "locks/waiters.h"
+#include "base/digest.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/params.h"
 
 #define SPEC "openapi: 3.1.0\n"
@@ -142,27 +149,54 @@ static void never_done(void *arg)
 	fuzz_fail_(__FILE__, __LINE__, "a reply came later from a backend that refuses everything");
 }
 
-static struct api *the_api(const struct config **cfg)
+/* The keys of the API with an auth file. */
+static const char *const KEYS[] = {"reader-key", "locker-key", "admin-key"};
+
+static struct auth *the_keys(void)
+{
+	char text[1024], hex[3][2 * DIGEST_SHA256_LEN + 1], err[256];
+	uint8_t h[DIGEST_SHA256_LEN];
+	struct auth *a;
+
+	for (int i = 0; i < 3; i++) {
+		digest_sha256(KEYS[i], strlen(KEYS[i]), h);
+		digest_hex(h, sizeof h, hex[i]);
+	}
+	snprintf(text, sizeof text,
+	         "reader sha256:%s team-a. read\nlocker sha256:%s team-a. lock\nadmin sha256:%s * admin\n", hex[0],
+	         hex[1], hex[2]);
+	a = auth_parse(text, strlen(text), err, sizeof err);
+	if (!a)
+		abort();
+	return a;
+}
+
+/* The API without keys (keyed false), or the one with the_keys(). */
+static struct api *the_api(const struct config **cfg, bool keyed)
 {
 	static struct config c;
 	static struct backend b = {&OPS};
-	static struct api *api;
+	static struct api *api[2];
 	char *argv[] = {(char *)"dlockd", NULL};
 	char err[256];
 
-	if (!api) {
+	if (!api[0]) {
 		struct loop *loop = loop_new();
 		struct waiters *ws;
+		struct auth *keys = the_keys();
 		if (!loop || config_parse(&c, 1, argv, no_env, err, sizeof err) != CONFIG_OK)
 			abort();
 		ws = waiters_new(loop, &b, "fuzz", 0); /* every wait: 503 too many waiters */
-		api = ws ? api_new(&c, &b, ws, SPEC, strlen(SPEC)) : NULL;
-		if (!api)
+		api[0] = ws ? api_new(&c, &b, ws, SPEC, strlen(SPEC), "fuzz-0", NULL) : NULL;
+		api[1] = ws ? api_new(&c, &b, ws, SPEC, strlen(SPEC), "fuzz-1", keys) : NULL;
+		auth_unref(keys); /* the API holds its own reference */
+		if (!api[0] || !api[1])
 			abort();
 		metrics_set_routes(api_route_labels(), ROUTE_COUNT);
+		log_setup(LOG_WARN, LOG_TEXT); /* no audit lines for millions of inputs */
 	}
 	*cfg = &c;
-	return api;
+	return api[keyed];
 }
 
 static const struct api_header *header(const struct api_reply *r, const char *name)
@@ -179,9 +213,10 @@ static void check_reply(const struct api_reply *r)
 	bool lock_route = r->route == ROUTE_ACQUIRE || r->route == ROUTE_RENEW || r->route == ROUTE_RELEASE ||
 	                  r->route == ROUTE_INSPECT || r->route == ROUTE_LIST;
 
-	FUZZ_CHECK(r->status == 200 || r->status == 400 || r->status == 404 || r->status == 405 || r->status == 415 ||
-	               r->status == 503,
+	FUZZ_CHECK(r->status == 200 || r->status == 400 || r->status == 401 || r->status == 403 || r->status == 404 ||
+	               r->status == 405 || r->status == 415 || r->status == 503,
 	           "status %d", r->status);
+	FUZZ_CHECK(r->status != 401 || header(r, "WWW-Authenticate"), "401 without WWW-Authenticate");
 	FUZZ_CHECK(r->route < ROUTE_COUNT, "route %d", (int)r->route);
 	FUZZ_CHECK(r->nheaders <= API_MAX_HEADERS, "%u headers", r->nheaders);
 	for (unsigned i = 0; i < r->nheaders; i++)
@@ -209,6 +244,32 @@ static void check_reply(const struct api_reply *r)
 	}
 }
 
+/* With keys: which of KEYS the Authorization value presents exactly (-1: none). */
+static int key_of(const char *authorization)
+{
+	for (int i = 0; authorization && i < 3; i++)
+		if (strncasecmp(authorization, "Bearer ", 7) == 0 &&
+		    strcmp(authorization + 7 + strspn(authorization + 7, " "), KEYS[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void check_keys(const struct api_request *req, const struct api_reply *r)
+{
+	int k = req->authorization_count == 1 ? key_of(req->authorization) : -1;
+
+	if (!seen.called)
+		return;
+	FUZZ_CHECK(k >= 0, "the backend was called without a known key (status %d)", r->status);
+	if (k == 2)
+		return;
+	if (seen.list)
+		FUZZ_CHECK(k == 0 && strncmp(seen.prefix, "team-a.", 7) == 0, "key %d listed prefix \"%s\"", k,
+		           seen.prefix);
+	else
+		FUZZ_CHECK(strncmp(seen.name, "team-a.", 7) == 0, "key %d reached lock \"%s\"", k, seen.name);
+}
+
 static void check_backend_call(const struct config *cfg, const struct api_reply *r)
 {
 	if (!seen.called)
@@ -234,12 +295,12 @@ static void check_backend_call(const struct config *cfg, const struct api_reply 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct config *cfg;
-	struct api *api = the_api(&cfg);
+	struct api *api;
 	struct fuzz_in in = {data, size};
 	struct api_request req = {0};
 	struct api_reply reply;
 	struct api_call *call = NULL;
-	char *method, *target, *ct = NULL, *token = NULL, *q;
+	char *method, *target, *ct = NULL, *token = NULL, *authz = NULL, *q;
 	const char *s;
 	size_t n;
 
@@ -263,6 +324,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(token);
 			token = fuzz_strndup(v, vlen);
 			req.lock_token_count++;
+		} else if (name_len == 13 && strncasecmp(s, "Authorization", 13) == 0) {
+			free(authz);
+			authz = fuzz_strndup(v, vlen);
+			req.authorization_count++;
 		}
 	}
 	req.method = method;
@@ -273,17 +338,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.query_len = q ? strlen(q) : 0;
 	req.content_type = ct;
 	req.lock_token = token;
+	req.authorization = authz;
 	req.body = (const char *)in.p;
 	req.body_len = in.len;
 
+	api = the_api(&cfg, req.authorization_count > 0);
 	memset(&seen, 0, sizeof seen);
 	FUZZ_CHECK(api_handle(api, &req, &reply, never_done, NULL, &call), "a reply is pending");
 	check_reply(&reply);
 	check_backend_call(cfg, &reply);
+	if (req.authorization_count > 0)
+		check_keys(&req, &reply);
 	api_reply_release(&reply);
 	free(method);
 	free(target);
 	free(ct);
 	free(token);
+	free(authz);
 	return 0;
 }

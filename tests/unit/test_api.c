@@ -57,7 +57,7 @@ static void env_init(struct env *e)
 	e->fb = fake_new(e->loop);
 	e->b = fake_backend(e->fb);
 	e->ws = waiters_new(e->loop, e->b, 0, MAX_WAITERS);
-	e->api = api_new(&e->cfg, e->b, e->ws, SPEC, strlen(SPEC));
+	e->api = api_new(&e->cfg, e->b, e->ws, SPEC, strlen(SPEC), "unit-0", NULL);
 	if (!e->ws || !e->api)
 		exit(1);
 }

@@ -38,6 +38,8 @@ enum opt_id {
 	O_NODE_TIMEOUT,
 	O_DRIFT,
 	O_FENCE_RETENTION,
+	O_TLS_CERT,
+	O_TLS_KEY,
 	O_HEALTHCHECK,
 	O_HELP,
 	O_VERSION,
@@ -101,6 +103,12 @@ static const struct opt {
     [O_FENCE_RETENTION] = {"fence-retention-ms", "DLOCKD_FENCE_RETENTION_MS", "MS",
                            "how long a name's fence counter outlives its last lease (default 10000)", OPT_I64, 1000,
                            86400000LL * 30},
+    [O_TLS_CERT] = {"tls-cert", "DLOCKD_TLS_CERT", "FILE",
+                    "serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key; "
+                    "reloaded on SIGHUP",
+                    OPT_STR, 0, 0},
+    [O_TLS_KEY] = {"tls-key", "DLOCKD_TLS_KEY", "FILE", "the PEM private key of --tls-cert (unencrypted)", OPT_STR, 0,
+                   0},
     [O_HEALTHCHECK] = {"healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not",
                        OPT_FLAG, 0, 0},
     [O_HELP] = {"help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0},
@@ -420,6 +428,16 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_FENCE_RETENTION:
 		c->fence_retention_ms = n;
 		return true;
+	case O_TLS_CERT:
+	case O_TLS_KEY: {
+		char *dst = id == O_TLS_CERT ? c->tls_cert : c->tls_key;
+		if (!v[0] || !copy_str(dst, CONFIG_PATH_MAX, v, strlen(v))) {
+			snprintf(err, errlen, "%s%s: a file name of 1..%d bytes is needed", src, name,
+			         CONFIG_PATH_MAX - 1);
+			return false;
+		}
+		return true;
+	}
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;
@@ -526,6 +544,12 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	if (c->nredis == 0) {
 		config_parse_redis("redis://127.0.0.1:6379", &c->redis[0], err, errlen);
 		c->nredis = 1;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(err, errlen, "%s given without %s: HTTPS needs both a certificate and its key",
+		         c->tls_cert[0] ? "--tls-cert (DLOCKD_TLS_CERT)" : "--tls-key (DLOCKD_TLS_KEY)",
+		         c->tls_cert[0] ? "--tls-key (DLOCKD_TLS_KEY)" : "--tls-cert (DLOCKD_TLS_CERT)");
+		return CONFIG_ERROR;
 	}
 	if (c->min_ttl_ms > c->max_ttl_ms) {
 		snprintf(err, errlen, "--min-ttl-ms (%lld) is above --max-ttl-ms (%lld)", (long long)c->min_ttl_ms,

@@ -44,16 +44,18 @@ struct config {
 	unsigned request_timeout_ms; /* from a request's first line to its complete head and body */
 	struct config_net trusted_proxies[CONFIG_PROXIES_MAX];
 	unsigned ntrusted_proxies;
-	unsigned connection_memory;     /* libmicrohttpd per-connection pool, bytes */
-	bool healthcheck;               /* --healthcheck: probe the local /readyz and exit */
-	int64_t max_wait_ms;            /* longest wait_ms a request may ask for */
-	unsigned max_waiters;           /* waiting requests at most, per thread */
-	unsigned max_lists;             /* list requests running at once at most, per thread */
-	unsigned node_timeout_ms;       /* Redlock: per-node timeout */
-	double clock_drift_factor;      /* Redlock: drift allowed per ms of lease */
-	int64_t fence_retention_ms;     /* a fence counter lives this long after its name's last lease */
-	char tls_cert[CONFIG_PATH_MAX]; /* "" = plain HTTP; else HTTPS with this PEM chain... */
-	char tls_key[CONFIG_PATH_MAX];  /* ...and this PEM key (both or neither) */
+	unsigned connection_memory; /* libmicrohttpd per-connection pool, bytes */
+	bool healthcheck;           /* --healthcheck: probe the local /readyz and exit */
+	int64_t max_wait_ms;        /* longest wait_ms a request may ask for */
+	unsigned max_waiters;       /* waiting requests at most, per thread */
+	unsigned max_lists;         /* list requests running at once at most, per thread */
+	unsigned node_timeout_ms;   /* Redlock: per-node timeout */
+	double clock_drift_factor;  /* Redlock: drift allowed per ms of lease */
+	int64_t fence_retention_ms; /* a fence counter lives this long after its name's last lease */
+
+	/* HTTPS: both "" (plain HTTP), or a PEM certificate chain and its PEM key */
+	char tls_cert[CONFIG_PATH_MAX];
+	char tls_key[CONFIG_PATH_MAX];
 };
 
 enum config_result {

@@ -34,6 +34,9 @@ struct call {
 	int64_t sent_ms; /* monotonic ms when the request was started */
 };
 
+/* Every later call trusts the CA certificates in file (PEM; CURLOPT_CAINFO) for https://
+ * URLs instead of the system's; NULL: the system's. Call once at start, before any call. */
+void call_set_cacert(const char *file);
 /* Sets up c for method url (the caller's string, copied), with the Lock-Token header
  * when token is not NULL and a total timeout of timeout_ms. False on no memory. */
 bool call_init(struct call *c, const char *method, const char *url, const char *token, int64_t timeout_ms);

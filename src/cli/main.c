@@ -5,13 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/call.h"
 #include "cli/run.h"
 #include "cli/timing.h"
 
 static const char USAGE[] =
-    "usage: dlock [--url URL] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
+    "usage: dlock [--url URL] [--cacert FILE] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  acquire NAME [--ttl DUR] [--wait DUR] [--owner TEXT]   print the token (the grant with --json)\n"
@@ -24,6 +25,8 @@ static const char USAGE[] =
     "\n"
     "options:\n"
     "  --url URL       dlockd's base URL (env DLOCK_URL; default http://127.0.0.1:8080)\n"
+    "  --cacert FILE   for an https:// URL, trust the CA certificate(s) in FILE (PEM) instead of\n"
+    "                  the system's (env DLOCK_CACERT)\n"
     "  --timeout DUR   limit of each HTTP call (default 10s; a waiting acquire: its --wait plus this)\n"
     "  -q, --quiet     no messages on stderr but errors\n"
     "  --json          JSON output (run: one JSON event per line on stderr)\n"
@@ -76,7 +79,7 @@ static const char HELP_RUN[] =
 
 struct opts {
 	struct cli_global g;
-	const char *cmd, *name, *owner, *token, *prefix;
+	const char *cmd, *name, *owner, *token, *prefix, *cacert;
 	int64_t ttl_ms, wait_ms, grace_ms;
 	bool have_ttl, help;
 	char **argv; /* run: COMMAND */
@@ -113,6 +116,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	const char *env = getenv("DLOCK_URL");
 
 	o->g.url = env && *env ? env : "http://127.0.0.1:8080";
+	env = getenv("DLOCK_CACERT");
+	o->cacert = env && *env ? env : NULL;
 	o->g.timeout_ms = 10000;
 	o->grace_ms = 5000;
 	for (int i = 1; i < argc; i++) {
@@ -147,11 +152,13 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->g.quiet = true;
 		else if (strcmp(a, "--json") == 0)
 			o->g.json = true;
-		else if (is_opt(a, "--url") || is_opt(a, "--owner") || is_opt(a, "--token") || is_opt(a, "--prefix")) {
-			const char *name = is_opt(a, "--url")     ? "--url"
-			                   : is_opt(a, "--owner") ? "--owner"
-			                   : is_opt(a, "--token") ? "--token"
-			                                          : "--prefix";
+		else if (is_opt(a, "--url") || is_opt(a, "--owner") || is_opt(a, "--token") || is_opt(a, "--prefix") ||
+		         is_opt(a, "--cacert")) {
+			const char *name = is_opt(a, "--url")      ? "--url"
+			                   : is_opt(a, "--owner")  ? "--owner"
+			                   : is_opt(a, "--token")  ? "--token"
+			                   : is_opt(a, "--cacert") ? "--cacert"
+			                                           : "--prefix";
 			v = opt_value(argc, argv, &i, name);
 			if (!v)
 				return usage_error(o->cmd, "missing value for ", name);
@@ -159,6 +166,8 @@ static int parse(int argc, char **argv, struct opts *o)
 				o->g.url = v;
 			else if (name[2] == 'o')
 				o->owner = v;
+			else if (name[2] == 'c')
+				o->cacert = v;
 			else if (name[2] == 't')
 				o->token = v;
 			else
@@ -421,6 +430,9 @@ int main(int argc, char **argv)
 		return usage_error(o.cmd, "unexpected argument ", o.name);
 	if (strcmp(o.cmd, "run") == 0 && (!o.argv || !o.argv[0]))
 		return usage_error(o.cmd, "missing COMMAND after --", NULL);
+	if (o.cacert && access(o.cacert, R_OK) != 0)
+		return usage_error(o.cmd, "cannot read --cacert ", o.cacert);
+	call_set_cacert(o.cacert);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "dlock: libcurl failed to start\n");
 		return EXIT_UNAVAILABLE;

@@ -443,7 +443,7 @@ static void *hammer_main(void *arg)
 					             strstr(l->data, "CN=dlockd-test-2");
 				}
 		} else if (hm->fails++ == 0) {
-			snprintf(hm->err, sizeof hm->err, "curl %d (%s), status %ld", (int)rc, errbuf, status);
+			snprintf(hm->err, sizeof hm->err, "curl %d (%.200s), status %ld", (int)rc, errbuf, status);
 		}
 		curl_easy_cleanup(h);
 	}

@@ -1,7 +1,7 @@
 # dlockd — one GNU Makefile. `make help` lists the targets.
 # Dependencies come from pkg-config; sanitizer and bench builds live in their own directories.
 
-PKGS      := libmicrohttpd hiredis jansson
+PKGS      := libmicrohttpd hiredis jansson gnutls
 TEST_PKGS := libcurl jansson
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
@@ -53,7 +53,7 @@ REPLAY_BINS  = $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZ_BINS    = $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # They link the modules the parsers live in: not the libmicrohttpd glue, nor the Redis
 # connections and Redlock (which clang would also have to compile warning-free).
-FUZZ_LIB_SRCS := $(filter-out src/server/http.c src/server/healthcheck.c src/server/spec.c src/redis/adapter.c \
+FUZZ_LIB_SRCS := $(filter-out src/server/http.c src/server/healthcheck.c src/server/spec.c src/server/tls.c src/redis/adapter.c \
                    src/redis/conn.c src/redis/redlock.c src/redis/store.c,$(LIB_SRCS))
 FUZZ_LIB_OBJS  = $(FUZZ_LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 

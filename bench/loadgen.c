@@ -23,11 +23,16 @@
  *              wait_ms and stay suspended
  *   redis-pairs RESP: EVALSHA acquire + EVALSHA release (dlockd's own scripts)
  *
+ * --tls: every connection speaks HTTPS (GnuTLS client, one handshake per connection,
+ * then keep-alive). The server's certificate is not verified: the bench talks to its
+ * own dlockd on 127.0.0.1 with a throwaway certificate.
+ *
  * Prints one line of flat JSON on stdout at the end; a summary on stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -74,6 +79,7 @@ static const char *const MODE_NAMES[] = {
 enum state {
 	S_NONE,
 	S_CONNECTING,
+	S_HANDSHAKE, /* --tls: TLS handshake in progress */
 	S_ACQ,     /* PUT sent */
 	S_REL,     /* DELETE sent */
 	S_RENEW,   /* POST renew sent */
@@ -91,6 +97,7 @@ enum state {
 
 struct conn {
 	int fd;
+	gnutls_session_t tls; /* --tls, else NULL */
 	int idx;
 	enum state state;
 	size_t out_len, out_off;
@@ -133,6 +140,7 @@ static struct {
 	long count;
 	const char *name;
 	long ttl_ms, wait_ms, hold_us, hold_jitter_us, poll_ms;
+	bool tls;
 	int locks; /* handoff/poll: connection i contends for lock <name><i % locks> */
 	const char *ready_file;
 	const char *sha_acq, *sha_rel, *key_prefix;
@@ -337,7 +345,12 @@ static void clear_timer(struct conn *c)
 static void conn_flush(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+		ssize_t n = c->tls ? gnutls_record_send(c->tls, c->out + c->out_off, c->out_len - c->out_off)
+		                   : write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+		if (c->tls && (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)) {
+			ep_mod(c, true);
+			return;
+		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
 				ep_mod(c, true);
@@ -1016,8 +1029,41 @@ static void on_resp(struct conn *c, const char *p, size_t n)
 	start_op(c);
 }
 
+/* --tls: one step of the handshake; false if it failed (the connection is lost). */
+static gnutls_certificate_credentials_t g_tls_cred;
+
+static bool tls_step(struct conn *c)
+{
+	int rc;
+
+	if (!c->tls) {
+		if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0 || gnutls_set_default_priority(c->tls) < 0 ||
+		    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, g_tls_cred) < 0)
+			die("gnutls_init");
+		gnutls_transport_set_int(c->tls, c->fd);
+		c->state = S_HANDSHAKE;
+	}
+	rc = gnutls_handshake(c->tls);
+	if (rc == GNUTLS_E_SUCCESS) {
+		c->state = S_NONE;
+		ep_mod(c, false);
+		return true;
+	}
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(rc)) {
+		ep_mod(c, gnutls_record_get_direction(c->tls) == 1);
+		return true;
+	}
+	if (g.disconnects < 3)
+		fprintf(stderr, "loadgen: TLS handshake: %s\n", gnutls_strerror(rc));
+	return false;
+}
+
 static void conn_lost(struct conn *c)
 {
+	if (c->tls) {
+		gnutls_deinit(c->tls);
+		c->tls = NULL;
+	}
 	epoll_ctl(g.ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -1062,8 +1108,29 @@ static void conn_event(struct conn *c, uint32_t ev)
 		}
 		c->state = S_NONE;
 		ep_mod(c, false);
+		if (opt.tls) {
+			if (!tls_step(c))
+				conn_lost(c);
+			if (c->state != S_NONE)
+				return;
+		}
 		if (opt.mode == M_POLL && !c->grant_seen_once) {
 			/* spread the pollers' first tries over one poll interval */
+			c->grant_seen_once = true;
+			sleep_then_put(c, (uint64_t)(rnd() % (unsigned)(opt.poll_ms * 1000)) * 1000u);
+			return;
+		}
+		start_op(c);
+		return;
+	}
+	if (c->state == S_HANDSHAKE) {
+		if (!tls_step(c)) {
+			conn_lost(c);
+			return;
+		}
+		if (c->state == S_HANDSHAKE)
+			return;
+		if (opt.mode == M_POLL && !c->grant_seen_once) {
 			c->grant_seen_once = true;
 			sleep_then_put(c, (uint64_t)(rnd() % (unsigned)(opt.poll_ms * 1000)) * 1000u);
 			return;
@@ -1083,7 +1150,14 @@ static void conn_event(struct conn *c, uint32_t ev)
 			conn_lost(c);
 			return;
 		}
-		ssize_t r = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
+		ssize_t r = c->tls ? gnutls_record_recv(c->tls, c->in + c->in_len, IN_CAP - c->in_len)
+		                   : read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
+		if (c->tls && (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED))
+			return;
+		if (c->tls && r < 0) {
+			conn_lost(c);
+			return;
+		}
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -1269,7 +1343,7 @@ static void usage(void)
 	fprintf(stderr, "usage: loadgen MODE --port P [-c N] [-d SECONDS] [--warmup S] [-n COUNT] [--name NAME]\n"
 	                "       [--ttl-ms MS] [--wait-ms MS] [--hold-us US] [--hold-jitter-us US] [--locks K]\n"
 	                "       [--poll-ms MS] [--ready-file F]\n"
-	                "       [--max-seconds S] [--sha-acquire SHA --sha-release SHA] [--key-prefix P]\n"
+	                "       [--max-seconds S] [--sha-acquire SHA --sha-release SHA] [--key-prefix P] [--tls]\n"
 	                "modes: pairs renew healthz handoff poll etcd-reuse etcd-lease conns waiters redis-pairs\n");
 	exit(2);
 }
@@ -1297,6 +1371,7 @@ int main(int argc, char **argv)
 	    {"seed", required_argument, 0, 's'},
 	    {"hold-jitter-us", required_argument, 0, 'j'},
 	    {"locks", required_argument, 0, 'L'},
+	    {"tls", no_argument, 0, 'T'},
 	    {0, 0, 0, 0},
 	};
 	if (argc < 2)
@@ -1315,6 +1390,9 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'H':
 			opt.host = optarg;
+			break;
+		case 'T':
+			opt.tls = true;
 			break;
 		case 'p':
 			opt.port = atoi(optarg);
@@ -1393,6 +1471,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g.rng = opt.seed ? opt.seed : 1;
+	if (opt.tls && gnutls_certificate_allocate_credentials(&g_tls_cred) < 0)
+		die("gnutls_certificate_allocate_credentials");
 	g.ep = epoll_create1(EPOLL_CLOEXEC);
 	g.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (g.ep < 0 || g.tfd < 0)

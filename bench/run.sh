@@ -10,7 +10,7 @@
 # Knobs (environment): BENCH_SECONDS (4) per workload, BENCH_WARMUP (0.5),
 # BENCH_CONC (64), BENCH_MEM_CONNS (10000), BENCH_REDIS_REQUESTS (150000, per
 # redis-benchmark run), BENCH_RESULTS (bench/results.json), BENCH_SKIP (space-
-# separated: etcd node redlock memory wrk), BENCH_NO_INSTALL=1 (never apt-get),
+# separated: etcd node redlock memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
 # BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
 set -uo pipefail
 
@@ -97,6 +97,18 @@ http_get() {
 	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
 		printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3
 		cat <&3' "$1" "$2" 2>/dev/null
+}
+
+# ready_probe PORT [DLOCKD ARGS...]: /readyz answers 200; over HTTPS (--tls-cert in
+# the args) through dlockd's own --healthcheck.
+ready_probe() {
+	local port=$1
+	shift
+	if [[ " $* " == *" --tls-cert "* ]]; then
+		"$DLOCKD" --healthcheck --listen "127.0.0.1:$port" "$@" >/dev/null 2>&1
+	else
+		http_get "$port" /readyz | head -1 | grep -q ' 200'
+	fi
 }
 
 # Value of a flat field from a one-line JSON object in a file.
@@ -205,7 +217,7 @@ start_dlockd() {
 		pid=$!
 		PIDS+=("$pid")
 		for ((i = 0; i < 100; i++)); do
-			if http_get "$port" /readyz | head -1 | grep -q ' 200'; then
+			if ready_probe "$port" "$@"; then
 				DPORT=$port
 				DPID=$pid
 				return 0
@@ -272,7 +284,8 @@ if ! make --no-print-directory BUILD=$BUILD OPT=-O2 "$BUILD/dlockd" >"$TMP/build
 fi
 mkdir -p "$BIN"
 CWARN=(-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla)
-cc "${CWARN[@]}" -o "$LOADGEN" bench/loadgen.c &&
+# shellcheck disable=SC2046
+cc "${CWARN[@]}" $(pkg-config --cflags gnutls) -o "$LOADGEN" bench/loadgen.c $(pkg-config --libs gnutls) &&
 	cc -std=c11 -O2 -Wall -Wextra -Werror -Wno-unused-const-variable -Isrc -o "$BIN/dump_scripts" bench/dump_scripts.c &&
 	cc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -o "$BIN/seqrand.so" bench/seqrand.c || {
 	echo "bench: building the bench tools failed" >&2
@@ -390,6 +403,32 @@ if ! skipped wrk && have wrk; then
 	fi
 elif ! skipped wrk; then
 	note "wrk not installed (apt-get install wrk): no cross-check of the HTTP ceiling"
+fi
+
+# 1b. the same pairs over keep-alive HTTPS: a second dlockd with a throwaway certificate,
+# loadgen --tls (one TLS handshake per connection, then keep-alive), beside plain HTTP.
+if skipped tls; then
+	note "TLS pairs skipped (BENCH_SKIP)"
+elif ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/tls.key" \
+	-out "$TMP/tls.pem" -days 1 -subj /CN=127.0.0.1 >"$TMP/openssl.log" 2>&1; then
+	failed_row pairs_tls "dlockd pairs over keep-alive HTTPS, c=$CONC" "openssl could not make a certificate"
+elif start_dlockd "$R1" --tls-cert "$TMP/tls.pem" --tls-key "$TMP/tls.key"; then
+	DT=$DPORT
+	DTPID=$DPID
+	if lg pairs_tls pairs --tls --port "$DT" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "pt-" --ttl-ms 10000; then
+		f=$RAW/pairs_tls.json
+		row pairs_tls "dlockd pairs over keep-alive HTTPS (TLS 1.3), c=$CONC" "$(jget "$f" rate)" pairs/s \
+			"$(div "$(jget "$f" rate)" "$(jget "$RAW/pairs_c$CONC.json" rate)")" "plain HTTP pairs, c=$CONC" "" \
+			"$(errnote pairs_tls)"
+		row pairs_tls_p50 "  pair latency p50, HTTPS" "$(ms "$(jget "$f" p50_us)")" ms
+		row pairs_tls_p99 "  pair latency p99, HTTPS" "$(ms "$(jget "$f" p99_us)")" ms
+		log "pairs over TLS c=$CONC: $(jget "$f" rate) pairs/s"
+	else
+		failed_row pairs_tls "dlockd pairs over keep-alive HTTPS, c=$CONC" "loadgen failed"
+	fi
+	stop_pid "$DTPID"
+else
+	failed_row pairs_tls "dlockd pairs over keep-alive HTTPS, c=$CONC" "dlockd with TLS did not start: $DERR"
 fi
 
 # 2. renew

@@ -1,6 +1,7 @@
 /* main: wiring only. Parses the configuration, opens the listening sockets,
  * starts one worker per --threads (each an event loop with its own HTTP
- * daemon and Redis connection), and on SIGTERM/SIGINT drains them and exits 0. */
+ * daemon and Redis connection), and on SIGTERM/SIGINT drains them and exits 0.
+ * SIGHUP reloads the TLS certificate. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "base/loop.h"
 #include "base/metrics.h"
 #include "server/spec.h"
+#include "server/tls.h"
 #include "redis/redlock.h"
 #include "redis/store.h"
 #include "locks/waiters.h"
@@ -134,6 +136,19 @@ static struct backend *open_backend(struct worker *w)
 	return quorum ? redlock_new(w->loop, nodes, cfg->nredis, store_fence_floor, cfg->clock_drift_factor) : nodes[0];
 }
 
+/* SIGHUP: the TLS certificate and key are read again; a bad pair keeps the
+ * current one. */
+static void reload_tls(const struct config *cfg)
+{
+	char err[512];
+
+	if (!cfg->tls_cert[0])
+		log_msg(LOG_INFO, "received SIGHUP: no TLS certificate to reload");
+	else if (!tls_reload(err, sizeof err))
+		log_msg(LOG_ERROR, "received SIGHUP: TLS certificate not reloaded, still serving the previous one: %s",
+		        err);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -235,6 +250,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(cfg.log_level, cfg.log_format);
+	if (cfg.tls_cert[0] && !http_tls_init(&cfg, err, sizeof err)) {
+		fprintf(stderr, "dlockd: %s\n", err);
+		return 2;
+	}
 	if (cfg.auth_file[0]) {
 		auth = auth_load(cfg.auth_file, err, sizeof err);
 		if (!auth) {
@@ -305,19 +324,24 @@ int main(int argc, char **argv)
 		started++;
 	}
 	if (status == 0) {
-		log_msg(LOG_INFO, "dlockd %s listening on %s:%d with %u thread(s), %s %s%s, key prefix '%s'",
-		        DLOCKD_VERSION, cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port, cfg.threads,
-		        cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label,
+		log_msg(LOG_INFO, "dlockd %s listening on %s://%s:%d with %u thread(s), %s %s%s, key prefix '%s'",
+		        DLOCKD_VERSION, cfg.tls_cert[0] ? "https" : "http", cfg.listen_host[0] ? cfg.listen_host : "*",
+		        cfg.listen_port, cfg.threads, cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label,
 		        cfg.nredis > 1 ? " and more" : "", cfg.prefix);
 		for (;;) {
+			sig = 0;
 			if (sigwait(&sigs, &sig) != 0)
 				continue;
 			if (sig == SIGTERM || sig == SIGINT)
 				break;
-			if (sig == SIGHUP && cfg.auth_file[0])
+			if (sig != SIGHUP)
+				continue;
+			if (!cfg.auth_file[0] && !cfg.tls_cert[0])
+				log_msg(LOG_INFO, "SIGHUP: nothing to reload (no --auth-file, no --tls-cert)");
+			if (cfg.auth_file[0])
 				reload_auth(&cfg, workers, started, &auth);
-			else if (sig == SIGHUP)
-				log_msg(LOG_INFO, "SIGHUP: nothing to reload (no --auth-file)");
+			if (cfg.tls_cert[0])
+				reload_tls(&cfg);
 		}
 		log_msg(LOG_INFO, "received %s: finishing requests in progress", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
@@ -334,6 +358,7 @@ int main(int argc, char **argv)
 	}
 	free(workers);
 	auth_unref(auth);
+	tls_shutdown();
 	if (status == 0)
 		log_msg(LOG_INFO, "stopped");
 	return status;

@@ -4,7 +4,7 @@
 # with `chaos`, those `make chaos` needs (python3).
 # Usage: tools/deps.sh check|install [fuzz|chaos]
 set -eu
-PKGS="build-essential pkg-config libmicrohttpd-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server"
+PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server openssl"
 [ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 [ "${2:-}" = chaos ] && PKGS="$PKGS python3"
 

@@ -41,6 +41,8 @@ enum opt_id {
 	O_AUTH_FILE,
 	O_METRICS_PUBLIC,
 	O_RATE_LIMIT,
+	O_TLS_CERT,
+	O_TLS_KEY,
 	O_HEALTHCHECK,
 	O_HELP,
 	O_VERSION,
@@ -113,6 +115,12 @@ static const struct opt {
     [O_RATE_LIMIT] = {"rate-limit", "DLOCKD_RATE_LIMIT", "N",
                       "with --auth-file: requests a second per API key, per instance; beyond, 429 (default 0: off)",
                       OPT_U32, 0, 1000000},
+    [O_TLS_CERT] = {"tls-cert", "DLOCKD_TLS_CERT", "FILE",
+                    "serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key; "
+                    "reloaded on SIGHUP",
+                    OPT_STR, 0, 0},
+    [O_TLS_KEY] = {"tls-key", "DLOCKD_TLS_KEY", "FILE", "the PEM private key of --tls-cert (unencrypted)", OPT_STR, 0,
+                   0},
     [O_HEALTHCHECK] = {"healthcheck", NULL, NULL, "ask the instance on --listen for /readyz; exit 0 if ready, 1 if not",
                        OPT_FLAG, 0, 0},
     [O_HELP] = {"help", NULL, NULL, "print this help and exit", OPT_FLAG, 0, 0},
@@ -449,6 +457,16 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_RATE_LIMIT:
 		c->rate_limit = (unsigned)n;
 		return true;
+	case O_TLS_CERT:
+	case O_TLS_KEY: {
+		char *dst = id == O_TLS_CERT ? c->tls_cert : c->tls_key;
+		if (!v[0] || !copy_str(dst, CONFIG_PATH_MAX, v, strlen(v))) {
+			snprintf(err, errlen, "%s%s: a file name of 1..%d bytes is needed", src, name,
+			         CONFIG_PATH_MAX - 1);
+			return false;
+		}
+		return true;
+	}
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)
 			c->log_format = LOG_TEXT;
@@ -562,6 +580,12 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	}
 	if (c->rate_limit && !c->auth_file[0]) {
 		snprintf(err, errlen, "--rate-limit counts requests per API key: it needs --auth-file");
+		return CONFIG_ERROR;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(err, errlen, "%s given without %s: HTTPS needs both a certificate and its key",
+		         c->tls_cert[0] ? "--tls-cert (DLOCKD_TLS_CERT)" : "--tls-key (DLOCKD_TLS_KEY)",
+		         c->tls_cert[0] ? "--tls-key (DLOCKD_TLS_KEY)" : "--tls-cert (DLOCKD_TLS_CERT)");
 		return CONFIG_ERROR;
 	}
 	if (c->min_ttl_ms > c->max_ttl_ms) {

@@ -10,7 +10,7 @@
 
 #include "base/log.h"
 
-enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255, CONFIG_PROXIES_MAX = 16 };
+enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255, CONFIG_PROXIES_MAX = 16, CONFIG_PATH_MAX = 1024 };
 
 struct redis_target {
 	char host[CONFIG_STR_MAX + 1]; /* "" for a unix socket */
@@ -44,17 +44,21 @@ struct config {
 	unsigned request_timeout_ms; /* from a request's first line to its complete head and body */
 	struct config_net trusted_proxies[CONFIG_PROXIES_MAX];
 	unsigned ntrusted_proxies;
-	unsigned connection_memory; /* libmicrohttpd per-connection pool, bytes */
-	bool healthcheck;           /* --healthcheck: probe the local /readyz and exit */
-	int64_t max_wait_ms;        /* longest wait_ms a request may ask for */
-	unsigned max_waiters;       /* waiting requests at most, per thread */
-	unsigned max_lists;         /* list requests running at once at most, per thread */
-	unsigned node_timeout_ms;   /* Redlock: per-node timeout */
-	double clock_drift_factor;  /* Redlock: drift allowed per ms of lease */
-	int64_t fence_retention_ms; /* a fence counter lives this long after its name's last lease */
-	char auth_file[1024];       /* --auth-file, or "" (no keys: every request may do anything) */
-	bool metrics_public;        /* with an auth file: /metrics needs no key */
-	unsigned rate_limit;        /* requests a second per API key, per instance; 0 = off */
+	unsigned connection_memory;      /* libmicrohttpd per-connection pool, bytes */
+	bool healthcheck;                /* --healthcheck: probe the local /readyz and exit */
+	int64_t max_wait_ms;             /* longest wait_ms a request may ask for */
+	unsigned max_waiters;            /* waiting requests at most, per thread */
+	unsigned max_lists;              /* list requests running at once at most, per thread */
+	unsigned node_timeout_ms;        /* Redlock: per-node timeout */
+	double clock_drift_factor;       /* Redlock: drift allowed per ms of lease */
+	int64_t fence_retention_ms;      /* a fence counter lives this long after its name's last lease */
+	char auth_file[CONFIG_PATH_MAX]; /* --auth-file, or "" (no keys: every request may do anything) */
+	bool metrics_public;             /* with an auth file: /metrics needs no key */
+	unsigned rate_limit;             /* requests a second per API key, per instance; 0 = off */
+
+	/* HTTPS: both "" (plain HTTP), or a PEM certificate chain and its PEM key */
+	char tls_cert[CONFIG_PATH_MAX];
+	char tls_key[CONFIG_PATH_MAX];
 };
 
 enum config_result {

@@ -62,6 +62,14 @@ bool call_set_api_key(const char *key)
 	return true;
 }
 
+/* --cacert / DLOCK_CACERT, or NULL */
+static const char *g_cacert;
+
+void call_set_cacert(const char *file)
+{
+	g_cacert = file;
+}
+
 bool call_init(struct call *c, const char *method, const char *url, const char *token, int64_t timeout_ms)
 {
 	char *line = NULL;
@@ -104,6 +112,8 @@ bool call_init(struct call *c, const char *method, const char *url, const char *
 	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
 	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (g_cacert)
+		curl_easy_setopt(c->h, CURLOPT_CAINFO, g_cacert);
 	return true;
 fail:
 	curl_easy_cleanup(c->h);

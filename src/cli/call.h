@@ -37,6 +37,9 @@ struct call {
 /* The API key every later call sends (Authorization: Bearer KEY), or NULL for none.
  * Copied. False on no memory. */
 bool call_set_api_key(const char *key);
+/* Every later call trusts the CA certificates in file (PEM; CURLOPT_CAINFO) for https://
+ * URLs instead of the system's; NULL: the system's. Call once at start, before any call. */
+void call_set_cacert(const char *file);
 /* Sets up c for method url (the caller's string, copied), with the Lock-Token header
  * when token is not NULL, the API key (call_set_api_key) and a total timeout of
  * timeout_ms. False on no memory. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sys/random.h>
 
@@ -16,7 +17,7 @@
 #include "server/auth.h"
 
 static const char USAGE[] =
-    "usage: dlock [--url URL] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
+    "usage: dlock [--url URL] [--cacert FILE] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  acquire NAME [--ttl DUR] [--wait DUR] [--owner TEXT]   print the token (the grant with --json)\n"
@@ -31,6 +32,8 @@ static const char USAGE[] =
     "\n"
     "options:\n"
     "  --url URL       dlockd's base URL (env DLOCK_URL; default http://127.0.0.1:8080)\n"
+    "  --cacert FILE   for an https:// URL, trust the CA certificate(s) in FILE (PEM) instead of\n"
+    "                  the system's (env DLOCK_CACERT)\n"
     "  --timeout DUR   limit of each HTTP call (default 10s; a waiting acquire: its --wait plus this)\n"
     "  -q, --quiet     no messages on stderr but errors\n"
     "  --json          JSON output (run: one JSON event per line on stderr)\n"
@@ -94,7 +97,7 @@ static const char HELP_RUN[] =
 
 struct opts {
 	struct cli_global g;
-	const char *cmd, *name, *owner, *token, *prefix, *api_key, *api_key_file;
+	const char *cmd, *name, *owner, *token, *prefix, *api_key, *api_key_file, *cacert;
 	const char *more[2]; /* keygen: PREFIX and RIGHTS after NAME (the ID) */
 	int64_t ttl_ms, wait_ms, grace_ms;
 	bool have_ttl, help;
@@ -132,6 +135,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	const char *env = getenv("DLOCK_URL");
 
 	o->g.url = env && *env ? env : "http://127.0.0.1:8080";
+	env = getenv("DLOCK_CACERT");
+	o->cacert = env && *env ? env : NULL;
 	o->g.timeout_ms = 10000;
 	o->grace_ms = 5000;
 	for (int i = 1; i < argc; i++) {
@@ -167,12 +172,13 @@ static int parse(int argc, char **argv, struct opts *o)
 		else if (strcmp(a, "--json") == 0)
 			o->g.json = true;
 		else if (is_opt(a, "--url") || is_opt(a, "--owner") || is_opt(a, "--token") || is_opt(a, "--prefix") ||
-		         is_opt(a, "--api-key") || is_opt(a, "--api-key-file")) {
+		         is_opt(a, "--api-key") || is_opt(a, "--api-key-file") || is_opt(a, "--cacert")) {
 			const char *name = is_opt(a, "--url")            ? "--url"
 			                   : is_opt(a, "--owner")        ? "--owner"
 			                   : is_opt(a, "--token")        ? "--token"
 			                   : is_opt(a, "--api-key")      ? "--api-key"
 			                   : is_opt(a, "--api-key-file") ? "--api-key-file"
+			                   : is_opt(a, "--cacert")       ? "--cacert"
 			                                                 : "--prefix";
 			v = opt_value(argc, argv, &i, name);
 			if (!v)
@@ -181,6 +187,8 @@ static int parse(int argc, char **argv, struct opts *o)
 				o->g.url = v;
 			else if (name[2] == 'o')
 				o->owner = v;
+			else if (name[2] == 'c')
+				o->cacert = v;
 			else if (name[2] == 't')
 				o->token = v;
 			else if (strcmp(name, "--api-key") == 0)
@@ -516,6 +524,9 @@ int main(int argc, char **argv)
 	rc = use_api_key(&o);
 	if (rc)
 		return rc;
+	if (o.cacert && access(o.cacert, R_OK) != 0)
+		return usage_error(o.cmd, "cannot read --cacert ", o.cacert);
+	call_set_cacert(o.cacert);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "dlock: libcurl failed to start\n");
 		return EXIT_UNAVAILABLE;

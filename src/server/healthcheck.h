@@ -1,6 +1,6 @@
 /* healthcheck: `dlockd --healthcheck` — asks the local instance's /readyz over
- * a plain socket (no extra packages in the container) and turns the answer
- * into an exit status. */
+ * a plain socket, or over TLS (GnuTLS) when --tls-cert is set (no extra
+ * packages in the container), and turns the answer into an exit status. */
 #ifndef DLOCKD_HEALTHCHECK_H
 #define DLOCKD_HEALTHCHECK_H
 

@@ -26,6 +26,7 @@
 #include "server/conns.h"
 #include "server/head.h"
 #include "server/params.h"
+#include "server/tls.h"
 
 /* Bodies over PARAMS_BODY_MAX are read and dropped up to DRAIN_MAX, so the
  * 413 reaches the client: closing with unread input would make the kernel
@@ -44,6 +45,8 @@ struct http_conn {
 	struct conn_addr addr;
 	bool counted; /* in srv->counts (not a trusted proxy) */
 	struct conn_deadline deadline;
+	void *tls_session;     /* HTTPS: libmicrohttpd's GnuTLS session, else NULL */
+	struct tls_creds *tls; /* HTTPS: the credentials its handshake used, held until it closes */
 };
 
 struct http_req {
@@ -172,7 +175,12 @@ static void time_out(struct http_conn *hc, bool reading)
 		           "the request's headers and body did not arrive within --request-timeout-ms");
 		n = snprintf(buf, sizeof buf, "%sContent-Length: %zu\r\n\r\n%.*s", HEAD, reply.body_len,
 		             (int)reply.body_len, reply.body);
-		if (n > 0 && (size_t)n < sizeof buf)
+		/* Over HTTPS the answer goes through the session: a request line
+		 * arrived, so its handshake is complete, and nothing else writes on
+		 * it now (one thread; libmicrohttpd is waiting to read). */
+		if (n > 0 && (size_t)n < sizeof buf && hc->tls_session)
+			(void)tls_send(hc->tls_session, buf, (size_t)n);
+		else if (n > 0 && (size_t)n < sizeof buf)
 			(void)!send(hc->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		metrics_request(ROUTE_OTHER, 408, 0);
 		api_reply_release(&reply);
@@ -227,6 +235,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		conn_deadline_remove(&hc->deadline);
 		if (hc->counted)
 			conn_counts_remove(srv->counts, &hc->addr);
+		tls_creds_put(hc->tls);
 		free(hc);
 		*socket_context = NULL;
 		return;
@@ -237,6 +246,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	conn_deadline_init(&hc->deadline);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	hc->fd = ci ? ci->connect_fd : -1;
+	if (srv->cfg->tls_cert[0]) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		hc->tls_session = ci ? ci->tls_session : NULL;
+	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr && conn_addr_from_sockaddr(ci->client_addr, sizeof(struct sockaddr_in6), &hc->addr) &&
 	    !proxy_trusted(srv, &hc->addr))
@@ -563,6 +576,29 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_DEBUG, "libmicrohttpd: %s", msg);
 }
 
+/* ---- HTTPS ---- */
+
+/* tls.c's certificate callback asks for the slot of the connection a
+ * handshake belongs to. libmicrohttpd sets each GnuTLS session's pointer to
+ * its connection (its own PSK callback relies on that); the session is
+ * checked against the one the connection was opened with. */
+static struct tls_creds **tls_slot(void *session_ptr, const void *session)
+{
+	struct http_conn *hc = session_ptr ? conn_of(session_ptr) : NULL;
+
+	return hc && hc->tls_session == session ? &hc->tls : NULL;
+}
+
+bool http_tls_init(const struct config *cfg, char *err, size_t errlen)
+{
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
+	    MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
+		snprintf(err, errlen, "--tls-cert: this libmicrohttpd was built without HTTPS (GnuTLS) support");
+		return false;
+	}
+	return tls_init(cfg->tls_cert, cfg->tls_key, tls_slot, err, errlen);
+}
+
 /* ---- the daemon on our loop ---- */
 
 static void run_daemon(struct http_server *srv)
@@ -605,6 +641,13 @@ struct http_server *http_start(struct loop *loop, const struct config *cfg, stru
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	/* HTTPS: certificates come from tls.c's callback. */
+	struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tls_cert_callback()},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
 
 	if (!srv) {
 		close(listen_fd);
@@ -625,6 +668,8 @@ struct http_server *http_start(struct loop *loop, const struct config *cfg, stru
 	}
 	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert[0])
+		flags |= MHD_USE_TLS;
 	/* Not strict: with it, libmicrohttpd closes on a space in the target
 	 * without an answer, and sends its missing-Host 400 twice; both are
 	 * checked (and answered as problems) in head_request_line_error(). */
@@ -633,7 +678,8 @@ struct http_server *http_start(struct loop *loop, const struct config *cfg, stru
 	    on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
 	    srv, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
-	    MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+	    MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY,
+	    cfg->tls_cert[0] ? tls_opts : no_opts, MHD_OPTION_END);
 	if (!srv->daemon) {
 		close(listen_fd);
 		conn_counts_free(srv->counts);

@@ -2,8 +2,9 @@
  * one of the loop's watches; no internal thread). It reads requests (raw URI,
  * headers, bodies up to 16 KiB), hands them to api, suspends connections
  * whose answer needs the backend and resumes them when it comes, writes the
- * access log and request metrics, and drains on shutdown. It knows nothing of
- * Redis or of lock semantics. */
+ * access log and request metrics, and drains on shutdown; with --tls-cert it
+ * serves HTTPS (libmicrohttpd's GnuTLS, certificates from tls). It knows
+ * nothing of Redis or of lock semantics. */
 #ifndef DLOCKD_HTTP_H
 #define DLOCKD_HTTP_H
 
@@ -12,6 +13,11 @@
 #include "base/loop.h"
 
 struct http_server;
+
+/* With --tls-cert: checks that this libmicrohttpd serves HTTPS (it is built
+ * with GnuTLS) and loads the certificate and key (tls_init). Call once before
+ * http_start(). Returns false with a reason in err. */
+bool http_tls_init(const struct config *cfg, char *err, size_t errlen);
 
 /* Opens a listening socket for cfg->listen_host/port (SO_REUSEPORT, so each
  * worker may open its own). Returns the fd, or -1 with a reason in err. */

@@ -63,7 +63,8 @@ struct test {
 	X(frontdoor)                                                                                                   \
 	X(data)                                                                                                        \
 	X(auth)                                                                                                        \
-	X(cli)
+	X(cli)                                                                                                         \
+	X(tls)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)
@@ -139,6 +140,12 @@ struct resp *http(const char *method, const char *path, const char *body, const 
 /* Same with an explicit body length and header array (NULL-terminated). */
 struct resp *httpb(const char *method, const char *path, const char *body, size_t body_len, const char *ctype,
                    const char *const *hdrs);
+
+/* From now until the test ends, requests to dlockd (http(), http_ex(), the
+ * async ones, and dlockd_start()'s probes) go to https://127.0.0.1:PORT and
+ * trust only the CA certificate(s) in cafile; NULL: plain HTTP again. Set it
+ * from the test's main thread while no request runs. */
+void harness_tls(const char *cafile);
 
 /* Thread-safe variant for worker threads: own curl handle, untracked result
  * that must be released with resp_free(). */

@@ -17,10 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* the current test's curl handle and its async requests */
+/* the current test's curl handle and its async requests; the CA to trust
+ * when it speaks HTTPS (harness_tls), else NULL */
 static struct {
 	CURL *curl;
 	struct async_req *async;
+	char *tls_ca;
 } g_http;
 
 /* ------------------------------------------------------------ sockets */
@@ -269,8 +271,10 @@ struct resp *http_ex(CURL *h, int port, const char *method, const char *path, co
 	snprintf(r->what, sizeof r->what, "%s %s", method, path);
 	struct growbuf b = {0};
 	char url[8192];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+	snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", g_http.tls_ca ? "https" : "http", port, path);
 	struct curl_slist *sl = curl_prepare(h, r, &b, url, method, body, body_len, ctype, hdrs, timeout_ms);
+	if (g_http.tls_ca)
+		curl_easy_setopt(h, CURLOPT_CAINFO, g_http.tls_ca);
 
 	double t0 = mono_ms();
 	r->t0_mono = t0;
@@ -304,8 +308,17 @@ void http_test_begin(void)
 	g_http.curl = curl_new();
 }
 
+void harness_tls(const char *cafile)
+{
+	free(g_http.tls_ca);
+	g_http.tls_ca = cafile ? strdup(cafile) : NULL;
+	if (cafile && !g_http.tls_ca)
+		abort();
+}
+
 void http_test_end(void)
 {
+	harness_tls(NULL);
 	if (g_http.curl) {
 		curl_easy_cleanup(g_http.curl);
 		g_http.curl = NULL;

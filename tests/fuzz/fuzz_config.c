@@ -62,6 +62,7 @@ static void check_config(const struct config *c)
 	FUZZ_CHECK(c->clock_drift_factor >= 0.0 && c->clock_drift_factor <= 0.5, "drift %g", c->clock_drift_factor);
 	FUZZ_CHECK(c->log_format == LOG_TEXT || c->log_format == LOG_JSON, "log format %d", (int)c->log_format);
 	FUZZ_CHECK(c->log_level >= LOG_DEBUG && c->log_level <= LOG_ERROR, "log level %d", (int)c->log_level);
+	FUZZ_CHECK(!c->tls_cert[0] == !c->tls_key[0], "a TLS certificate without its key, or the reverse");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

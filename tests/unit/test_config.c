@@ -117,6 +117,8 @@ static void test_defaults(void)
 	CHECK_INT(c.max_waiters, 10000, "max_waiters");
 	CHECK_INT(c.max_lists, 4, "max_lists");
 	CHECK(!c.healthcheck, "healthcheck is off by default");
+	CHECK_STR(c.tls_cert, "", "tls_cert (plain HTTP by default)");
+	CHECK_STR(c.tls_key, "", "tls_key");
 	CHECK(foreign_lookups == 0, "config_parse looked up %u variables not named DLOCKD_*", foreign_lookups);
 
 	/* an environment of unrelated variables changes nothing */
@@ -756,6 +758,49 @@ static void test_trusted_proxies(void)
 	}
 }
 
+/* ---- TLS ---- */
+
+/* a path one byte over CONFIG_PATH_MAX - 1 */
+static const char *trepeat_path(void)
+{
+	static char buf[CONFIG_PATH_MAX + 1];
+
+	memset(buf, 'p', CONFIG_PATH_MAX);
+	buf[0] = '/';
+	buf[CONFIG_PATH_MAX] = '\0';
+	return buf;
+}
+
+static void test_tls(void)
+{
+	struct config c;
+
+	if (parse_ok(__LINE__, &c, NULL, ARGS("--tls-cert", "/etc/d/cert.pem", "--tls-key", "/etc/d/key.pem"))) {
+		CHECK_STR(c.tls_cert, "/etc/d/cert.pem", "--tls-cert");
+		CHECK_STR(c.tls_key, "/etc/d/key.pem", "--tls-key");
+	}
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_TLS_CERT", "/a/c.pem"}, {"DLOCKD_TLS_KEY", "/a/k.pem"}), NOARGS)) {
+		CHECK_STR(c.tls_cert, "/a/c.pem", "DLOCKD_TLS_CERT");
+		CHECK_STR(c.tls_key, "/a/k.pem", "DLOCKD_TLS_KEY");
+	}
+	/* a flag wins over its variable; the other half may come from the environment */
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_TLS_CERT", "/a/c.pem"}, {"DLOCKD_TLS_KEY", "/a/k.pem"}),
+	             ARGS("--tls-cert=/b/c.pem"))) {
+		CHECK_STR(c.tls_cert, "/b/c.pem", "flag over variable");
+		CHECK_STR(c.tls_key, "/a/k.pem", "key from the environment");
+	}
+	/* both or neither */
+	parse_err(__LINE__, NULL, ARGS("--tls-cert", "/c.pem"), "--tls-key");
+	parse_err(__LINE__, NULL, ARGS("--tls-key", "/k.pem"), "--tls-cert");
+	parse_err(__LINE__, ENV({"DLOCKD_TLS_CERT", "/c.pem"}), NOARGS, "DLOCKD_TLS_KEY");
+	parse_err(__LINE__, ENV({"DLOCKD_TLS_KEY", "/k.pem"}), NOARGS, "DLOCKD_TLS_CERT");
+	/* empty or too long names */
+	parse_err(__LINE__, NULL, ARGS("--tls-cert", "", "--tls-key", "/k.pem"), "tls-cert");
+	parse_err(__LINE__, ENV({"DLOCKD_TLS_KEY", ""}), ARGS("--tls-cert", "/c.pem"), "DLOCKD_TLS_KEY");
+	parse_err(__LINE__, NULL, ARGS("--tls-cert", "/c.pem", "--tls-key", trepeat_path()), "tls-key");
+	parse_err(__LINE__, NULL, ARGS("--tls-cert"), "needs a value");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -769,5 +814,6 @@ int main(void)
 	test_log_and_prefix();
 	test_arg_syntax();
 	test_trusted_proxies();
+	test_tls();
 	return unit_done();
 }

@@ -42,14 +42,15 @@ static void schedule_retry(struct conn *c, uint64_t delay_ms)
 		loop_timer_start(c->loop, &c->retry_timer, loop_now_ms(c->loop) + delay_ms);
 }
 
-/* The connection is gone: tell the owner, try again after delay_ms. */
-static void went_down(struct conn *c, uint64_t delay_ms)
+/* The connection is gone (why: see conn_hooks): tell the owner, try again
+ * after delay_ms. */
+static void went_down(struct conn *c, uint64_t delay_ms, const char *why)
 {
 	c->ac = NULL;
 	c->state = CONN_DOWN;
 	c->was_ready = false;
 	loop_timer_stop(c->loop, &c->connect_timer);
-	c->hooks->down(c->owner, c);
+	c->hooks->down(c->owner, c, why);
 	schedule_retry(c, delay_ms);
 }
 
@@ -63,7 +64,7 @@ void conn_drop(struct conn *c, const char *why)
 	log_msg(LOG_WARN, "redis %s%s: %s; reconnecting", c->label, c->role, why);
 	c->ac = NULL; /* on_disconnect() then finds no conn */
 	redisAsyncFree(ac);
-	went_down(c, c->backoff_ms);
+	went_down(c, c->backoff_ms, NULL);
 }
 
 void conn_ready(struct conn *c)
@@ -88,7 +89,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 		metrics_inc(METRIC_REDIS_ERRORS);
 		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
 			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", c->label, c->role, cac->errstr);
-		went_down(c, c->backoff_ms);
+		went_down(c, c->backoff_ms, NULL);
 		return;
 	}
 	c->state = CONN_SETUP;
@@ -101,6 +102,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
 static void on_disconnect(const redisAsyncContext *cac, int status)
 {
 	struct conn *c = conn_of(cac);
+	/* Lost during its setup: a failed attempt, retried after the backoff. */
+	uint64_t delay = c && c->state == CONN_READY ? BACKOFF_MIN_MS : c ? c->backoff_ms : 0;
 
 	(void)status;
 	if (!c)
@@ -108,7 +111,7 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	metrics_inc(METRIC_REDIS_ERRORS);
 	log_msg(LOG_WARN, "redis %s%s: connection lost: %s", c->label, c->role,
 	        cac->errstr[0] ? cac->errstr : "closed");
-	went_down(c, BACKOFF_MIN_MS);
+	went_down(c, delay, cac->errstr[0] ? cac->errstr : NULL);
 }
 
 static void connect_timer_fired(void *arg)

@@ -380,6 +380,7 @@ struct node {
 	int port;  /* kept across restarts */
 	char dir[512];
 	char log[512];
+	char aclfile[512]; /* its users come from this ACL file ("" for none) */
 	bool paused;
 };
 extern struct node g_nodes[NODES_MAX];
@@ -387,6 +388,9 @@ extern int g_nnodes;
 
 /* start n fresh, empty nodes on free ports; fails the test otherwise */
 void nodes_start(int n);
+/* same, each node with its users from aclfile (redis-server --aclfile); its
+ * default user must be allowed PING, which the start waits for */
+void nodes_start_acl(int n, const char *aclfile);
 /* (re)start node i on its own port, empty (a fresh process); fails the test
  * if it does not answer PING */
 void node_start(int i);

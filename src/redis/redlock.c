@@ -903,11 +903,14 @@ static const char *rl_warning(struct backend *b)
 	return NULL;
 }
 
-/* The first node's fault: when the quorum fails, what /readyz names. */
+/* The first node's fault: when the quorum fails, what /readyz names. None
+ * once rl_free has begun (its nodes' failed calls answer meanwhile). */
 static const char *rl_fault(struct backend *b)
 {
 	struct redlock *rl = (struct redlock *)b;
 
+	if (rl->closing)
+		return NULL;
 	for (unsigned i = 0; i < rl->n; i++) {
 		const char *f = rl->nodes[i]->ops->fault(rl->nodes[i]);
 		if (f)

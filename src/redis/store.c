@@ -537,9 +537,11 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		acl_missing_add(&s->missing, cmd, r->str); /* told with the rest at the end of the setup */
 	} else if (r->type == REDIS_REPLY_ERROR) {
 		char why[ACL_LINE_MAX];
-		if (auth_refused(r->str, strcmp(cmd, "auth") == 0 ? "credentials" : "connection", s->fault,
-		                 sizeof s->fault)) {
-			log_msg(LOG_ERROR, "redis %s%s: %s", s->cfg.label, ch->conn.role, s->fault);
+		/* the command channel's verdict stands until its next setup; the list channel's is only logged */
+		if (auth_refused(r->str, strcmp(cmd, "auth") == 0 ? "credentials" : "connection", why, sizeof why)) {
+			log_msg(LOG_ERROR, "redis %s%s: %s", s->cfg.label, ch->conn.role, why);
+			if (!ch->lists)
+				snprintf(s->fault, sizeof s->fault, "%s", why);
 			conn_drop(&ch->conn, "not authenticated");
 			return;
 		}
@@ -846,8 +848,8 @@ static void op_evalsha(struct store *s, struct op *op, int script, const char *n
 static enum backend_start start(struct chan *ch, struct op *op)
 {
 	op->ch = ch;
-	/* A user that may not subscribe leaves the store not ready, as a refused setup does. */
-	if (!ch->s->sub_fault[0]) {
+	/* Not while the store has a fault, though a channel may be up (lists, the command channel). */
+	if (!ch->s->fault[0] && !ch->s->sub_fault[0]) {
 		if (ch->lists && ch->conn.state == CONN_DOWN)
 			conn_start(&ch->conn);
 		if (ch->conn.state == CONN_CONNECTING || ch->conn.state == CONN_SETUP) {

@@ -62,7 +62,8 @@ struct test {
 	X(framing)                                                                                                     \
 	X(frontdoor)                                                                                                   \
 	X(data)                                                                                                        \
-	X(cli)
+	X(cli)                                                                                                         \
+	X(acl)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)

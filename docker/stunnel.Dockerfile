@@ -1,6 +1,6 @@
-# stunnel from Debian, the TLS client in front of dlockd's Redis connections in compose.tls.yaml
+# stunnel from Debian, the TLS client in front of dlockd's Redis connections in compose.redis-tls.yaml
 # (Debian's hiredis 0.14 speaks no TLS; docs/redis-tls.md). It reads /etc/stunnel/dlockd.conf,
-# which compose.tls.yaml mounts from docker/stunnel-dlockd.conf.
+# which compose.redis-tls.yaml mounts from docker/stunnel-dlockd.conf.
 #
 #   docker build -f docker/stunnel.Dockerfile -t dlockd-stunnel:dev docker/
 ARG DEBIAN_IMAGE=debian:bookworm-slim

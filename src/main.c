@@ -118,6 +118,7 @@ static struct backend *open_backend(struct worker *w)
 		    .host = t->unix_path[0] ? NULL : t->host,
 		    .port = t->port,
 		    .unix_path = t->unix_path[0] ? t->unix_path : NULL,
+		    .user = t->user[0] ? t->user : NULL,
 		    .password = t->password[0] ? t->password : NULL,
 		    .db = t->db,
 		    .keys = w->keys,

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Checks (and with `install`, installs as root) the Debian packages dlockd needs to build,
 # test and run; with `fuzz`, also those `make fuzz` needs (clang and its libFuzzer runtime);
-# with `chaos`, those `make chaos` needs (python3).
-# Usage: tools/deps.sh check|install [fuzz|chaos]
+# with `chaos`, those `make chaos` needs (python3); with `tls`, those the Redis-over-TLS test needs.
+# Usage: tools/deps.sh check|install [fuzz|chaos|tls]
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server openssl"
+# the Redis-over-TLS test (tests/tls) needs stunnel and openssl; without them it skips
+[ "${2:-}" = tls ] && PKGS="$PKGS stunnel4"
 [ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 [ "${2:-}" = chaos ] && PKGS="$PKGS python3"
 

@@ -13,8 +13,10 @@ trap 'rm -rf "$log"' EXIT INT TERM
 api=${API_TESTS:-1}
 command -v npm >/dev/null 2>&1 || api=0
 
-# The chaos checker's, report's and runner's own tests (Python, no processes) count as unit tests.
-PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh "$build"/unit/test_* "$build"/fuzz/replay_* tests/chaos/test_*.py |
+# The chaos checker's, report's and runner's own tests (Python, no processes) count as unit tests;
+# so does the Redis-over-TLS recipe (tests/tls: stunnel + redis-server's tls-port; skips without stunnel).
+DLOCKD_BIN="$build/dlockd" PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh "$build"/unit/test_* "$build"/fuzz/replay_* \
+    tests/chaos/test_*.py tests/tls/redis_tls_test.sh |
     tee "$log/unit"
 if [ "$api" != 0 ]; then
     DLOCKD_RECORD="$log/traffic.jsonl" DLOCKD_BIN="$build/dlockd" "$build/test_blackbox" 2>&1 | tee "$log/bb"

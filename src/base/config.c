@@ -57,8 +57,8 @@ static const struct opt {
     [O_LISTEN] = {"listen", "DLOCKD_LISTEN", "HOST:PORT",
                   "address to serve HTTP on (default 127.0.0.1:8080; :PORT for all interfaces)", OPT_STR, 0, 0},
     [O_REDIS] = {"redis", "DLOCKD_REDIS", "URL",
-                 "redis://[:password@]host[:port][/db] or unix:///path (default redis://127.0.0.1:6379)", OPT_STR, 0,
-                 0},
+                 "redis://[[user]:password@]host[:port][/db] or unix:///path (default redis://127.0.0.1:6379)", OPT_STR,
+                 0, 0},
     [O_PREFIX] = {"prefix", "DLOCKD_PREFIX", "STR", "prefix of every Redis key (default dlock:)", OPT_STR, 0, 0},
     [O_DEFAULT_TTL] = {"default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", "MS",
                        "lease when a request gives no ttl_ms (default 30000)", OPT_I64, 1, 86400000LL * 365},
@@ -193,15 +193,14 @@ static bool parse_hostport(const char *s, char host[CONFIG_STR_MAX + 1], int *po
 	return true;
 }
 
-/* Decodes %XX escapes in place; -1 on a malformed escape or an encoded NUL. */
-static int percent_decode(char *s)
+/* Decodes the %XX escapes of in[0..len) into out (cap bytes, NUL added); -1
+ * on a malformed escape, an encoded NUL, or a result that does not fit. */
+static int percent_decode(const char *in, size_t len, char *out, size_t cap)
 {
-	char buf[CONFIG_STR_MAX + 1];
-	long n = text_percent_decode(s, strlen(s), buf, sizeof buf, false);
+	long n = text_percent_decode(in, len, out, cap, false);
 
-	if (n < 0 || memchr(buf, '\0', (size_t)n))
+	if (n < 0 || memchr(out, '\0', (size_t)n))
 		return -1;
-	memcpy(s, buf, (size_t)n + 1);
 	return 0;
 }
 
@@ -222,16 +221,20 @@ bool config_parse_redis(const char *url, struct redis_target *t, char *err, size
 	}
 	if (strncmp(url, "redis://", 8) != 0) {
 		snprintf(err, errlen,
-		         "bad Redis address: expected redis://[:password@]host[:port][/db] or unix:///path");
+		         "bad Redis address: expected redis://[[user]:password@]host[:port][/db] or unix:///path");
 		return false;
 	}
 	rest = url + 8;
 	at = strrchr(rest, '@');
 	if (at) {
+		/* USER:PASSWORD, :PASSWORD, or (as before users) PASSWORD alone */
 		const char *colon = memchr(rest, ':', (size_t)(at - rest));
 		const char *pw = colon ? colon + 1 : rest;
-		if (!copy_str(t->password, sizeof t->password, pw, (size_t)(at - pw)) ||
-		    percent_decode(t->password) < 0) {
+		if (colon && percent_decode(rest, (size_t)(colon - rest), t->user, sizeof t->user) < 0) {
+			snprintf(err, errlen, "bad Redis address: the user name is too long or badly encoded");
+			return false;
+		}
+		if (percent_decode(pw, (size_t)(at - pw), t->password, sizeof t->password) < 0) {
 			snprintf(err, errlen, "bad Redis address: the password is too long or badly encoded");
 			return false;
 		}

@@ -16,9 +16,10 @@ struct redis_target {
 	char host[CONFIG_STR_MAX + 1]; /* "" for a unix socket */
 	int port;
 	char unix_path[CONFIG_STR_MAX + 1];
+	char user[CONFIG_STR_MAX + 1];     /* Redis ACL user, "" for none (AUTH password alone) */
 	char password[CONFIG_STR_MAX + 1]; /* "" for none */
 	int db;
-	char label[CONFIG_STR_MAX + 16]; /* host:port or the socket path, never the password */
+	char label[CONFIG_STR_MAX + 16]; /* host:port or the socket path, never the user or password */
 };
 
 /* A network: an IPv6 address (IPv4 as ::ffff:a.b.c.d) and its prefix length. */
@@ -75,8 +76,10 @@ typedef const char *config_getenv_fn(const char *name);
 enum config_result config_parse(struct config *c, int argc, char *const argv[], config_getenv_fn *env, char *err,
                                 size_t errlen);
 
-/* Parses one Redis address (redis://[:password@]host[:port][/db] or
- * unix:///path) into t. Returns false with a reason in err. */
+/* Parses one Redis address (redis://[[user]:password@]host[:port][/db] or
+ * unix:///path) into t; user and password are percent-decoded, and a userinfo
+ * without a colon is a password. Returns false with a reason in err, which
+ * never repeats the address (it may carry a password). */
 bool config_parse_redis(const char *url, struct redis_target *t, char *err, size_t errlen);
 
 #endif

@@ -104,6 +104,10 @@ struct backend_ops {
 	/* What is unsafe about the backend's configuration (e.g. an eviction
 	 * policy that can drop held locks), as one line, or NULL. */
 	const char *(*warning)(struct backend *b);
+	/* Why the backend does not serve although Redis may answer (its user
+	 * lacks permissions dlockd needs, or Redis refused the credentials), as
+	 * one line that names no secret, or NULL. */
+	const char *(*fault)(struct backend *b);
 	/* Delivers wake-ups for waiters to wake(arg, waiter) and losses of the
 	 * wake-up channel to resync(arg). One watcher per backend. */
 	void (*watch)(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg);

@@ -46,14 +46,15 @@ static void schedule_retry(struct conn *c, uint64_t delay_ms)
 		loop_timer_start(c->loop, &c->retry_timer, loop_now_ms(c->loop) + delay_ms);
 }
 
-/* The connection is gone: tell the owner, try again after delay_ms. */
-static void went_down(struct conn *c, uint64_t delay_ms)
+/* The connection is gone (why: see conn_hooks): tell the owner, try again
+ * after delay_ms. */
+static void went_down(struct conn *c, uint64_t delay_ms, const char *why)
 {
 	c->ac = NULL;
 	c->state = CONN_DOWN;
 	c->was_ready = false;
 	loop_timer_stop(c->loop, &c->connect_timer);
-	c->hooks->down(c->owner, c);
+	c->hooks->down(c->owner, c, why);
 	schedule_retry(c, delay_ms);
 }
 
@@ -67,7 +68,7 @@ void conn_drop(struct conn *c, const char *why)
 	log_msg(LOG_WARN, "redis %s%s: %s; reconnecting", c->label, c->role, why);
 	c->ac = NULL; /* on_disconnect() then finds no conn */
 	redisAsyncFree(ac);
-	went_down(c, c->backoff_ms);
+	went_down(c, c->backoff_ms, NULL);
 }
 
 void conn_ready(struct conn *c)
@@ -94,7 +95,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 		bool more = c->next_addr < c->addrs.n;
 		if (!more && (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS))
 			log_msg(LOG_WARN, "redis %s%s: connect failed: %s", c->label, c->role, cac->errstr);
-		went_down(c, more ? 0 : c->backoff_ms); /* another address: try it now */
+		went_down(c, more ? 0 : c->backoff_ms, NULL); /* another address: try it now */
 		return;
 	}
 	c->state = CONN_SETUP;
@@ -107,6 +108,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
 static void on_disconnect(const redisAsyncContext *cac, int status)
 {
 	struct conn *c = conn_of(cac);
+	/* Lost during its setup: a failed attempt, retried after the backoff. */
+	uint64_t delay = c && c->state == CONN_READY ? BACKOFF_MIN_MS : c ? c->backoff_ms : 0;
 
 	(void)status;
 	if (!c)
@@ -114,7 +117,7 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	metrics_inc(METRIC_REDIS_ERRORS);
 	log_msg(LOG_WARN, "redis %s%s: connection lost: %s", c->label, c->role,
 	        cac->errstr[0] ? cac->errstr : "closed");
-	went_down(c, BACKOFF_MIN_MS);
+	went_down(c, delay, cac->errstr[0] ? cac->errstr : NULL);
 }
 
 static void connect_timer_fired(void *arg)
@@ -126,7 +129,7 @@ static void connect_timer_fired(void *arg)
 		metrics_inc(METRIC_REDIS_ERRORS);
 		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
 			log_msg(LOG_WARN, "redis %s%s: looking up %s timed out", c->label, c->role, c->host);
-		went_down(c, c->backoff_ms);
+		went_down(c, c->backoff_ms, NULL);
 		return;
 	}
 	if (c->state == CONN_CONNECTING || (c->setup_timed && c->state == CONN_SETUP))
@@ -154,7 +157,7 @@ static void resolved(void *arg, const struct resolve_result *r)
 		if (c->was_ready || c->backoff_ms == BACKOFF_MIN_MS)
 			log_msg(LOG_WARN, "redis %s%s: cannot look up %s: %s", c->label, c->role, c->host,
 			        gai_strerror(r->err));
-		went_down(c, c->backoff_ms);
+		went_down(c, c->backoff_ms, NULL);
 		return;
 	}
 	c->addrs = *r;

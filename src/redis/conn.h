@@ -23,8 +23,9 @@ struct conn_hooks {
 	 * drop the connection. The owner calls conn_ready() when they are done. */
 	int (*setup)(void *owner, struct conn *c);
 	/* The connection failed or was lost; commands sent on it have been
-	 * failed already. */
-	void (*down)(void *owner, struct conn *c);
+	 * failed already. why: hiredis's reason when it ended the connection (an
+	 * error reply no command waited for, e.g. a refused SUBSCRIBE), or NULL. */
+	void (*down)(void *owner, struct conn *c, const char *why);
 };
 
 /* Embedded in its owner; fields below `ac` and `state` are private. */

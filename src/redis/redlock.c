@@ -903,6 +903,22 @@ static const char *rl_warning(struct backend *b)
 	return NULL;
 }
 
+/* The first node's fault: when the quorum fails, what /readyz names. None
+ * once rl_free has begun (its nodes' failed calls answer meanwhile). */
+static const char *rl_fault(struct backend *b)
+{
+	struct redlock *rl = (struct redlock *)b;
+
+	if (rl->closing)
+		return NULL;
+	for (unsigned i = 0; i < rl->n; i++) {
+		const char *f = rl->nodes[i]->ops->fault(rl->nodes[i]);
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
 static void on_node_wake(void *arg, const char *waiter)
 {
 	struct redlock *rl = arg;
@@ -949,6 +965,7 @@ static const struct backend_ops REDLOCK_OPS = {
     .ping = rl_ping,
     .leave = rl_leave,
     .warning = rl_warning,
+    .fault = rl_fault,
     .watch = rl_watch,
     .free = rl_free,
 };

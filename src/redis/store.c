@@ -28,6 +28,7 @@
 
 #include "base/digest.h"
 #include "base/log.h"
+#include "redis/acl.h"
 #include "redis/conn.h"
 #include "redis/cursor.h"
 #include "redis/replies.h"
@@ -57,7 +58,8 @@ enum op_kind {
 enum {
 	MAX_ARGS = 24,
 	SHA1_HEX = 2 * DIGEST_SHA1_LEN,
-	SETUP_INFO = -2, /* send_setup()'s script argument for the INFO that names the run */
+	SETUP_INFO = -2,  /* send_setup()'s script argument for the INFO that names the run */
+	SETUP_PROBE = -3, /* ... for the runs of the ACL probe (acl.h) */
 };
 
 struct store;
@@ -120,6 +122,14 @@ struct store {
 	char liveness[24];  /* waiter liveness ms, as text */
 	char run[24];       /* Redlock: run_id and master_replid prefixes of the Redis reached ("" otherwise) */
 	char warning[160];  /* what is unsafe about this Redis ("" for nothing) */
+	/* Why the store does not serve although Redis answers ("" for nothing):
+	 * the user lacks permissions, or Redis refused the credentials; set by the
+	 * command channel's setup (fault) or the subscriber's (sub_fault). */
+	char fault[ACL_LINE_MAX], sub_fault[ACL_LINE_MAX];
+	struct acl_missing missing; /* what the command channel's setup found missing so far */
+	bool probed;                /* the probe ran in this setup */
+	char probe_sha[SHA1_HEX + 1];
+	char probe_keys[4][KEYS_KEY_MAX + 1];
 	char channel[KEYS_KEY_MAX + 1];
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
@@ -451,6 +461,60 @@ static void note_run(struct store *s, const redisReply *r)
 	snprintf(s->run, sizeof s->run, "%.10s%.10s", id + 8, repl + 15);
 }
 
+/* The probe's answer (acl.h): the script commands Redis refused, in pairs. */
+static void note_probe(struct store *s, const char *cmd, const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (acl_refused(r->str))
+			acl_missing_add(&s->missing, cmd, r->str);
+		else if (strncmp(r->str, "NOSCRIPT", 8) != 0) /* NOSCRIPT: SCRIPT LOAD was refused, and said so */
+			log_msg(LOG_WARN, "redis %s: the permission probe failed (%s); its commands were not checked",
+			        s->cfg.label, r->str);
+		return;
+	}
+	s->probed = true;
+	if (r->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING)
+			acl_missing_add(&s->missing, r->element[i]->str, r->element[i + 1]->str);
+}
+
+/* Redis refused the credentials, or wants some: what to tell the operator. */
+static bool auth_refused(const char *err, const char *what, char *out, size_t cap)
+{
+	if (strncmp(err, "WRONGPASS", 9) == 0 || strncmp(err, "NOAUTH", 6) == 0 ||
+	    strncmp(err, "ERR invalid password", 20) == 0 || strstr(err, "AUTH <password> called without")) {
+		snprintf(out, cap,
+		         "Redis refused the %s (%.160s); check the user and password of --redis / DLOCKD_REDIS "
+		         "(redis://USER:PASSWORD@host, docs/redis-acl.md)",
+		         what, err);
+		return true;
+	}
+	return false;
+}
+
+/* The last setup reply came: the channel is ready, unless the command
+ * channel's setup found permissions missing; then the store stays not ready
+ * and says why at every attempt. */
+static void setup_done(struct chan *ch)
+{
+	struct store *s = ch->s;
+
+	if (!ch->lists && !s->probed)
+		s->missing.unchecked = true;
+	if (!ch->lists && acl_missing_any(&s->missing)) {
+		acl_missing_describe(&s->missing, s->cfg.user, s->cfg.keys->prefix, s->channel, s->fault,
+		                     sizeof s->fault);
+		log_msg(LOG_ERROR, "redis %s: %s", s->cfg.label, s->fault);
+		conn_drop(&ch->conn, "the Redis user lacks permissions dlockd needs");
+		return;
+	}
+	if (!ch->lists)
+		s->fault[0] = '\0';
+	chan_ready(ch);
+}
+
 static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct op *op = privdata;
@@ -458,38 +522,50 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	struct chan *ch = op->ch;
 	redisReply *r = reply;
 	int script = op->script;
+	char cmd[sizeof op->name];
 
+	snprintf(cmd, sizeof cmd, "%s", op->name);
 	pending_remove(op);
 	free(op);
 	if (!r || ac != ch->conn.ac)
 		return; /* the connection went away; its loss is handled elsewhere */
 	if (script == SETUP_INFO) {
 		note_run(s, r); /* informative: an error here fails nothing */
-		if (--ch->setup_left == 0)
-			chan_ready(ch);
-		return;
-	}
-	if (script >= 0 && r->type == REDIS_REPLY_STRING &&
-	    (r->len != SHA1_HEX || memcmp(s->sha[script], r->str, SHA1_HEX) != 0))
-		log_msg(LOG_WARN, "redis %s: SCRIPT LOAD answered another SHA-1 than ours", s->cfg.label);
-	if (r->type == REDIS_REPLY_ERROR) {
-		char why[160];
+	} else if (script == SETUP_PROBE) {
+		note_probe(s, cmd, r);
+	} else if (r->type == REDIS_REPLY_ERROR && acl_refused(r->str)) {
+		acl_missing_add(&s->missing, cmd, r->str); /* told with the rest at the end of the setup */
+	} else if (r->type == REDIS_REPLY_ERROR) {
+		char why[ACL_LINE_MAX];
+		/* the command channel's verdict stands until its next setup; the list channel's is only logged */
+		if (auth_refused(r->str, strcmp(cmd, "auth") == 0 ? "credentials" : "connection", why, sizeof why)) {
+			log_msg(LOG_ERROR, "redis %s%s: %s", s->cfg.label, ch->conn.role, why);
+			if (!ch->lists)
+				snprintf(s->fault, sizeof s->fault, "%s", why);
+			conn_drop(&ch->conn, "not authenticated");
+			return;
+		}
 		snprintf(why, sizeof why, "setup failed: %s", r->str);
 		conn_drop(&ch->conn, why);
 		return;
+	} else if (script >= 0 && r->type == REDIS_REPLY_STRING &&
+	           (r->len != SHA1_HEX || memcmp(s->sha[script], r->str, SHA1_HEX) != 0)) {
+		log_msg(LOG_WARN, "redis %s: SCRIPT LOAD answered another SHA-1 than ours", s->cfg.label);
 	}
 	if (--ch->setup_left == 0)
-		chan_ready(ch);
+		setup_done(ch);
 }
 
-/* Sends a connection-setup command on ch; for SCRIPT LOAD, script names the
- * script whose SHA1 the reply carries (else -1). */
-static int send_setup(struct chan *ch, int script, int argc, const char **argv, const size_t *lens)
+/* Sends a connection-setup command on ch; cmd names it for a refusal (lowercase,
+ * as ACL rules spell it); for SCRIPT LOAD, script names the script whose SHA1
+ * the reply carries (else -1, or SETUP_*). */
+static int send_setup(struct chan *ch, int script, const char *cmd, int argc, const char **argv, const size_t *lens)
 {
 	struct op *op = calloc(1, sizeof *op);
 
 	if (!op)
 		return -1;
+	snprintf(op->name, sizeof op->name, "%s", cmd);
 	op->s = ch->s;
 	op->ch = ch;
 	op->kind = OP_SETUP;
@@ -504,8 +580,39 @@ static int send_setup(struct chan *ch, int script, int argc, const char **argv, 
 	return 0;
 }
 
-/* Subscriber replies: the AUTH answer, the subscription confirmation, then
- * one message per wake-up. */
+/* If err is Redis refusing the subscriber a permission or the credentials,
+ * notes it (the store is not ready until the subscriber subscribes), logs
+ * it, and returns true. */
+static bool sub_fault_set(struct store *s, const char *err)
+{
+	if (acl_refused(err)) {
+		struct acl_missing m;
+		acl_missing_init(&m);
+		acl_missing_add(&m, "subscribe", err);
+		acl_missing_describe(&m, s->cfg.user, s->cfg.keys->prefix, s->channel, s->sub_fault,
+		                     sizeof s->sub_fault);
+	} else if (!auth_refused(err, "credentials", s->sub_fault, sizeof s->sub_fault)) {
+		return false;
+	}
+	log_msg(LOG_ERROR, "redis %s (wake-ups): %s", s->cfg.label, s->sub_fault);
+	return true;
+}
+
+/* An error reply on the subscriber: it reconnects after the backoff. */
+static void sub_refused(struct store *s, const char *err)
+{
+	char why[ACL_LINE_MAX];
+
+	if (sub_fault_set(s, err)) {
+		conn_drop(&s->sub, "not subscribed");
+		return;
+	}
+	snprintf(why, sizeof why, "subscribe failed: %s", err);
+	conn_drop(&s->sub, why);
+}
+
+/* Subscriber replies: the subscription confirmation, then one message per
+ * wake-up. */
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct store *s = privdata;
@@ -514,63 +621,107 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (!r || ac != s->sub.ac)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
-		char why[160];
-		snprintf(why, sizeof why, "subscribe failed: %s", r->str);
-		conn_drop(&s->sub, why);
+		sub_refused(s, r->str);
 		return;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
+		s->sub_fault[0] = '\0';
 		sub_ready(s);
 	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING && s->wake) {
 		s->wake(s->watch_arg, r->element[2]->str); /* the watcher tells its own waiters */
 	}
 }
 
+/* The subscriber's AUTH answer. */
 static void on_sub_auth(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct store *s = privdata;
 	redisReply *r = reply;
 
-	if (r && ac == s->sub.ac && r->type == REDIS_REPLY_ERROR) {
-		char why[160];
-		snprintf(why, sizeof why, "setup failed: %s", r->str);
-		conn_drop(&s->sub, why);
+	if (r && ac == s->sub.ac && r->type == REDIS_REPLY_ERROR)
+		sub_refused(s, r->str);
+}
+
+/* AUTH's arguments: AUTH user password for an ACL user, AUTH password alone
+ * without one. Returns argc, 0 for no AUTH. */
+static int auth_args(const struct store *s, const char *argv[3], size_t lens[3])
+{
+	const char *pw = s->cfg.password ? s->cfg.password : "";
+	int n = 0;
+
+	if (!s->cfg.user && !s->cfg.password)
+		return 0;
+	argv[n] = "AUTH";
+	lens[n++] = 4;
+	if (s->cfg.user) {
+		argv[n] = s->cfg.user;
+		lens[n++] = strlen(s->cfg.user);
 	}
+	argv[n] = pw;
+	lens[n++] = strlen(pw);
+	return n;
 }
 
 /* Queues ch's setup: AUTH, SELECT, the scripts; on the command channel also
- * the INFO that names the run (Redlock) and the eviction policy check. */
+ * the permission checks (PING, the ACL probe by EVALSHA and by EVAL), the INFO
+ * that names the run (Redlock) and the eviction policy check. */
 static int setup_commands(struct chan *ch)
 {
 	struct store *s = ch->s;
+	const char *auth[3];
+	size_t auth_lens[3];
+	int auth_argc = auth_args(s, auth, auth_lens);
 	char db[16];
 
-	if (s->cfg.password) {
-		const char *argv[] = {"AUTH", s->cfg.password};
-		size_t lens[] = {4, strlen(s->cfg.password)};
-		if (send_setup(ch, -1, 2, argv, lens) < 0)
-			return -1;
-	}
+	if (auth_argc && send_setup(ch, -1, "auth", auth_argc, auth, auth_lens) < 0)
+		return -1;
 	if (s->cfg.db > 0) {
 		const char *argv[] = {"SELECT", db};
 		size_t lens[] = {6, (size_t)snprintf(db, sizeof db, "%d", s->cfg.db)};
-		if (send_setup(ch, -1, 2, argv, lens) < 0)
+		if (send_setup(ch, -1, "select", 2, argv, lens) < 0)
 			return -1;
 	}
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
 		const char *argv[] = {"SCRIPT", "LOAD", SCRIPTS[i]};
 		size_t lens[] = {6, 4, strlen(SCRIPTS[i])};
-		if (send_setup(ch, i, 3, argv, lens) < 0)
+		if (send_setup(ch, i, "script|load", 3, argv, lens) < 0)
 			return -1;
 	}
 	if (ch->lists)
 		return 0;
+	acl_missing_init(&s->missing);
+	s->probed = false;
+	{
+		const char *argv[] = {"PING"};
+		size_t lens[] = {4};
+		if (send_setup(ch, -1, "ping", 1, argv, lens) < 0)
+			return -1;
+	}
+	{
+		/* the probe by EVALSHA (loaded first) and by EVAL: each command is checked */
+		const char *load[] = {"SCRIPT", "LOAD", ACL_PROBE};
+		size_t load_lens[] = {6, 4, strlen(ACL_PROBE)};
+		const char *argv[] = {"EVALSHA",        s->probe_sha,     "4",       s->probe_keys[0], s->probe_keys[1],
+		                      s->probe_keys[2], s->probe_keys[3], s->channel};
+		size_t lens[8] = {7, SHA1_HEX, 1};
+		for (int i = 3; i < 8; i++)
+			lens[i] = strlen(argv[i]);
+		if (send_setup(ch, -1, "script|load", 3, load, load_lens) < 0 ||
+		    send_setup(ch, SETUP_PROBE, "evalsha", 8, argv, lens) < 0)
+			return -1;
+		argv[0] = "EVAL";
+		argv[1] = ACL_PROBE;
+		lens[0] = 4;
+		lens[1] = strlen(ACL_PROBE);
+		if (send_setup(ch, SETUP_PROBE, "eval", 8, argv, lens) < 0)
+			return -1;
+	}
 	if (s->cfg.quorum_node) {
 		const char *argv[] = {"INFO"};
 		size_t lens[] = {4};
-		if (send_setup(ch, SETUP_INFO, 1, argv, lens) < 0)
+		if (send_setup(ch, SETUP_INFO, "info", 1, argv, lens) < 0)
 			return -1;
 	}
 	{
@@ -596,13 +747,12 @@ static int setup_commands(struct chan *ch)
 static int setup_wakeups(struct store *s)
 {
 	redisAsyncContext *ac = s->sub.ac;
+	const char *auth[3];
+	size_t auth_lens[3];
+	int auth_argc = auth_args(s, auth, auth_lens);
 
-	if (s->cfg.password) {
-		const char *argv[] = {"AUTH", s->cfg.password};
-		size_t lens[] = {4, strlen(s->cfg.password)};
-		if (redisAsyncCommandArgv(ac, on_sub_auth, s, 2, argv, lens) != REDIS_OK)
-			return -1;
-	}
+	if (auth_argc && redisAsyncCommandArgv(ac, on_sub_auth, s, auth_argc, auth, auth_lens) != REDIS_OK)
+		return -1;
 	{
 		const char *argv[] = {"SUBSCRIBE", s->channel};
 		size_t lens[] = {9, strlen(s->channel)};
@@ -621,9 +771,10 @@ static int chan_setup(void *owner, struct conn *c)
 	return setup_commands(ch);
 }
 
-static void chan_down(void *owner, struct conn *c)
+static void chan_down(void *owner, struct conn *c, const char *why)
 {
 	(void)c;
+	(void)why;
 	fail_parked(owner);
 }
 
@@ -633,10 +784,14 @@ static int sub_setup(void *owner, struct conn *c)
 	return setup_wakeups(owner);
 }
 
-static void sub_down(void *owner, struct conn *c)
+/* A refused SUBSCRIBE reaches us here: hiredis ends the connection with it. */
+static void sub_down(void *owner, struct conn *c, const char *why)
 {
-	(void)owner;
+	struct store *s = owner;
+
 	(void)c;
+	if (why && acl_refused(why))
+		sub_fault_set(s, why);
 }
 
 static const struct conn_hooks CHAN_HOOKS = {.setup = chan_setup, .down = chan_down};
@@ -689,23 +844,25 @@ static void op_evalsha(struct store *s, struct op *op, int script, const char *n
 /* Sends op on ch now, or parks it while ch's connection is being made and
  * set up (the list channel's is made at its first use).
  * Returns BACKEND_STARTED (the callback will run), or BACKEND_UNAVAILABLE
- * with op freed when the connection is down. */
+ * with op freed when the connection is down or the store has a fault. */
 static enum backend_start start(struct chan *ch, struct op *op)
 {
 	op->ch = ch;
-	if (ch->lists && ch->conn.state == CONN_DOWN)
-		conn_start(&ch->conn);
-	if (ch->conn.state == CONN_CONNECTING || ch->conn.state == CONN_SETUP) {
-		list_append(&ch->parked, op);
-		return BACKEND_STARTED;
+	/* Not while the store has a fault, though a channel may be up (lists, the command channel). */
+	if (!ch->s->fault[0] && !ch->s->sub_fault[0]) {
+		if (ch->lists && ch->conn.state == CONN_DOWN)
+			conn_start(&ch->conn);
+		if (ch->conn.state == CONN_CONNECTING || ch->conn.state == CONN_SETUP) {
+			list_append(&ch->parked, op);
+			return BACKEND_STARTED;
+		}
+		if (ch->conn.state == CONN_READY && send_op(op) == 0)
+			return BACKEND_STARTED;
 	}
-	if (ch->conn.state != CONN_READY || send_op(op) < 0) {
-		explicit_bzero(op->token, sizeof op->token);
-		explicit_bzero(op->retoken, sizeof op->retoken);
-		free(op);
-		return BACKEND_UNAVAILABLE;
-	}
-	return BACKEND_STARTED;
+	explicit_bzero(op->token, sizeof op->token);
+	explicit_bzero(op->retoken, sizeof op->retoken);
+	free(op);
+	return BACKEND_UNAVAILABLE;
 }
 
 /* The two forms in which a script is given a token: its "h:" SHA-256 hash
@@ -943,10 +1100,19 @@ enum backend_start store_fence_floor(struct backend *b, const char *name, const 
 	return start(&s->cmd, op);
 }
 
+static const char *store_fault(struct backend *b)
+{
+	struct store *s = (struct store *)b;
+	return s->fault[0] ? s->fault : s->sub_fault[0] ? s->sub_fault : NULL;
+}
+
+/* A fault first: in a Redlock quorum that serves without this node, it is
+ * what /readyz warns about. */
 static const char *store_warning(struct backend *b)
 {
 	struct store *s = (struct store *)b;
-	return s->warning[0] ? s->warning : NULL;
+	const char *fault = store_fault(b);
+	return fault ? fault : s->warning[0] ? s->warning : NULL;
 }
 
 static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
@@ -986,6 +1152,7 @@ static const struct backend_ops STORE_OPS = {
     .ping = store_ping,
     .leave = store_leave,
     .warning = store_warning,
+    .fault = store_fault,
     .watch = store_watch,
     .free = store_free,
 };
@@ -1021,6 +1188,14 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	snprintf(s->retention, sizeof s->retention, "%lld", (long long)cfg->fence_retention_ms);
 	snprintf(s->liveness, sizeof s->liveness, "%d", BACKEND_WAITER_LIVENESS_MS);
 	keys_wake_channel(cfg->keys, s->channel);
+	{
+		uint8_t h[DIGEST_SHA1_LEN];
+		const enum keys_type probe[4] = {KEYS_LOCK, KEYS_FENCE, KEYS_QUEUE, KEYS_WAITDL};
+		digest_sha1(ACL_PROBE, strlen(ACL_PROBE), h);
+		digest_hex(h, sizeof h, s->probe_sha);
+		for (int i = 0; i < 4; i++)
+			keys_make(cfg->keys, probe[i], ACL_PROBE_NAME, s->probe_keys[i]);
+	}
 	chan_init(s, &s->cmd, "", false);
 	chan_init(s, &s->lst, " (lists)", true);
 	/* The subscriber sends no commands the FIFO's timeout watches: the

@@ -14,6 +14,7 @@ struct store_config {
 	const char *host; /* TCP host, or NULL when unix_path is set */
 	int port;
 	const char *unix_path; /* unix socket path, or NULL */
+	const char *user;      /* Redis ACL user (AUTH user password), or NULL */
 	const char *password;  /* AUTH password, or NULL */
 	int db;                /* SELECT db when > 0 */
 	const struct keys *keys;

@@ -359,6 +359,14 @@ static void audit_reply(const struct api_call *c, const struct lock_reply *r)
 	          has_fence ? (int64_t)r->view.fence : -1, c->who.client, c->reply->request_id);
 }
 
+/* Why Redis does not serve: the backend's fault if it knows one (e.g. the
+ * Redis user lacks permissions), else fallback. */
+static const char *unavailable(const struct api *api, const char *fallback)
+{
+	const char *fault = api->backend->ops->fault(api->backend);
+	return fault ? fault : fallback;
+}
+
 static void on_lock_reply(void *arg, const struct lock_reply *r)
 {
 	struct api_call *c = arg;
@@ -414,7 +422,7 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 		add_retry_after(reply, 1);
 		break;
 	case LOCK_UNAVAILABLE:
-		problem(reply, DL_BACKEND_UNAVAILABLE, "Redis did not answer in time", NULL);
+		problem(reply, DL_BACKEND_UNAVAILABLE, unavailable(c->api, "Redis did not answer in time"), NULL);
 		break;
 	case LOCK_CANCELLED:
 		problem(reply, DL_SHUTTING_DOWN, "dlockd is shutting down; retry on another instance", NULL);
@@ -448,7 +456,7 @@ static void on_list_reply(void *arg, const struct list_reply *r)
 
 	c->api->lists--;
 	if (r->outcome == LOCK_UNAVAILABLE) {
-		problem(c->reply, DL_BACKEND_UNAVAILABLE, "Redis did not answer in time", NULL);
+		problem(c->reply, DL_BACKEND_UNAVAILABLE, unavailable(c->api, "Redis did not answer in time"), NULL);
 	} else if (r->outcome != LOCK_FOUND) {
 		problem(c->reply, DL_INTERNAL, "unexpected answer from Redis", NULL);
 	} else {
@@ -481,7 +489,7 @@ static void on_ping(void *arg, bool ok)
 	} else if (ok) {
 		reply_static(c->reply, 200, "application/json", READY, sizeof READY - 1);
 	} else {
-		problem(c->reply, DL_BACKEND_UNAVAILABLE, "Redis does not answer", NULL);
+		problem(c->reply, DL_BACKEND_UNAVAILABLE, unavailable(c->api, "Redis does not answer"), NULL);
 	}
 	finish(c);
 }
@@ -658,6 +666,8 @@ static enum dl_error pick_token(const struct api_request *req, const struct para
 
 static bool start_failed(struct api_reply *reply, struct api_call *c, enum backend_start st)
 {
+	const char *why = c ? unavailable(c->api, "Redis is not connected") : "Redis is not connected";
+
 	free(c);
 	if (st == BACKEND_BAD_CURSOR)
 		api_error(reply, DL_INVALID_CURSOR, "cursor must be a next_cursor value from a previous page");
@@ -666,7 +676,7 @@ static bool start_failed(struct api_reply *reply, struct api_call *c, enum backe
 	else if (st == BACKEND_BUSY)
 		api_error(reply, DL_TOO_MANY_WAITERS, "too many requests are waiting for locks; retry later");
 	else
-		api_error(reply, DL_BACKEND_UNAVAILABLE, "Redis is not connected");
+		api_error(reply, DL_BACKEND_UNAVAILABLE, why);
 	return true;
 }
 
@@ -741,7 +751,7 @@ static bool h_ready(struct ctx *x)
 		return true;
 	if (x->api->backend->ops->ping(x->api->backend, on_ping, c) != BACKEND_STARTED) {
 		free(c);
-		problem(x->reply, DL_BACKEND_UNAVAILABLE, "Redis is not connected", NULL);
+		problem(x->reply, DL_BACKEND_UNAVAILABLE, unavailable(x->api, "Redis is not connected"), NULL);
 		return true;
 	}
 	*x->pending = c;

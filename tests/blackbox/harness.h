@@ -64,7 +64,8 @@ struct test {
 	X(data)                                                                                                        \
 	X(auth)                                                                                                        \
 	X(cli)                                                                                                         \
-	X(tls)
+	X(tls)                                                                                                         \
+	X(acl)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)
@@ -388,6 +389,7 @@ struct node {
 	int port;  /* kept across restarts */
 	char dir[512];
 	char log[512];
+	char aclfile[512]; /* its users come from this ACL file ("" for none) */
 	bool paused;
 };
 extern struct node g_nodes[NODES_MAX];
@@ -395,6 +397,9 @@ extern int g_nnodes;
 
 /* start n fresh, empty nodes on free ports; fails the test otherwise */
 void nodes_start(int n);
+/* same, each node with its users from aclfile (redis-server --aclfile); its
+ * default user must be allowed PING, which the start waits for */
+void nodes_start_acl(int n, const char *aclfile);
 /* (re)start node i on its own port, empty (a fresh process); fails the test
  * if it does not answer PING */
 void node_start(int i);

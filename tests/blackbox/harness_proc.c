@@ -164,32 +164,27 @@ static bool wait_exit(pid_t pid, int timeout_ms, int *status)
 /* ------------------------------------------------------------ redis-server */
 
 /* a redis-server on 127.0.0.1:port without persistence, working in dir
- * (where it loads a dump.rdb a SAVE left), and on the unix socket sock if
- * not NULL (else argv ends before the socket flags) */
-static pid_t redis_spawn(int port, const char *dir, const char *log, const char *sock)
+ * (where it loads a dump.rdb a SAVE left), on the unix socket sock if not
+ * NULL, and with its users from aclfile if not NULL */
+static pid_t redis_spawn(int port, const char *dir, const char *log, const char *sock, const char *aclfile)
 {
 	char ports[16];
 	snprintf(ports, sizeof ports, "%d", port);
-	char *argv[] = {"redis-server",
-	                "--port",
-	                ports,
-	                "--bind",
-	                "127.0.0.1",
-	                "--save",
-	                "",
-	                "--appendonly",
-	                "no",
-	                "--dir",
-	                (char *)dir,
-	                "--daemonize",
-	                "no",
-	                "--protected-mode",
-	                "no",
-	                sock ? "--unixsocket" : NULL,
-	                (char *)sock,
-	                "--unixsocketperm",
-	                "700",
-	                NULL};
+	char *argv[32] = {
+	    "redis-server", "--port", ports,       "--bind",      "127.0.0.1", "--save",           "",  "--appendonly",
+	    "no",           "--dir",  (char *)dir, "--daemonize", "no",        "--protected-mode", "no"};
+	int n = 15;
+	if (sock) {
+		argv[n++] = "--unixsocket";
+		argv[n++] = (char *)sock;
+		argv[n++] = "--unixsocketperm";
+		argv[n++] = "700";
+	}
+	if (aclfile) {
+		argv[n++] = "--aclfile";
+		argv[n++] = (char *)aclfile;
+	}
+	argv[n] = NULL;
 	return spawn(argv, log, -1);
 }
 
@@ -219,7 +214,7 @@ bool redis_start(void)
 		snprintf(g_redis.log, sizeof g_redis.log, "%s/redis.log", harness_tmpdir());
 		snprintf(g_redis.sock, sizeof g_redis.sock, "%s/redis/redis.sock", harness_tmpdir());
 	}
-	g_redis.pid = redis_spawn(g_redis.port, g_redis.dir, g_redis.log, g_redis.sock);
+	g_redis.pid = redis_spawn(g_redis.port, g_redis.dir, g_redis.log, g_redis.sock, NULL);
 	g_redis.stopped = false;
 	if (g_redis.pid <= 0)
 		return false;
@@ -562,7 +557,7 @@ void node_start(int i)
 		mkdir(nd->dir, 0700);
 		snprintf(nd->log, sizeof nd->log, "%s/node-%d.log", harness_tmpdir(), i);
 	}
-	nd->pid = redis_spawn(nd->port, nd->dir, nd->log, NULL);
+	nd->pid = redis_spawn(nd->port, nd->dir, nd->log, NULL, nd->aclfile[0] ? nd->aclfile : NULL);
 	nd->paused = false;
 	if (nd->pid <= 0) {
 		nd->pid = 0;
@@ -584,6 +579,15 @@ void nodes_start(int n)
 	g_nnodes = n;
 	for (int i = 0; i < n; i++)
 		node_start(i);
+}
+
+void nodes_start_acl(int n, const char *aclfile)
+{
+	if (n < 1 || n > NODES_MAX)
+		FAIL("nodes_start_acl(%d): 1..%d nodes", n, NODES_MAX);
+	for (int i = 0; i < n; i++)
+		snprintf(g_nodes[i].aclfile, sizeof g_nodes[i].aclfile, "%s", aclfile);
+	nodes_start(n);
 }
 
 void node_kill(int i)

@@ -10,7 +10,8 @@
 
 static const char *const REASONS[] = {
     "bad Redis address: expected unix:///absolute/path",
-    "bad Redis address: expected redis://[:password@]host[:port][/db] or unix:///path",
+    "bad Redis address: expected redis://[[user]:password@]host[:port][/db] or unix:///path",
+    "bad Redis address: the user name is too long or badly encoded",
     "bad Redis address: the password is too long or badly encoded",
     "bad Redis address: expected redis://host[:port][/db]",
     "bad Redis address: the database must be a number",
@@ -51,7 +52,7 @@ static void raw_numbers(const char *url, const char **port, size_t *plen, const 
 		*plen = (size_t)(end - *port);
 }
 
-/* Rebuilds an address from t: '%' in the password escaped, the host in
+/* Rebuilds an address from t: '%' in the user and password escaped, the host in
  * brackets where it must be, port and database only when not the defaults. */
 static void rebuild(const struct redis_target *t, char *out, size_t cap)
 {
@@ -62,7 +63,10 @@ static void rebuild(const struct redis_target *t, char *out, size_t cap)
 		return;
 	}
 	o += (size_t)snprintf(out + o, cap - o, "redis://");
-	if (t->password[0]) {
+	if (t->user[0] || t->password[0]) {
+		/* in the user, '%' and ':' escaped (its first raw ':' would end it) */
+		for (const char *p = t->user; *p; p++)
+			o += (size_t)snprintf(out + o, cap - o, *p == '%' ? "%%25" : *p == ':' ? "%%3A" : "%c", *p);
 		out[o++] = ':';
 		for (const char *p = t->password; *p; p++)
 			o += (size_t)snprintf(out + o, cap - o, *p == '%' ? "%%25" : "%c", *p);
@@ -79,7 +83,7 @@ static void rebuild(const struct redis_target *t, char *out, size_t cap)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *url = fuzz_strndup((const char *)data, size);
-	char err[256] = "", label[CONFIG_STR_MAX + 16], again[4 * CONFIG_STR_MAX];
+	char err[256] = "", label[CONFIG_STR_MAX + 16], again[8 * CONFIG_STR_MAX];
 	struct redis_target t, t2;
 
 	if (!config_parse_redis(url, &t, err, sizeof err)) {
@@ -90,7 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (t.unix_path[0]) {
 		FUZZ_CHECK(strncmp(url, "unix:///", 8) == 0 && strcmp(t.unix_path, url + 7) == 0,
 		           "unix path is not the address's path");
-		FUZZ_CHECK(!t.host[0] && !t.password[0] && strcmp(t.label, t.unix_path) == 0, "unix target has a host");
+		FUZZ_CHECK(!t.host[0] && !t.user[0] && !t.password[0] && strcmp(t.label, t.unix_path) == 0,
+		           "unix target has a host");
 	} else {
 		const char *port, *db;
 		size_t plen;
@@ -108,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(config_parse_redis(again, &t2, err, sizeof err), "rebuilt address \"%s\" does not parse: %s", again,
 	           err);
 	FUZZ_CHECK(strcmp(t.host, t2.host) == 0 && t.port == t2.port && strcmp(t.unix_path, t2.unix_path) == 0 &&
-	               strcmp(t.password, t2.password) == 0 && t.db == t2.db && strcmp(t.label, t2.label) == 0,
+	               strcmp(t.user, t2.user) == 0 && strcmp(t.password, t2.password) == 0 && t.db == t2.db &&
+	               strcmp(t.label, t2.label) == 0,
 	           "rebuilt address \"%s\" parses differently", again);
 	free(url);
 	return 0;

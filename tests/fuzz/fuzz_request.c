@@ -133,6 +133,7 @@ static const struct backend_ops OPS = {
     .ping = on_ping,
     .leave = on_leave,
     .warning = on_warning,
+    .fault = on_warning,
     .watch = on_watch,
     .free = on_free,
 };

@@ -23,6 +23,7 @@ struct fake_backend {
 	enum backend_start refuse_st[FAKE_OP_COUNT];
 	int refuse_count[FAKE_OP_COUNT];
 	char *warning;
+	char *fault;
 	bool watched;
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
@@ -174,6 +175,11 @@ static const char *fb_warning(struct backend *b)
 	return ((struct fake_backend *)b)->warning;
 }
 
+static const char *fb_fault(struct backend *b)
+{
+	return ((struct fake_backend *)b)->fault;
+}
+
 static void fb_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
 {
 	struct fake_backend *fb = (struct fake_backend *)b;
@@ -230,6 +236,7 @@ static void free_all(struct fake_backend *fb)
 	}
 	free(fb->calls);
 	free(fb->warning);
+	free(fb->fault);
 	free(fb);
 }
 
@@ -385,6 +392,7 @@ static const struct backend_ops FAKE_OPS = {
     .ping = fb_ping,
     .leave = fb_leave,
     .warning = fb_warning,
+    .fault = fb_fault,
     .watch = fb_watch,
     .free = fb_free,
 };
@@ -418,6 +426,17 @@ void fake_set_warning(struct fake_backend *fb, const char *warning)
 	if (warning) {
 		fb->warning = strdup(warning);
 		if (!fb->warning)
+			die("out of memory");
+	}
+}
+
+void fake_set_fault(struct fake_backend *fb, const char *fault)
+{
+	free(fb->fault);
+	fb->fault = NULL;
+	if (fault) {
+		fb->fault = strdup(fault);
+		if (!fb->fault)
 			die("out of memory");
 	}
 }

@@ -103,6 +103,8 @@ enum { FAKE_ALWAYS = -1 };
 void fake_refuse(struct fake_backend *fb, enum fake_op op, enum backend_start st, int count);
 /* What warning() returns (copied; NULL for none). */
 void fake_set_warning(struct fake_backend *fb, const char *warning);
+/* What fault() returns (copied; NULL for none). */
+void fake_set_fault(struct fake_backend *fb, const char *fault);
 /* Whether watch() was called. */
 bool fake_watched(const struct fake_backend *fb);
 

@@ -329,67 +329,82 @@ struct redis_want {
 	const char *host;
 	int port, db;
 	const char *password, *unix_path, *label;
+	const char *user; /* NULL: "" */
 };
 
 static const struct redis_want REDIS[] = {
-    {__LINE__, "redis://h", true, "h", 6379, 0, "", "", "h:6379"},
-    {__LINE__, "redis://127.0.0.1:6379", true, "127.0.0.1", 6379, 0, "", "", "127.0.0.1:6379"},
-    {__LINE__, "redis://h:7000/3", true, "h", 7000, 3, "", "", "h:7000"},
-    {__LINE__, "redis://h/15", true, "h", 6379, 15, "", "", "h:6379"},
-    {__LINE__, "redis://:pw@h:1", true, "h", 1, 0, "pw", "", "h:1"},
-    {__LINE__, "redis://user:pw@h:1", true, "h", 1, 0, "pw", "", "h:1"},
-    {__LINE__, "redis://:pw@h:6380/2", true, "h", 6380, 2, "pw", "", "h:6380"},
-    {__LINE__, "redis://:p%40ss%3Aw%2F%25@h:1", true, "h", 1, 0, "p@ss:w/%", "", "h:1"},
-    {__LINE__, "redis://:%41%62@h", true, "h", 6379, 0, "Ab", "", "h:6379"},
-    {__LINE__, "unix:///tmp/r.sock", true, "", 0, 0, "", "/tmp/r.sock", "/tmp/r.sock"},
-    {__LINE__, "redis://[::1]:6380", true, "::1", 6380, 0, "", "", "[::1]:6380"},
-    {__LINE__, "redis://[::1]", true, "::1", 6379, 0, "", "", "[::1]:6379"},
-    {__LINE__, "redis://:pw@[::1]:6380/1", true, "::1", 6380, 1, "pw", "", "[::1]:6380"},
+    {__LINE__, "redis://h", true, "h", 6379, 0, "", "", "h:6379", NULL},
+    {__LINE__, "redis://127.0.0.1:6379", true, "127.0.0.1", 6379, 0, "", "", "127.0.0.1:6379", NULL},
+    {__LINE__, "redis://h:7000/3", true, "h", 7000, 3, "", "", "h:7000", NULL},
+    {__LINE__, "redis://h/15", true, "h", 6379, 15, "", "", "h:6379", NULL},
+    {__LINE__, "redis://:pw@h:1", true, "h", 1, 0, "pw", "", "h:1", NULL},
+    {__LINE__, "redis://user:pw@h:1", true, "h", 1, 0, "pw", "", "h:1", "user"},
+    /* ACL users: both parts percent-decoded; the first ':' ends the user, the last '@' the password */
+    {__LINE__, "redis://dlockd:s%40cr%3At%2Fpw%25@h:6380/2", true, "h", 6380, 2, "s@cr:t/pw%", "", "h:6380", "dlockd"},
+    {__LINE__, "redis://a%3Ab%40c%25:pw@h", true, "h", 6379, 0, "pw", "", "h:6379", "a:b@c%"},
+    {__LINE__, "redis://u:p:w@h", true, "h", 6379, 0, "p:w", "", "h:6379", "u"},
+    {__LINE__, "redis://u:p@w@h", true, "h", 6379, 0, "p@w", "", "h:6379", "u"},
+    {__LINE__, "redis://u:@h", true, "h", 6379, 0, "", "", "h:6379", "u"},
+    {__LINE__, "redis://u%20x:%2C%20@[::1]:1/1", true, "::1", 1, 1, ", ", "", "[::1]:1", "u x"},
+    {__LINE__, "redis://pw@h", true, "h", 6379, 0, "pw", "", "h:6379", ""}, /* no colon: a password */
+    {__LINE__, "redis://:pw@h:6380/2", true, "h", 6380, 2, "pw", "", "h:6380", NULL},
+    {__LINE__, "redis://:p%40ss%3Aw%2F%25@h:1", true, "h", 1, 0, "p@ss:w/%", "", "h:1", NULL},
+    {__LINE__, "redis://:%41%62@h", true, "h", 6379, 0, "Ab", "", "h:6379", NULL},
+    {__LINE__, "unix:///tmp/r.sock", true, "", 0, 0, "", "/tmp/r.sock", "/tmp/r.sock", NULL},
+    {__LINE__, "redis://[::1]:6380", true, "::1", 6380, 0, "", "", "[::1]:6380", NULL},
+    {__LINE__, "redis://[::1]", true, "::1", 6379, 0, "", "", "[::1]:6379", NULL},
+    {__LINE__, "redis://:pw@[::1]:6380/1", true, "::1", 6380, 1, "pw", "", "[::1]:6380", NULL},
     /* rejected */
-    {__LINE__, "[::1]:6380", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "h:6379", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "http://h:6379", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "rediss://h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis:/h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:6379", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:pw@", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h:0", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h:65536", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h:x", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h:\t80", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h/\v2", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h:", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h/abc", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h/-1", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://h/1x", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://::1:6379", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://[::1", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "unix://tmp/r.sock", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "unix://", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:%zz@h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:%4@h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:%@h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:%00@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "[::1]:6380", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "h:6379", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "http://h:6379", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "rediss://h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis:/h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:6379", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:pw@", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h:0", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h:65536", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h:x", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h:\t80", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h/\v2", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h:", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h/abc", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h/-1", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://h/1x", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://::1:6379", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://[::1", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "unix://tmp/r.sock", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "unix://", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:%zz@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:%4@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:%@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:%00@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
     /* a percent sign must be followed by exactly two hex digits */
-    {__LINE__, "redis://:%4g@h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:%+4@h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:%-1@h", false, NULL, 0, 0, NULL, NULL, NULL},
-    {__LINE__, "redis://:% 4@h", false, NULL, 0, 0, NULL, NULL, NULL},
+    {__LINE__, "redis://:%4g@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:%+4@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:%-1@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://:% 4@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://%zz:pw@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://u%:pw@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://%00:pw@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {__LINE__, "redis://u%0:pw@h", false, NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 
 static void check_target(int line, const char *how, const struct redis_target *t, const struct redis_want *w)
 {
+	const char *user = w->user ? w->user : "";
+
 	unit_check_(strcmp(t->host, w->host) == 0 && t->port == w->port && t->db == w->db &&
 	                strcmp(t->password, w->password) == 0 && strcmp(t->unix_path, w->unix_path) == 0 &&
-	                strcmp(t->label, w->label) == 0,
+	                strcmp(t->label, w->label) == 0 && strcmp(t->user, user) == 0,
 	            __FILE__, line,
-	            "%s %s: expected host %s port %d db %d password %s unix %s label %s; got host %s port %d db %d "
-	            "password %s unix %s label %s",
-	            how, w->url, unit_escz(w->host), w->port, w->db, unit_escz(w->password), unit_escz(w->unix_path),
-	            unit_escz(w->label), unit_escz(t->host), t->port, t->db, unit_escz(t->password),
-	            unit_escz(t->unix_path), unit_escz(t->label));
+	            "%s %s: expected host %s port %d db %d user %s password %s unix %s label %s; got host %s port %d "
+	            "db %d user %s password %s unix %s label %s",
+	            how, w->url, unit_escz(w->host), w->port, w->db, unit_escz(user), unit_escz(w->password),
+	            unit_escz(w->unix_path), unit_escz(w->label), unit_escz(t->host), t->port, t->db,
+	            unit_escz(t->user), unit_escz(t->password), unit_escz(t->unix_path), unit_escz(t->label));
 }
 
 static void test_redis_urls(void)
@@ -438,6 +453,8 @@ static void test_redis_password_secret(void)
 	    {__LINE__, "redis://:s3cr3tpw@h:0"},   {__LINE__, "redis://:s3cr3tpw@h/x"},
 	    {__LINE__, "redis://:s3cr3tpw@"},      {__LINE__, "rediss://:s3cr3tpw@h:6379"},
 	    {__LINE__, "http://:s3cr3tpw@h:6379"}, {__LINE__, "unix://:s3cr3tpw@tmp/sock"},
+	    {__LINE__, "redis://u:s3cr3tpw@h:1"},  {__LINE__, "redis://%zz:s3cr3tpw@h"},
+	    {__LINE__, "redis://u:s3cr3tpw%@h"},   {__LINE__, "redis://u:s3cr3tpw@h:x"},
 	};
 
 	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -447,8 +464,8 @@ static void test_redis_password_secret(void)
 		bool ok = config_parse_redis(T[i].url, &t, err, sizeof err);
 
 		if (ok)
-			unit_check_(!strstr(t.label, "s3cr3tpw"), __FILE__, T[i].line, "label %s shows the password",
-			            unit_escz(t.label));
+			unit_check_(!strstr(t.label, "s3cr3tpw") && !strstr(t.label, "u:"), __FILE__, T[i].line,
+			            "label %s shows the password or the user", unit_escz(t.label));
 		else
 			unit_check_(!strstr(err, "s3cr3tpw"), __FILE__, T[i].line,
 			            "config_parse_redis(%s): the error shows the password: %s", T[i].url,
@@ -459,6 +476,30 @@ static void test_redis_password_secret(void)
 			            "config_parse(--redis %s): the error shows the password: %s", T[i].url,
 			            unit_escz(err));
 	}
+}
+
+/* A user name of CONFIG_STR_MAX bytes fits (also spelled with escapes); one more does not. */
+static void test_redis_user_length(void)
+{
+	char url[4 * CONFIG_STR_MAX], err[256];
+	struct redis_target t;
+	size_t n;
+
+	n = (size_t)snprintf(url, sizeof url, "redis://");
+	for (int i = 0; i < CONFIG_STR_MAX; i++)
+		n += (size_t)snprintf(url + n, sizeof url - n, "%s", i % 2 ? "u" : "%41");
+	snprintf(url + n, sizeof url - n, ":pw@h");
+	if (unit_check_(config_parse_redis(url, &t, err, sizeof err), __FILE__, __LINE__, "a %d-byte user name: %s",
+	                CONFIG_STR_MAX, err))
+		unit_check_(strlen(t.user) == CONFIG_STR_MAX && t.user[0] == 'A' && t.user[1] == 'u', __FILE__,
+		            __LINE__, "a %d-byte user name decodes to %zu bytes", CONFIG_STR_MAX, strlen(t.user));
+	n = (size_t)snprintf(url, sizeof url, "redis://");
+	for (int i = 0; i <= CONFIG_STR_MAX; i++)
+		url[n++] = 'u';
+	snprintf(url + n, sizeof url - n, ":pw@h");
+	unit_check_(!config_parse_redis(url, &t, err, sizeof err) && strstr(err, "user name"), __FILE__, __LINE__,
+	            "a %d-byte user name: expected rejection naming the user name, got %s", CONFIG_STR_MAX + 1,
+	            unit_escz(err));
 }
 
 static void test_redis_lists(void)
@@ -482,6 +523,15 @@ static void test_redis_lists(void)
 		CHECK_STR(c.redis[1].label, "b:7000", "DLOCKD_REDIS list: redis[1]");
 		CHECK_STR(c.redis[1].password, "pw", "DLOCKD_REDIS list: redis[1].password");
 		CHECK_STR(c.redis[2].unix_path, "/s", "DLOCKD_REDIS list: redis[2]");
+	}
+	/* ACL users in the variable's list (a ',' in a password is written %2C) */
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_REDIS", "redis://dl:p%2Cw@a:1,redis://dl2:q@b:2/3"}), NOARGS)) {
+		CHECK_INT(c.nredis, 2, "DLOCKD_REDIS users: nredis");
+		CHECK_STR(c.redis[0].user, "dl", "DLOCKD_REDIS users: redis[0].user");
+		CHECK_STR(c.redis[0].password, "p,w", "DLOCKD_REDIS users: redis[0].password");
+		CHECK_STR(c.redis[1].user, "dl2", "DLOCKD_REDIS users: redis[1].user");
+		CHECK_STR(c.redis[1].password, "q", "DLOCKD_REDIS users: redis[1].password");
+		CHECK_STR(c.redis[1].label, "b:2", "DLOCKD_REDIS users: redis[1].label");
 	}
 	/* flags replace the variable's list */
 	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_REDIS", "redis://a,redis://b"}), ARGS("--redis", "redis://c"))) {
@@ -808,6 +858,7 @@ int main(void)
 	test_listen();
 	test_redis_urls();
 	test_redis_password_secret();
+	test_redis_user_length();
 	test_redis_lists();
 	test_ttl_relations();
 	test_drift_ratio();

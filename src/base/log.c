@@ -117,20 +117,28 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	emit(&l);
 }
 
+/* Starts an info line: its time, and in JSON its message. */
+static void begin_info(struct line *l, bool json, const char *msg)
+{
+	char ts[32];
+
+	timestamp(ts);
+	if (json)
+		put(l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"%s\"", ts, msg);
+	else
+		put(l, "%s info ", ts);
+}
+
 void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us,
                 const char *request_id)
 {
-	char ts[32];
 	struct line l = {.len = 0};
 	bool json = out_format == LOG_JSON;
 
 	if (!log_enabled(LOG_INFO))
 		return;
-	timestamp(ts);
-	if (json)
-		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"client\":\"", ts);
-	else
-		put(&l, "%s info  ", ts);
+	begin_info(&l, json, "request");
+	put(&l, json ? ",\"client\":\"" : " ");
 	/* the client's address, method and path: cut so the line's end fits */
 	put_str(&l, client, json, 1024);
 	put(&l, json ? "\",\"method\":\"" : " ");
@@ -162,17 +170,13 @@ static void put_field(struct line *l, bool json, const char *name, const char *v
 void log_audit(const char *event, const char *outcome, const char *key_id, const char *name, int64_t fence,
                const char *client, const char *request_id)
 {
-	char ts[32];
 	struct line l = {.len = 0};
 	bool json = out_format == LOG_JSON;
 
 	if (!log_enabled(LOG_INFO))
 		return;
-	timestamp(ts);
-	if (json)
-		put(&l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"audit\"", ts);
-	else
-		put(&l, "%s info  audit", ts);
+	begin_info(&l, json, "audit");
+	put(&l, json ? "" : " audit");
 	put_field(&l, json, "event", event, 1024);
 	put_field(&l, json, "outcome", outcome, 1024);
 	put_field(&l, json, "key", key_id, 900);

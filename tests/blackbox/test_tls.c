@@ -5,6 +5,7 @@
  * connection keeps working, a broken certificate on SIGHUP leaving the old one in place,
  * reloads while many handshakes run on several threads, the 408 of a slow request written
  * through TLS, start-up errors, `dlockd --healthcheck`, and `dlock --cacert`. */
+#include "../../src/base/digest.h"
 #include "harness.h"
 
 #include <errno.h>
@@ -656,7 +657,38 @@ static void t_dlock_cacert(void)
 	CHECKF(st == 64, "dlock --cacert with a missing file: exit %d (expected 64)", st);
 }
 
+/* HTTPS and API keys together: the key rides in the encrypted request, and one
+ * SIGHUP reloads both the certificate and the auth file. */
+static void t_keys_over_tls(void)
+{
+	static const char K1[] = "dlk_tls_key_one_0123456789abcdef", K2[] = "dlk_tls_key_two_0123456789abcdef";
+	uint8_t h[DIGEST_SHA256_LEN];
+	char hex[2 * DIGEST_SHA256_LEN + 1];
+	const char *auth = tfmt("%s/tls-auth.txt", harness_tmpdir());
+
+	digest_sha256(K1, strlen(K1), h);
+	digest_hex(h, sizeof h, hex);
+	sh("printf 'one sha256:%s tls. lock,read\\n' > '%s'", hex, auth);
+	tls_start((const char *const[]){"--auth-file", auth, NULL});
+	EXPECT_PROBLEM(http("PUT", "/locks/tls.k?ttl_ms=5000", NULL, NULL, NULL), 401, "unauthorized");
+	EXPECT_STATUS(http("PUT", "/locks/tls.k?ttl_ms=5000", NULL, NULL, tfmt("Authorization: Bearer %s", K1), NULL),
+	              201);
+	digest_sha256(K2, strlen(K2), h);
+	digest_hex(h, sizeof h, hex);
+	sh("printf 'two sha256:%s tls. lock,read\\n' > '%s'", hex, auth);
+	serve_cert(2);
+	sighup();
+	wait_log("TLS certificate reloaded", 0);
+	wait_log("auth file", 1); /* the start's line, then the reload's */
+	struct probe p = get_new("/healthz", pki("ca.pem"));
+	expect_cert(&p, 2);
+	EXPECT_PROBLEM(http("GET", "/locks/tls.k", NULL, NULL, tfmt("Authorization: Bearer %s", K1), NULL), 401,
+	               "unauthorized");
+	EXPECT_STATUS(http("GET", "/locks/tls.k", NULL, NULL, tfmt("Authorization: Bearer %s", K2), NULL), 200);
+}
+
 const struct test tests_tls[] = {
+    {"tls_keys_and_certificate_reloaded_together", t_keys_over_tls, {NULL}, T_NO_DLOCKD},
     {"tls_lock_calls", t_lock_calls, {NULL}, T_NO_DLOCKD},
     {"tls_wrong_ca_refused", t_wrong_ca, {NULL}, T_NO_DLOCKD},
     {"tls_plain_http_closed", t_plain_http_closed, {NULL}, T_NO_DLOCKD},

@@ -23,6 +23,8 @@ T0=$(date +%s)
 RUN_ID="$(date +%s)$$"
 PROJ="dlockdct${RUN_ID}"            # compose project of compose.yaml
 PROJ_RL="dlockdctrl${RUN_ID}"       # compose project of compose.redlock.yaml
+PROJ_AUTH="dlockdctauth${RUN_ID}"   # compose project of compose.auth.yaml
+PROJ_TLS="dlockdcttls${RUN_ID}"     # compose project of compose.tls.yaml
 DLOCKD_IMAGE="localhost/dlockd:ct-${RUN_ID}"
 REDIS_IMAGE="localhost/dlockd-redis:ct-${RUN_ID}"
 BASE_IMAGE="docker.io/library/debian:bookworm-slim"
@@ -32,6 +34,8 @@ ROOTFS_DIR=""
 PROBE_CTR="dlockdct${RUN_ID}_redlockprobe"
 UP_MAIN=0
 UP_RL=0
+UP_AUTH=0
+UP_TLS=0
 BUILT_IMAGES=()
 
 PASSED=0
@@ -142,10 +146,12 @@ cleanup() {
 		echo "  .. cleaning up"
 		[ "$UP_MAIN" = 1 ] && compose "$PROJ" docker/compose.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 		[ "$UP_RL" = 1 ] && compose "$PROJ_RL" docker/compose.redlock.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+		[ "$UP_AUTH" = 1 ] && compose "$PROJ_AUTH" docker/compose.auth.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+		[ "$UP_TLS" = 1 ] && compose "$PROJ_TLS" docker/compose.tls.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 		E rm -f "$PROBE_CTR" >/dev/null 2>&1
 		# Leftovers (a failed `up`, podman-compose leaving networks): by project label.
 		local p id
-		for p in "$PROJ" "$PROJ_RL"; do
+		for p in "$PROJ" "$PROJ_RL" "$PROJ_AUTH" "$PROJ_TLS"; do
 			for id in $(E ps -a -q --filter "label=com.docker.compose.project=$p" 2>/dev/null); do
 				E rm -f "$id" >/dev/null 2>&1
 			done
@@ -586,5 +592,95 @@ else
 	[ "$FAILED" -gt 0 ] && dump_logs "$PROJ_RL"
 	compose "$PROJ_RL" docker/compose.redlock.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 	UP_RL=0
+fi
+
+# ---- API keys (docker/compose.auth.yaml): the auth file as a compose secret, reloaded on SIGHUP
+echo "== compose.auth.yaml (project $PROJ_AUTH)"
+newkey() { echo "dlk_ct_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"; }
+keyline() { printf '%s sha256:%s * admin\n' "$1" "$(printf '%s' "$2" | sha256sum | cut -c1-64)"; }
+KEY1=$(newkey)
+KEY2=$(newkey)
+keyline ct-one "$KEY1" >"$WORK/keys"
+chmod 644 "$WORK/keys" # the container's uid 10001 reads it
+PA=$(free_port) || die "no free port"
+export DLOCKD_PORT=$PA DLOCKD_KEYS_FILE="$WORK/keys"
+UA="http://127.0.0.1:$PA"
+UP_AUTH=1
+compose "$PROJ_AUTH" docker/compose.auth.yaml up -d --no-build >>"$WORK/compose.log" 2>&1 ||
+	{ tail -20 "$WORK/compose.log"; die "compose up (auth)"; }
+if wait_code "$UA/readyz" 200 90; then
+	pass "auth: /readyz 200 without a key after $WAITED_MS ms"
+else
+	dump_logs "$PROJ_AUTH"
+	die "auth: not ready within 90 s (last $CODE)"
+fi
+http PUT "$UA/locks/ct-auth?ttl_ms=30000"
+check "auth: acquire without a key -> 401 with WWW-Authenticate (got $CODE)" \
+	test "$CODE" = 401 -a -n "$(grep -i '^WWW-Authenticate: Bearer' <<<"$HDRS")"
+http PUT "$UA/locks/ct-auth?ttl_ms=30000" -H "Authorization: Bearer $KEY1"
+check "auth: acquire with the key from the secret -> 201 (got $CODE)" test "$CODE" = 201
+DA=$(ctr_of "$PROJ_AUTH" dlockd)
+check "auth: container healthcheck healthy (/readyz needs no key)" health_now "$DA" healthy
+keyline ct-two "$KEY2" >"$WORK/keys" # in place: the secret is the same file
+E kill --signal HUP "$DA" >/dev/null 2>&1
+t=$(now_ms)
+while http GET "$UA/locks" -H "Authorization: Bearer $KEY2" && [ "$CODE" != 200 ] && [ $(($(now_ms) - t)) -lt 10000 ]; do
+	sleep 0.2
+done
+check "auth: after SIGHUP the new key works (got $CODE)" test "$CODE" = 200
+http GET "$UA/locks" -H "Authorization: Bearer $KEY1"
+check "auth: and the removed one is refused -> 401 (got $CODE)" test "$CODE" = 401
+audit=$(E logs "$DA" 2>&1 | grep -c '"msg":"audit"')
+check "auth: audit lines in the container's log ($audit)" test "$audit" -ge 2
+stop_check "$DA" "auth dlockd"
+[ "$FAILED" -gt 0 ] && dump_logs "$PROJ_AUTH"
+compose "$PROJ_AUTH" docker/compose.auth.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+UP_AUTH=0
+
+# ---- HTTPS (docker/compose.tls.yaml): a CA and a certificate made here; the HEALTHCHECK over TLS
+echo "== compose.tls.yaml (project $PROJ_TLS)"
+if ! command -v openssl >/dev/null 2>&1; then
+	skip "HTTPS: openssl is missing (tools/deps.sh installs it)"
+else
+	mkdir -p "$WORK/tls"
+	(
+		cd "$WORK/tls" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=ct-ca \
+				-keyout ca.key -out ca.pem &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+				-keyout key.pem -out srv.csr &&
+			printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext &&
+			openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
+				-out cert.pem
+	) >"$WORK/openssl.log" 2>&1 || { tail -5 "$WORK/openssl.log"; die "openssl: test certificates"; }
+	chmod 644 "$WORK/tls/key.pem" # read by uid 10001; a throwaway key
+	PT=$(free_port) || die "no free port"
+	export DLOCKD_PORT=$PT DLOCKD_TLS_DIR="$WORK/tls"
+	UT="https://127.0.0.1:$PT"
+	UP_TLS=1
+	compose "$PROJ_TLS" docker/compose.tls.yaml up -d --no-build >>"$WORK/compose.log" 2>&1 ||
+		{ tail -20 "$WORK/compose.log"; die "compose up (tls)"; }
+	t=$(now_ms)
+	while http GET "$UT/readyz" --cacert "$WORK/tls/ca.pem" && [ "$CODE" != 200 ] && [ $(($(now_ms) - t)) -lt 90000 ]; do
+		sleep 0.3
+	done
+	if [ "$CODE" = 200 ]; then
+		pass "HTTPS: /readyz 200 over TLS (our CA) after $(($(now_ms) - t)) ms"
+	else
+		dump_logs "$PROJ_TLS"
+		die "HTTPS: not ready within 90 s (last $CODE)"
+	fi
+	http PUT "$UT/locks/ct-tls?ttl_ms=30000" --cacert "$WORK/tls/ca.pem"
+	check "HTTPS: acquire -> 201 (got $CODE)" test "$CODE" = 201
+	http GET "$UT/readyz"
+	check "HTTPS: a client without our CA is refused (got $CODE)" test "$CODE" = 000
+	http GET "http://127.0.0.1:$PT/readyz"
+	check "HTTPS: plain HTTP to the TLS port gets no answer (got $CODE)" test "$CODE" = 000
+	DT=$(ctr_of "$PROJ_TLS" dlockd)
+	check "HTTPS: container healthcheck healthy (dlockd --healthcheck speaks TLS)" health_now "$DT" healthy
+	stop_check "$DT" "tls dlockd"
+	[ "$FAILED" -gt 0 ] && dump_logs "$PROJ_TLS"
+	compose "$PROJ_TLS" docker/compose.tls.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+	UP_TLS=0
 fi
 exit 0

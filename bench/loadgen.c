@@ -583,7 +583,7 @@ static void redis_acquire(struct conn *c)
 	w_resp_s(&w, chan);
 	w_resp_s(&w, "10000");
 	w_resp_s(&w, "3000");
-	w_resp_s(&w, "benchrun");
+	w_resp_s(&w, ""); /* the run: "" as in single-node mode (a Redlock node's is hex) */
 	conn_send(c, &w, S_ACQ);
 }
 

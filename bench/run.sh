@@ -500,7 +500,7 @@ TOKEN=h:benchtoken0123456789abcdef0123456789abcdef0
 rb() {
 	local name=$1 pipe=$2 a r held left
 	a=$(rb1 "$pipe" EVALSHA "$SHA_ACQ" 4 "dlock:lock:{${name}__rand_int__}" "dlock:fence:{$name}" \
-		"dlock:queue:{$name}" "dlock:waitdl:{$name}" "$TOKEN" 120000 0 "" "" "" "" 0 0 dlock:wake 10000 3000 benchrun)
+		"dlock:queue:{$name}" "dlock:waitdl:{$name}" "$TOKEN" 120000 0 "" "" "" "" 0 0 dlock:wake 10000 3000 "")
 	held=$(redis-cli -p "$R1" --scan --pattern "dlock:lock:{$name[0-9]*" | wc -l)
 	r=$(rb1 "$pipe" EVALSHA "$SHA_REL" 4 "dlock:lock:{${name}__rand_int__}" "dlock:queue:{$name}" \
 		"dlock:waitdl:{$name}" "dlock:fence:{$name}" "$TOKEN" "" dlock:wake 10000)

@@ -189,7 +189,7 @@ static void node_counter(FILE *f, const char *name, const char *help, atomic_uin
 		fprintf(f, "%s{node=\"%s\"} %llu\n", name, m.node_labels[i], (unsigned long long)load(&v[i]));
 }
 
-char *metrics_render(size_t *len)
+char *metrics_render(size_t *len, const struct metrics_labelled *extra, size_t nextra)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -254,6 +254,14 @@ char *metrics_render(size_t *len)
 	        "# HELP dlockd_http_requests_in_flight Requests received and not yet answered.\n"
 	        "# TYPE dlockd_http_requests_in_flight gauge\ndlockd_http_requests_in_flight %lld\n",
 	        (long long)atomic_load_explicit(&m.inflight, memory_order_relaxed));
+	for (size_t e = 0; e < nextra; e++) {
+		if (extra[e].n == 0)
+			continue;
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", extra[e].name, extra[e].help, extra[e].name);
+		for (size_t i = 0; i < extra[e].n; i++)
+			fprintf(f, "%s{%s=\"%s\"} %llu\n", extra[e].name, extra[e].label, extra[e].values[i],
+			        (unsigned long long)extra[e].counts[i]);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

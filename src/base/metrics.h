@@ -58,7 +58,18 @@ void metrics_waiters(int delta);
 void metrics_eviction_unsafe(int delta);
 /* Records how long a wait lasted (granted or not). */
 void metrics_wait_observe(uint64_t duration_us);
-/* Returns the exposition text (malloc'd, caller frees) and its length, or NULL. */
-char *metrics_render(size_t *len);
+/* A counter family with one label, kept outside this module (e.g. per API
+ * key): n series, values[i] the label's value (characters that need no
+ * escaping: A-Z a-z 0-9 . _ - : @) and counts[i] its count. */
+struct metrics_labelled {
+	const char *name, *help, *label;
+	const char *const *values;
+	const uint64_t *counts;
+	size_t n;
+};
+
+/* Returns the exposition text (malloc'd, caller frees) and its length, or
+ * NULL; the nextra families of extra follow the module's own. */
+char *metrics_render(size_t *len, const struct metrics_labelled *extra, size_t nextra);
 
 #endif

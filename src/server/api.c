@@ -723,8 +723,26 @@ static bool h_health(struct ctx *x)
 
 static bool h_metrics(struct ctx *x)
 {
-	size_t len;
-	char *text = metrics_render(&len);
+	size_t len, n = x->api->auth ? auth_count(x->api->auth) : 0;
+	const char **ids = n ? calloc(n, sizeof *ids) : NULL;
+	uint64_t *counts = n ? calloc(2 * n, sizeof *counts) : NULL;
+	struct metrics_labelled per_key[] = {
+	    {"dlockd_key_requests_total", "Requests authenticated with each API key since the auth file was loaded.",
+	     "key", ids, counts, ids && counts ? n : 0},
+	    {"dlockd_key_refused_total", "Of those, the ones refused (403 forbidden or 429 rate_limited).", "key", ids,
+	     counts ? counts + n : NULL, ids && counts ? n : 0},
+	};
+	char *text;
+
+	for (size_t i = 0; ids && counts && i < n; i++) {
+		const struct auth_key *k = auth_key_at(x->api->auth, i);
+		ids[i] = k->id;
+		counts[i] = atomic_load_explicit(&k->requests, memory_order_relaxed);
+		counts[n + i] = atomic_load_explicit(&k->refused, memory_order_relaxed);
+	}
+	text = metrics_render(&len, per_key, 2);
+	free(ids);
+	free(counts);
 
 	if (!text) {
 		api_error(x->reply, DL_INTERNAL, "out of memory");
@@ -870,6 +888,8 @@ static void deny(struct ctx *x, enum dl_error e, const char *detail, const char 
 	    [DL_UNAUTHORIZED] = "unauthorized", [DL_FORBIDDEN] = "forbidden", [DL_RATE_LIMITED] = "rate_limited"};
 
 	api_error(x->reply, e, detail);
+	if (x->key)
+		auth_count_refused(x->key);
 	metrics_inc(e == DL_UNAUTHORIZED ? METRIC_AUTH_UNAUTHORIZED
 	            : e == DL_FORBIDDEN  ? METRIC_AUTH_FORBIDDEN
 	                                 : METRIC_RATE_LIMITED);
@@ -920,6 +940,7 @@ static bool admit(struct api *api, const struct api_request *req, const struct r
 
 	if (!authenticate(api, req, x))
 		return false;
+	auth_count_request(x->key);
 	if (api->cfg->rate_limit && !auth_rate_take(x->key, loop_clock_us(), api->cfg->rate_limit, &retry_ms)) {
 		snprintf(detail, sizeof detail,
 		         "the key '%s' is over its %u requests a second (--rate-limit); the next fits in %llu ms",

@@ -138,6 +138,8 @@ static bool parse_line(const char *s, size_t len, struct auth_key *k, char *err,
 		k->prefix[fl[2]] = '\0';
 	}
 	atomic_init(&k->tat_us, 0);
+	atomic_init(&k->requests, 0);
+	atomic_init(&k->refused, 0);
 	return true;
 }
 
@@ -303,6 +305,16 @@ bool auth_list_prefix(const struct auth_key *k, const char *asked, char out[LOCK
 		return true;
 	}
 	return false;
+}
+
+void auth_count_request(struct auth_key *k)
+{
+	atomic_fetch_add_explicit(&k->requests, 1, memory_order_relaxed);
+}
+
+void auth_count_refused(struct auth_key *k)
+{
+	atomic_fetch_add_explicit(&k->refused, 1, memory_order_relaxed);
 }
 
 bool auth_rate_take(struct auth_key *k, uint64_t now_us, unsigned per_s, uint64_t *retry_ms)

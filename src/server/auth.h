@@ -36,6 +36,8 @@ struct auth_key {
 	bool any;                       /* PREFIX was `*` */
 	unsigned rights;                /* enum auth_right bits */
 	_Atomic uint64_t tat_us;        /* the rate budget's theoretical arrival time (GCRA) */
+	_Atomic uint64_t requests;      /* requests authenticated with it since the file was loaded */
+	_Atomic uint64_t refused;       /* of those, refused: 403 or 429 */
 };
 
 struct auth;
@@ -70,6 +72,10 @@ bool auth_list_prefix(const struct auth_key *k, const char *asked, char out[LOCK
  * up to per_s). False when it is spent, with *retry_ms: when the next one
  * fits. Thread-safe (lock-free). */
 bool auth_rate_take(struct auth_key *k, uint64_t now_us, unsigned per_s, uint64_t *retry_ms);
+
+/* Counts a request authenticated with k, and whether it was refused. */
+void auth_count_request(struct auth_key *k);
+void auth_count_refused(struct auth_key *k);
 
 /* Parses a RIGHTS field ("read,lock", "metrics", "admin"); false if a word
  * is unknown or repeated, or the list is empty. */

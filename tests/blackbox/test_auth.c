@@ -286,6 +286,14 @@ static void t_rate_limit(void)
 	double v = metric_value(http("GET", "/metrics", NULL, NULL, bearer(K_ADMIN), NULL), "dlockd_rate_limited_total",
 	                        &found);
 	CHECKF(v == limited, "dlockd_rate_limited_total %.0f, 429s seen %d", v, limited);
+	/* per key: every request it authenticated (15 + 1), and the refused ones */
+	struct resp *m = http("GET", "/metrics", NULL, NULL, bearer(K_ADMIN), NULL);
+	double req = metric_value(m, "dlockd_key_requests_total{key=\"reader\"}", &found);
+	double ref = metric_value(m, "dlockd_key_refused_total{key=\"reader\"}", &found);
+	CHECKF(req == 16 && ref == limited,
+	       "per-key metrics for reader: %.0f requests (want 16), %.0f refused (want %d)", req, ref, limited);
+	CHECKF(metric_value(m, "dlockd_key_requests_total{key=\"team-a\"}", &found) == 1,
+	       "per-key metrics for team-a: one request");
 }
 
 static void t_metrics_public(void)

@@ -61,11 +61,27 @@ pw='tls-t3st-pw'
 sed -n 's/^\(user .*\)>CHANGE-ME\(.*\)$/\1>'"$pw"'\2/p' docs/redis-acl.conf >"$tmp/users.acl"
 echo 'user default on nopass resetkeys resetchannels -@all +ping' >>"$tmp/users.acl"
 
-rport=$(port)
-redis-server --port 0 --tls-port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
-    --tls-cert-file "$tmp/redis.crt" --tls-key-file "$tmp/redis.key" --tls-ca-cert-file "$tmp/ca.crt" \
-    --tls-auth-clients no --aclfile "$tmp/users.acl" >"$tmp/redis.log" 2>&1 &
-pids="$pids $!"
+# listening PORT: something accepts connections on 127.0.0.1:PORT
+listening() { curl -s -o /dev/null --max-time 1 "telnet://127.0.0.1:$1" </dev/null 2>/dev/null; }
+
+# redis-server on a free TLS port; another port if the one picked was taken meanwhile (other
+# test runs share the machine)
+tries=0
+while :; do
+    rport=$(port)
+    redis-server --port 0 --tls-port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+        --tls-cert-file "$tmp/redis.crt" --tls-key-file "$tmp/redis.key" --tls-ca-cert-file "$tmp/ca.crt" \
+        --tls-auth-clients no --aclfile "$tmp/users.acl" >"$tmp/redis.log" 2>&1 &
+    rpid=$!
+    i=0
+    until listening "$rport" || ! kill -0 "$rpid" 2>/dev/null || [ $i -ge 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    kill -0 "$rpid" 2>/dev/null && break
+    tries=$((tries + 1))
+    [ $tries -lt 5 ] || break
+done
+pids="$pids $rpid"
 
 # tunnel NAME CAFILE: a stunnel client on a free port (printed) to the Redis TLS port
 tunnel() {
@@ -83,17 +99,26 @@ verifyChain = yes
 checkHost = localhost
 CONF
     "$stunnel" "$tmp/$1.conf" >>"$tmp/$1.log" 2>&1 &
-    pids="$pids $!"
+    spid=$!
+    pids="$pids $spid"
+    i=0
+    until listening "$p" || ! kill -0 "$spid" 2>/dev/null || [ $i -ge 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
     echo "$p"
 }
 sport=$(tunnel good "$tmp/ca.crt")
 wport=$(tunnel wrongca "$tmp/other.crt")
 
 i=0
+tls_up=no
 until redis-cli --tls --cacert "$tmp/ca.crt" -h 127.0.0.1 -p "$rport" ping 2>/dev/null | grep -q PONG; do
     i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
 done
-if redis-cli -h 127.0.0.1 -p "$rport" ping 2>/dev/null | grep -q PONG; then
+[ $i -lt 100 ] && tls_up=yes
+if [ $tls_up = no ]; then
+    bad "redis-server did not answer PING over TLS on port $rport"
+elif redis-cli -h 127.0.0.1 -p "$rport" ping 2>/dev/null | grep -q PONG; then
     bad "redis-server answers plain RESP on its TLS port"
 else
     ok "redis-server speaks TLS only"

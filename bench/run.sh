@@ -10,7 +10,7 @@
 # Knobs (environment): BENCH_SECONDS (4) per workload, BENCH_WARMUP (0.5),
 # BENCH_CONC (64), BENCH_MEM_CONNS (10000), BENCH_REDIS_REQUESTS (150000, per
 # redis-benchmark run), BENCH_RESULTS (bench/results.json), BENCH_SKIP (space-
-# separated: etcd node redlock memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
+# separated: etcd node redlock replicas memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
 # BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
 set -uo pipefail
 
@@ -562,6 +562,60 @@ fi
 
 RSS_AFTER_LOAD=$(rss_kib "$D1PID")
 stop_pid "$D1PID"
+
+# ------------------------------------------------ replica-acknowledged grants ---
+# A master with one replica (both on CPU 0 like every server here); pairs at c=$CONC
+# through dlockd with --redis-wait-replicas 1 beside the same master without WAIT.
+
+# wait_replica MASTER_PORT: the replica is online and has acknowledged a write (a replica
+# fresh from its sync may leave the first GETACK unanswered for up to a second).
+wait_replica() {
+	local m=$1 i info off moff
+	redis-cli -p "$m" set bench-replica-probe 1 >/dev/null 2>&1
+	for ((i = 0; i < 100; i++)); do
+		info=$(redis-cli -p "$m" info replication 2>/dev/null | tr -d '\r')
+		off=$(sed -n 's/^slave0:.*state=online,offset=\([0-9]*\).*/\1/p' <<<"$info")
+		moff=$(sed -n 's/^master_repl_offset://p' <<<"$info")
+		if [ -n "$off" ] && [ -n "$moff" ] && [ "$off" -gt 0 ] && [ "$off" -ge "$moff" ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+if ! skipped replicas; then
+	if start_redis && RM=$RPORT && redis-cli -p "$RM" config set repl-diskless-sync-delay 0 >/dev/null &&
+		start_redis && RR=$RPORT && redis-cli -p "$RR" replicaof 127.0.0.1 "$RM" >/dev/null && wait_replica "$RM"; then
+		for w in 0 1; do
+			k=$([ "$w" = 0 ] && echo replica_nowait || echo replica_wait1)
+			if [ "$w" = 0 ]; then start_dlockd "$RM"; else start_dlockd "$RM" --redis-wait-replicas 1; fi
+			if [ $? != 0 ]; then
+				failed_row "$k" "dlockd pairs c=$CONC, master + 1 replica, --redis-wait-replicas $w" "dlockd: $DERR"
+				continue
+			fi
+			if lg "$k" pairs --port "$DPORT" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "rw$w-" --ttl-ms 10000; then
+				f=$RAW/$k.json
+				waits=$(http_get "$DPORT" /metrics | awk '/^dlockd_replica_waits_total / {print $2}')
+				answers=$(http_get "$DPORT" /metrics | awk '/^dlockd_replica_waited_answers_total / {print $2}')
+				if [ "$w" = 0 ]; then
+					row "$k" "dlockd pairs c=$CONC, master + 1 replica, no WAIT" "$(jget "$f" rate)" pairs/s "" "" "" \
+						"$(join_notes "p50 $(ms "$(jget "$f" p50_us)") ms, p99 $(ms "$(jget "$f" p99_us)") ms" "$(errnote "$k")")"
+				else
+					row "$k" "  same with --redis-wait-replicas 1" "$(jget "$f" rate)" pairs/s \
+						"$(div "$(jget "$f" rate)" "$(jget "$RAW/replica_nowait.json" rate)")" "no WAIT" "" \
+						"$(join_notes "p50 $(ms "$(jget "$f" p50_us)") ms, p99 $(ms "$(jget "$f" p99_us)") ms, $(div "$answers" "$waits") answers per WAIT" "$(errnote "$k")")"
+				fi
+				log "master + replica, wait $w: $(jget "$f" rate) pairs/s"
+			else
+				failed_row "$k" "dlockd pairs c=$CONC, master + 1 replica, --redis-wait-replicas $w" "loadgen failed"
+			fi
+			stop_pid "$DPID"
+		done
+	else
+		failed_row replica_wait1 "dlockd pairs c=$CONC, --redis-wait-replicas 1" "master + replica did not come up"
+	fi
+fi
 
 # ---------------------------------------------------------------- Redlock ---
 

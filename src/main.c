@@ -126,6 +126,7 @@ static struct backend *open_backend(struct worker *w)
 		    .label = t->label,
 		    .fence_retention_ms = cfg->fence_retention_ms,
 		    .quorum_node = quorum,
+		    .wait_replicas = cfg->wait_replicas,
 		};
 		nodes[i] = store_new(w->loop, &sc);
 		if (!nodes[i]) {

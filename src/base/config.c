@@ -38,6 +38,7 @@ enum opt_id {
 	O_NODE_TIMEOUT,
 	O_DRIFT,
 	O_FENCE_RETENTION,
+	O_WAIT_REPLICAS,
 	O_AUTH_FILE,
 	O_METRICS_PUBLIC,
 	O_RATE_LIMIT,
@@ -106,6 +107,11 @@ static const struct opt {
     [O_FENCE_RETENTION] = {"fence-retention-ms", "DLOCKD_FENCE_RETENTION_MS", "MS",
                            "how long a name's fence counter outlives its last lease (default 10000)", OPT_I64, 1000,
                            86400000LL * 30},
+    [O_WAIT_REPLICAS] = {"redis-wait-replicas", "DLOCKD_REDIS_WAIT_REPLICAS", "N",
+                         "answer grants, renewals and releases only once N Redis replicas acknowledged them (WAIT, "
+                         "within --redis-timeout-ms); an unacknowledged grant is released and answered 503 (default "
+                         "0: off; not with Redlock)",
+                         OPT_U32, 0, 100},
     [O_AUTH_FILE] = {"auth-file", "DLOCKD_AUTH_FILE", "PATH",
                      "API keys, one per line: ID sha256:HEX PREFIX RIGHTS (docs/security.md); reloaded on SIGHUP. "
                      "Without it, anyone who reaches dlockd may take, list and inspect every lock",
@@ -443,6 +449,9 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 	case O_FENCE_RETENTION:
 		c->fence_retention_ms = n;
 		return true;
+	case O_WAIT_REPLICAS:
+		c->wait_replicas = (unsigned)n;
+		return true;
 	case O_AUTH_FILE:
 		if (!*v || strlen(v) >= sizeof c->auth_file) {
 			snprintf(err, errlen, "%s%s: a path of 1 to %zu bytes", src, name, sizeof c->auth_file - 1);
@@ -580,6 +589,13 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 	if (c->nredis == 0) {
 		config_parse_redis("redis://127.0.0.1:6379", &c->redis[0], err, errlen);
 		c->nredis = 1;
+	}
+	if (c->wait_replicas && c->nredis > 1) {
+		snprintf(
+		    err, errlen,
+		    "--redis-wait-replicas is for one Redis master with replicas; Redlock (several --redis) relies on "
+		    "a majority of independent masters instead (docs/redlock.md)");
+		return CONFIG_ERROR;
 	}
 	if (c->rate_limit && !c->auth_file[0]) {
 		snprintf(err, errlen, "--rate-limit counts requests per API key: it needs --auth-file");

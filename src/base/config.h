@@ -53,6 +53,7 @@ struct config {
 	unsigned node_timeout_ms;        /* Redlock: per-node timeout */
 	double clock_drift_factor;       /* Redlock: drift allowed per ms of lease */
 	int64_t fence_retention_ms;      /* a fence counter lives this long after its name's last lease */
+	unsigned wait_replicas;          /* WAIT for this many Redis replicas after every write batch; 0 = off */
 	char auth_file[CONFIG_PATH_MAX]; /* --auth-file, or "" (no keys: every request may do anything) */
 	bool metrics_public;             /* with an auth file: /metrics needs no key */
 	unsigned rate_limit;             /* requests a second per API key, per instance; 0 = off */

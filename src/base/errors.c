@@ -35,6 +35,7 @@ static const struct {
     [DL_TOO_MANY_LISTS] = {"too_many_list_requests", "Too many list requests"},
     [DL_INVALID_LOCK_DATA] = {"invalid_lock_data", "Lock data in Redis is not dlockd's"},
     [DL_FENCE_EXHAUSTED] = {"fence_exhausted", "Fence counter exhausted"},
+    [DL_REPLICATION_UNCONFIRMED] = {"replication_unconfirmed", "Redis replicas did not acknowledge the write"},
     [DL_INTERNAL] = {"internal_error", "Internal error"},
 };
 

@@ -34,8 +34,9 @@ enum dl_error {
 	DL_REQUEST_TIMEOUT, /* the request did not arrive in time */
 	DL_TOO_MANY_WAITERS,
 	DL_TOO_MANY_LISTS,
-	DL_INVALID_LOCK_DATA, /* Redis holds data under the name that dlockd did not write */
-	DL_FENCE_EXHAUSTED,   /* the name's fence counter leaves no room for a higher fence */
+	DL_INVALID_LOCK_DATA,       /* Redis holds data under the name that dlockd did not write */
+	DL_FENCE_EXHAUSTED,         /* the name's fence counter leaves no room for a higher fence */
+	DL_REPLICATION_UNCONFIRMED, /* fewer Redis replicas than --redis-wait-replicas acknowledged the write */
 	DL_INTERNAL,
 	DL_ERROR_COUNT
 };

@@ -57,6 +57,22 @@ static const struct {
     [METRIC_AUTH_RELOADS] = {"dlockd_auth_reloads_total", "Auth file reloads (SIGHUP) that took effect."},
     [METRIC_AUTH_RELOAD_FAILURES] = {"dlockd_auth_reload_failures_total",
                                      "Auth file reloads refused because the file was bad; the old keys stayed."},
+    [METRIC_REPLICA_WAITS] =
+        {"dlockd_replica_waits_total",
+         "WAIT commands sent to Redis, one per pipelined batch of writes (--redis-wait-replicas)."},
+    [METRIC_REPLICA_WAITED] = {"dlockd_replica_waited_answers_total",
+                               "Grants, renewals and releases whose answer waited for a WAIT (divided by "
+                               "dlockd_replica_waits_total: the mean batch)."},
+    [METRIC_REPLICA_WAITS_SHORT] = {"dlockd_replica_waits_unconfirmed_total",
+                                    "WAITs that returned fewer acknowledgements than --redis-wait-replicas, failed "
+                                    "or were lost with the connection."},
+    [METRIC_UNCONFIRMED_GRANTS] = {"dlockd_unconfirmed_grants_released_total",
+                                   "Grants the replicas did not acknowledge, released again (answered 503)."},
+    [METRIC_UNCONFIRMED_RENEWALS] = {"dlockd_unconfirmed_renewals_total",
+                                     "Renewals and re-acquires the replicas did not acknowledge (answered 503; the "
+                                     "lease stands on the master)."},
+    [METRIC_UNCONFIRMED_RELEASES] = {"dlockd_unconfirmed_releases_total",
+                                     "Releases the replicas did not acknowledge (done on the master; answered 204)."},
 };
 
 static struct {

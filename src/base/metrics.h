@@ -38,6 +38,12 @@ enum metrics_counter {
 	METRIC_RATE_LIMITED,          /* 429: a key over --rate-limit */
 	METRIC_AUTH_RELOADS,          /* auth file reloads that took effect (SIGHUP) */
 	METRIC_AUTH_RELOAD_FAILURES,  /* reloads refused (the old keys stay) */
+	METRIC_REPLICA_WAITS,         /* WAITs sent, one per batch of writes (--redis-wait-replicas) */
+	METRIC_REPLICA_WAITED,        /* answers to writes that waited for a WAIT (batch sizes summed) */
+	METRIC_REPLICA_WAITS_SHORT,   /* WAITs that returned fewer acknowledgements than asked, failed or were lost */
+	METRIC_UNCONFIRMED_GRANTS,    /* grants not acknowledged by the replicas, and released */
+	METRIC_UNCONFIRMED_RENEWALS,  /* renewals and re-acquires not acknowledged (answered 503) */
+	METRIC_UNCONFIRMED_RELEASES,  /* releases not acknowledged (done on the master; answered 204) */
 	METRIC_COUNTER_COUNT
 };
 

@@ -219,3 +219,41 @@ const char *call_describe(const struct call *c, char *buf, size_t size)
 		snprintf(buf, size, "dlockd answered %ld", c->status);
 	return buf;
 }
+
+bool call_try_next(const struct call *c)
+{
+	return c->status == 0 || c->status == 503;
+}
+
+bool call_perform_any(struct call *c, struct call_targets *t, const char *method, call_url_fn *url, void *arg,
+                      const char *token, int64_t timeout_ms, int64_t wait_ms)
+{
+	int64_t start = call_now_ms(), end = start + timeout_ms + wait_ms;
+	bool answered = false;
+
+	if (t->cur >= t->n)
+		t->cur = 0;
+	for (unsigned k = 0; k < t->n; k++) {
+		unsigned i = (t->cur + k) % t->n;
+		int64_t now = call_now_ms(), waited = now - start;
+		int64_t wait_left = wait_ms > waited ? wait_ms - waited : 0;
+		char *u;
+
+		if (k > 0 && now >= end)
+			break;
+		u = url(t->base[i], wait_left, arg);
+		if (answered)
+			call_release(c);
+		if (!u || !call_init(c, method, u, token, timing_attempt_ms(end - now, wait_left, t->n - k))) {
+			free(u);
+			return false;
+		}
+		free(u);
+		call_perform(c);
+		answered = true;
+		t->cur = i;
+		if (!call_try_next(c))
+			break;
+	}
+	return answered;
+}

@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "cli/timing.h"
+
 /* dlock's exit codes (sysexits.h values where one fits). */
 enum {
 	EXIT_NOT_HELD = 3,      /* renew/release: not held by that token */
@@ -69,5 +71,34 @@ const char *call_describe(const struct call *c, char *buf, size_t size);
 
 /* CLOCK_MONOTONIC in ms */
 int64_t call_now_ms(void);
+
+/* ---- failing over between dlockd replicas (several --url) ---- */
+
+enum { CALL_URLS_MAX = 8 };
+
+/* The dlockd replicas a command may ask: base URLs, tried in turn from `cur` (the last one
+ * that answered). Replicas share Redis, so any of them serves any request. */
+struct call_targets {
+	const char *base[CALL_URLS_MAX];
+	unsigned n;
+	unsigned cur;
+};
+
+/* The request URL on one replica (malloc'd), or NULL when out of memory; wait_left_ms:
+ * what is left of a waiting acquire's wait. */
+typedef char *call_url_fn(const char *base, int64_t wait_left_ms, void *arg);
+
+/* Whether the answer c sends the request on to the next replica: no answer at all
+ * (refused, reset, timed out) or 503. Every other answer, 4xx included, is final. */
+bool call_try_next(const struct call *c);
+
+/* Sends method (with token, as call_init) to the replicas of t in turn, from t->cur, until
+ * one gives an answer that call_try_next() does not pass on, or each was tried once. The
+ * budget, timeout_ms + wait_ms, is for all attempts together; each gets an equal share of
+ * what is left of it (timing_attempt_ms), a waiting acquire's wait on top. On return c
+ * holds the last answer (call_release it) and t->cur the replica that gave it. False when
+ * out of memory before any answer (nothing to release then). */
+bool call_perform_any(struct call *c, struct call_targets *t, const char *method, call_url_fn *url, void *arg,
+                      const char *token, int64_t timeout_ms, int64_t wait_ms);
 
 #endif

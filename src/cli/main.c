@@ -17,7 +17,7 @@
 #include "server/auth.h"
 
 static const char USAGE[] =
-    "usage: dlock [--url URL] [--cacert FILE] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
+    "usage: dlock [--url URL]... [--cacert FILE] [--timeout DUR] [-q|--quiet] [--json] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  acquire NAME [--ttl DUR] [--wait DUR] [--owner TEXT]   print the token (the grant with --json)\n"
@@ -31,10 +31,13 @@ static const char USAGE[] =
     "                                                          --auth-file line (stderr)\n"
     "\n"
     "options:\n"
-    "  --url URL       dlockd's base URL (env DLOCK_URL; default http://127.0.0.1:8080)\n"
+    "  --url URL       dlockd's base URL (env DLOCK_URL; default http://127.0.0.1:8080). Give it\n"
+    "                  up to 8 times (DLOCK_URL: a comma list) for dlockd replicas sharing a\n"
+    "                  Redis: a call that gets no answer or a 503 goes to the next one\n"
     "  --cacert FILE   for an https:// URL, trust the CA certificate(s) in FILE (PEM) instead of\n"
     "                  the system's (env DLOCK_CACERT)\n"
-    "  --timeout DUR   limit of each HTTP call (default 10s; a waiting acquire: its --wait plus this)\n"
+    "  --timeout DUR   limit of each call (default 10s; a waiting acquire: its --wait plus this),\n"
+    "                  shared by the replicas it tries: each gets an equal part of what is left\n"
     "  -q, --quiet     no messages on stderr but errors\n"
     "  --json          JSON output (run: one JSON event per line on stderr)\n"
     "  --api-key-file F  the API key: the first line of file F (env DLOCK_API_KEY; --api-key KEY\n"
@@ -129,12 +132,54 @@ static bool is_opt(const char *arg, const char *opt)
 	return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
+/* Adds url to the replicas to try; false (with a message) when there are too many. */
+static bool add_url(struct opts *o, const char *url)
+{
+	if (o->g.urls.n == CALL_URLS_MAX) {
+		usage_error(o->cmd, "too many dlockd URLs (at most 8): ", url);
+		return false;
+	}
+	o->g.urls.base[o->g.urls.n++] = url;
+	return true;
+}
+
+/* DLOCK_URL's copy, split at its commas; freed at exit. */
+static char *g_env_urls;
+
+static void free_env_urls(void)
+{
+	free(g_env_urls);
+}
+
+/* DLOCK_URL, a comma-separated list, into o's replicas (empty items skipped). */
+static int env_urls(struct opts *o, const char *env)
+{
+	char *save = NULL;
+
+	if (!env || !*env)
+		return 0;
+	g_env_urls = strdup(env);
+	if (!g_env_urls || atexit(free_env_urls) != 0)
+		return EXIT_UNAVAILABLE;
+	for (char *p = g_env_urls; p; p = save) {
+		save = strchr(p, ',');
+		if (save)
+			*save++ = '\0';
+		if (*p && !add_url(o, p))
+			return EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const char *const DUR_OPTS[] = {"--timeout", "--ttl", "--wait", "--grace"};
-	const char *env = getenv("DLOCK_URL");
+	const char *env;
+	bool url_flag = false;
+	int rc = env_urls(o, getenv("DLOCK_URL"));
 
-	o->g.url = env && *env ? env : "http://127.0.0.1:8080";
+	if (rc)
+		return rc;
 	env = getenv("DLOCK_CACERT");
 	o->cacert = env && *env ? env : NULL;
 	o->g.timeout_ms = 10000;
@@ -183,9 +228,13 @@ static int parse(int argc, char **argv, struct opts *o)
 			v = opt_value(argc, argv, &i, name);
 			if (!v)
 				return usage_error(o->cmd, "missing value for ", name);
-			if (name[2] == 'u')
-				o->g.url = v;
-			else if (name[2] == 'o')
+			if (name[2] == 'u') {
+				if (!url_flag)
+					o->g.urls.n = 0; /* the flags replace DLOCK_URL's list */
+				url_flag = true;
+				if (!add_url(o, v))
+					return EXIT_USAGE;
+			} else if (name[2] == 'o')
 				o->owner = v;
 			else if (name[2] == 'c')
 				o->cacert = v;
@@ -214,6 +263,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			return usage_error(o->cmd, "unexpected argument ", a);
 		}
 	}
+	if (o->g.urls.n == 0)
+		o->g.urls.base[o->g.urls.n++] = "http://127.0.0.1:8080";
 	return 0;
 }
 
@@ -258,16 +309,36 @@ static void print_json(const json_t *j)
 	}
 }
 
+/* call_url_fn of an acquire (arg: the opts) */
+static char *acquire_url(const char *base, int64_t wait_left_ms, void *arg)
+{
+	const struct opts *o = arg;
+	return call_acquire_url(base, o->name, o->have_ttl ? o->ttl_ms : 0, wait_left_ms, o->owner);
+}
+
+/* A request on one lock: its name and what follows it in the URL ("/renew?…"), or NULL. */
+struct lock_target {
+	const char *name, *suffix;
+};
+
+static char *lock_url(const char *base, int64_t wait_left_ms, void *arg)
+{
+	const struct lock_target *l = arg;
+	(void)wait_left_ms;
+	return call_lock_url(base, l->name, l->suffix);
+}
+
 static int cmd_acquire(const struct opts *o)
 {
-	char *url = call_acquire_url(o->g.url, o->name, o->have_ttl ? o->ttl_ms : 0, o->wait_ms, o->owner);
+	struct call_targets t = o->g.urls;
 	struct call c;
 	int rc = EXIT_UNAVAILABLE;
 	json_t *tok;
 
-	if (!url || !call_init(&c, "PUT", url, NULL, o->wait_ms + o->g.timeout_ms))
-		goto out;
-	call_perform(&c);
+	/* A retry on another replica after no answer is a fresh acquire: a grant the first
+	 * one may have made is never seen (no token) and ends with its lease. */
+	if (!call_perform_any(&c, &t, "PUT", acquire_url, (void *)o, NULL, o->g.timeout_ms, o->wait_ms))
+		return rc;
 	tok = c.json ? json_object_get(c.json, "token") : NULL;
 	if ((c.status == 201 || c.status == 200) && json_is_string(tok)) {
 		if (o->g.json)
@@ -283,8 +354,6 @@ static int cmd_acquire(const struct opts *o)
 		rc = failed("acquire", &c);
 	}
 	call_release(&c);
-out:
-	free(url);
 	return rc;
 }
 
@@ -292,7 +361,9 @@ out:
 static int cmd_with_token(const struct opts *o, bool renew)
 {
 	const char *cmd = renew ? "renew" : "release";
-	char q[64] = "", *url = NULL, *token = read_token(o);
+	char q[64] = "", *token = read_token(o);
+	struct call_targets t = o->g.urls;
+	struct lock_target l = {.name = o->name, .suffix = q};
 	struct call c;
 	int rc = EXIT_UNAVAILABLE;
 
@@ -300,10 +371,8 @@ static int cmd_with_token(const struct opts *o, bool renew)
 		return usage_error(cmd, "no token: give --token -, set DLOCK_TOKEN, or --token T", NULL);
 	if (renew)
 		snprintf(q, sizeof q, o->have_ttl ? "/renew?ttl_ms=%lld" : "/renew", (long long)o->ttl_ms);
-	url = call_lock_url(o->g.url, o->name, q);
-	if (!url || !call_init(&c, renew ? "POST" : "DELETE", url, token, o->g.timeout_ms))
+	if (!call_perform_any(&c, &t, renew ? "POST" : "DELETE", lock_url, &l, token, o->g.timeout_ms, 0))
 		goto out;
-	call_perform(&c);
 	if (c.status == 200 || c.status == 204) {
 		if (renew && o->g.json && c.json)
 			print_json(c.json);
@@ -317,7 +386,6 @@ static int cmd_with_token(const struct opts *o, bool renew)
 	}
 	call_release(&c);
 out:
-	free(url);
 	memset(token, 0, strlen(token));
 	free(token);
 	return rc;
@@ -337,15 +405,13 @@ static void print_view(const json_t *v)
 
 static int cmd_status(const struct opts *o)
 {
-	char *url = call_lock_url(o->g.url, o->name, NULL);
+	struct call_targets t = o->g.urls;
+	struct lock_target l = {.name = o->name};
 	struct call c;
 	int rc = EXIT_UNAVAILABLE;
 
-	if (!url || !call_init(&c, "GET", url, NULL, o->g.timeout_ms)) {
-		free(url);
+	if (!call_perform_any(&c, &t, "GET", lock_url, &l, NULL, o->g.timeout_ms, 0))
 		return rc;
-	}
-	call_perform(&c);
 	if (c.status == 200 && c.json) {
 		if (o->g.json)
 			print_json(c.json);
@@ -360,33 +426,48 @@ static int cmd_status(const struct opts *o)
 		rc = failed("status", &c);
 	}
 	call_release(&c);
-	free(url);
 	return rc;
+}
+
+/* A list page's URL on one replica. */
+struct list_target {
+	const char *prefix, *cursor; /* or NULL */
+};
+
+static char *list_url(const char *base, int64_t wait_left_ms, void *arg)
+{
+	const struct list_target *l = arg;
+	char *p = l->prefix ? call_escape(l->prefix) : NULL, *cu = l->cursor ? call_escape(l->cursor) : NULL;
+	char *url = NULL;
+	size_t bl = strlen(base);
+
+	(void)wait_left_ms;
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	if ((!l->prefix || p) && (!l->cursor || cu) &&
+	    asprintf(&url, "%.*s/locks?limit=1000%s%s%s%s", (int)bl, base, p ? "&prefix=" : "", p ? p : "",
+	             cu ? "&cursor=" : "", cu ? cu : "") < 0)
+		url = NULL;
+	curl_free(p);
+	curl_free(cu);
+	return url;
 }
 
 static int cmd_list(const struct opts *o)
 {
 	json_t *all = json_array(), *locks, *next;
-	char *cursor = NULL, *url = NULL, *p = NULL, *cu = NULL;
-	size_t bl = strlen(o->g.url);
+	char *cursor = NULL;
+	struct call_targets t = o->g.urls;
+	struct list_target l = {.prefix = o->prefix};
 	struct call c;
 	int rc = EXIT_UNAVAILABLE;
 
-	while (bl > 0 && o->g.url[bl - 1] == '/')
-		bl--;
 	if (!all)
 		return rc;
 	for (;;) {
-		p = o->prefix ? call_escape(o->prefix) : NULL;
-		cu = cursor ? call_escape(cursor) : NULL;
-		if (asprintf(&url, "%.*s/locks?limit=1000%s%s%s%s", (int)bl, o->g.url, p ? "&prefix=" : "", p ? p : "",
-		             cu ? "&cursor=" : "", cu ? cu : "") < 0)
-			url = NULL;
-		curl_free(p);
-		curl_free(cu);
-		if (!url || !call_init(&c, "GET", url, NULL, o->g.timeout_ms))
+		l.cursor = cursor;
+		if (!call_perform_any(&c, &t, "GET", list_url, &l, NULL, o->g.timeout_ms, 0))
 			goto out;
-		call_perform(&c);
 		locks = c.json ? json_object_get(c.json, "locks") : NULL;
 		if (c.status != 200 || !json_is_array(locks)) {
 			rc = failed("list", &c);
@@ -398,8 +479,6 @@ static int cmd_list(const struct opts *o)
 		free(cursor);
 		cursor = json_is_string(next) ? strdup(json_string_value(next)) : NULL;
 		call_release(&c);
-		free(url);
-		url = NULL;
 		if (!cursor)
 			break;
 	}
@@ -412,7 +491,6 @@ static int cmd_list(const struct opts *o)
 	}
 	rc = 0;
 out:
-	free(url);
 	free(cursor);
 	json_decref(all);
 	return rc;

@@ -26,7 +26,13 @@ struct run {
 	const struct run_args *a;
 	struct timing_plan plan;
 	char *token;
-	char *renew_url, *release_url;
+	/* The replicas (from --url): the renew in flight goes to targets.cur, the one that
+	 * answered last; a renew with no answer or a 503 moves on to the next at once, until
+	 * each was tried in this round (tries), then after retry_ms. */
+	struct call_targets targets;
+	unsigned tries;
+	char *renew_urls[CALL_URLS_MAX];
+	char renew_q[64];
 	int64_t fence;
 	int64_t expiry;      /* E: last confirmed expiry, monotonic ms */
 	int64_t expiry_wall; /* the same on the wall clock (for --json) */
@@ -130,7 +136,9 @@ static void renew_start(struct run *r, int64_t now)
 {
 	int64_t to = timing_call_timeout(r->g->timeout_ms, now, timing_term_at(&r->plan, r->expiry));
 
-	if (!call_init(&r->renew, "POST", r->renew_url, r->token, to)) {
+	/* what is left of this round's budget is shared by the replicas not yet tried in it */
+	to = timing_attempt_ms(to, 0, r->targets.n - r->tries);
+	if (!call_init(&r->renew, "POST", r->renew_urls[r->targets.cur], r->token, to)) {
 		r->next_renew = now + r->plan.retry_ms;
 		return;
 	}
@@ -153,6 +161,7 @@ static void renew_done(struct run *r, CURLcode rc, int64_t now)
 	r->renewing = false;
 	call_finish(&r->renew, rc);
 	if (r->renew.status == 200 && r->renew.json) {
+		r->tries = 0;
 		confirmed(r, r->renew.sent_ms, r->renew_wall, r->renew.json);
 		confirm_event(r, "renewed");
 	} else if (r->renew.status == 404 || r->renew.status == 409) {
@@ -163,10 +172,21 @@ static void renew_done(struct run *r, CURLcode rc, int64_t now)
 				r->stop = STOP_LOST;
 		}
 	} else {
+		const char *url = r->targets.base[r->targets.cur];
 		r->next_renew = now + r->plan.retry_ms;
+		if (call_try_next(&r->renew) && r->targets.n > 1) {
+			/* replicas share Redis: any of them can renew; try the next one now */
+			r->targets.cur = (r->targets.cur + 1) % r->targets.n;
+			if (++r->tries < r->targets.n)
+				r->next_renew = now;
+			else
+				r->tries = 0;
+		}
 		o = json_object();
-		if (o)
+		if (o) {
 			json_object_set_new(o, "error", json_string(call_describe(&r->renew, buf, sizeof buf)));
+			json_object_set_new(o, "url", json_string(url));
+		}
 		event(r, "renew_failed", o);
 	}
 	call_release(&r->renew);
@@ -292,18 +312,30 @@ static int exit_of(int status)
 	return EXIT_UNAVAILABLE;
 }
 
-/* PUT the lock (waiting up to wait_ms); 0 with r->token/fence/expiry set, else the exit code. */
+static char *acquire_url(const char *base, int64_t wait_left_ms, void *arg)
+{
+	const struct run_args *a = arg;
+	return call_acquire_url(base, a->name, a->ttl_ms, wait_left_ms, a->owner);
+}
+
+static char *release_url(const char *base, int64_t wait_left_ms, void *arg)
+{
+	(void)wait_left_ms;
+	return call_lock_url(base, arg, NULL);
+}
+
+/* PUT the lock (waiting up to wait_ms) on the first replica that answers; 0 with
+ * r->token/fence/expiry set, else the exit code. */
 static int acquire(struct run *r, char *expires_at, size_t size)
 {
-	char buf[512], *url = call_acquire_url(r->g->url, r->a->name, r->a->ttl_ms, r->a->wait_ms, r->a->owner);
+	char buf[512];
 	struct call c;
 	json_t *tok, *fence, *exp;
 	int rc = EXIT_UNAVAILABLE;
 	int64_t wall = wall_now_ms();
 
-	if (!url || !call_init(&c, "PUT", url, NULL, r->a->wait_ms + r->g->timeout_ms))
-		goto out;
-	call_perform(&c);
+	if (!call_perform_any(&c, &r->targets, "PUT", acquire_url, (void *)r->a, NULL, r->g->timeout_ms, r->a->wait_ms))
+		return rc;
 	if (c.status == 201 || c.status == 200) {
 		tok = json_object_get(c.json, "token");
 		fence = json_object_get(c.json, "fence");
@@ -334,8 +366,6 @@ static int acquire(struct run *r, char *expires_at, size_t size)
 	}
 out_call:
 	call_release(&c);
-out:
-	free(url);
 	return rc;
 }
 
@@ -344,9 +374,9 @@ static void release(struct run *r)
 	struct call c;
 	char buf[512];
 
-	if (!call_init(&c, "DELETE", r->release_url, r->token, r->g->timeout_ms))
+	if (!call_perform_any(&c, &r->targets, "DELETE", release_url, (void *)r->a->name, r->token, r->g->timeout_ms,
+	                      0))
 		return;
-	call_perform(&c);
 	if (c.status == 204 || c.status == 200)
 		event(r, "released", NULL);
 	else if (r->stop == STOP_NONE && !r->g->quiet)
@@ -377,19 +407,16 @@ int run_main(const struct cli_global *g, const struct run_args *a)
 		fprintf(stderr,
 		        "dlock run: note: --grace shortened to %lldms to leave room for renewals within --ttl\n",
 		        (long long)r.plan.grace_ms);
-	r.renew_url = call_lock_url(g->url, a->name, "/renew");
-	r.release_url = call_lock_url(g->url, a->name, NULL);
+	r.targets = g->urls;
+	snprintf(r.renew_q, sizeof r.renew_q, "/renew?ttl_ms=%lld", (long long)a->ttl_ms);
 	r.multi = curl_multi_init();
-	if (!r.renew_url || !r.release_url || !r.multi) {
+	if (!r.multi) {
 		rc = EXIT_UNAVAILABLE;
 		goto out;
 	}
-	{
-		char q[64];
-		snprintf(q, sizeof q, "/renew?ttl_ms=%lld", (long long)a->ttl_ms);
-		free(r.renew_url);
-		r.renew_url = call_lock_url(g->url, a->name, q);
-		if (!r.renew_url) {
+	for (unsigned i = 0; i < r.targets.n; i++) {
+		r.renew_urls[i] = call_lock_url(r.targets.base[i], a->name, r.renew_q);
+		if (!r.renew_urls[i]) {
 			rc = EXIT_UNAVAILABLE;
 			goto out;
 		}
@@ -465,8 +492,8 @@ out:
 		memset(r.token, 0, strlen(r.token));
 		free(r.token);
 	}
-	free(r.renew_url);
-	free(r.release_url);
+	for (unsigned i = 0; i < CALL_URLS_MAX; i++)
+		free(r.renew_urls[i]);
 	if (r.multi)
 		curl_multi_cleanup(r.multi);
 	return rc;

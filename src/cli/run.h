@@ -7,10 +7,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/call.h"
+
 /* The options every subcommand shares. */
 struct cli_global {
-	const char *url;
-	int64_t timeout_ms; /* each HTTP call */
+	struct call_targets urls; /* the dlockd replicas, in the order tried */
+	int64_t timeout_ms;       /* each HTTP call */
 	bool quiet, json;
 };
 

@@ -84,3 +84,15 @@ int64_t timing_call_timeout(int64_t http_timeout_ms, int64_t now_ms, int64_t dea
 		t = deadline_ms - now_ms;
 	return t < 1 ? 1 : t;
 }
+
+int64_t timing_attempt_ms(int64_t left_ms, int64_t wait_ms, unsigned replicas_left)
+{
+	int64_t spare = left_ms - (wait_ms > 0 ? wait_ms : 0), t;
+
+	if (left_ms < 1)
+		return 1;
+	if (replicas_left <= 1 || spare <= 0)
+		return left_ms;
+	t = left_ms - spare + spare / replicas_left;
+	return t < 1 ? 1 : t;
+}

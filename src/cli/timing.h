@@ -43,4 +43,11 @@ int64_t timing_next_renew(const struct timing_plan *plan, int64_t sent_ms);
  * deadline (deadline_ms), and at least 1 ms. */
 int64_t timing_call_timeout(int64_t http_timeout_ms, int64_t now_ms, int64_t deadline_ms);
 
+/* Failing over between dlockd replicas: the timeout of the next attempt when left_ms of
+ * the call's budget remain and `replicas_left` replicas (this one included) are still to
+ * be tried: an equal share of what is left beyond wait_ms (a waiting acquire's wait, which
+ * every attempt gets in full), so a replica that hangs leaves time for the others; the last
+ * one gets all that is left. At least 1 ms. */
+int64_t timing_attempt_ms(int64_t left_ms, int64_t wait_ms, unsigned replicas_left);
+
 #endif

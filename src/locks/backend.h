@@ -59,6 +59,10 @@ struct lock_reply {
 	 * key holds a string, not a hash" (never a value stored in it); else "". */
 	char detail[BACKEND_DETAIL_MAX + 1];
 	bool handed_off; /* LOCK_GRANTED to a request that waited for another holder (waiters) */
+	/* LOCK_UNCONFIRMED: the write was a renewal or re-acquire, whose lease
+	 * stands on the master; false for a grant, which was given back. `detail`
+	 * says how many replicas acknowledged. */
+	bool lease_kept;
 };
 
 struct list_request {

@@ -40,6 +40,8 @@ const char *lock_outcome_str(enum lock_outcome o)
 		return "invalid lock data";
 	case LOCK_FENCE_EXHAUSTED:
 		return "fence exhausted";
+	case LOCK_UNCONFIRMED:
+		return "not acknowledged by replicas";
 	}
 	return "unknown";
 }

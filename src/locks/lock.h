@@ -37,6 +37,7 @@ enum lock_outcome {
 	LOCK_BACKEND_ERROR,   /* the backend answered something unexpected */
 	LOCK_INVALID_DATA,    /* the backend holds data under the name that dlockd did not write */
 	LOCK_FENCE_EXHAUSTED, /* acquire: the name's fence counter is at or above LOCK_FENCE_MAX */
+	LOCK_UNCONFIRMED,     /* fewer replicas than asked acknowledged the write (--redis-wait-replicas) */
 };
 
 /* A lock as a backend reports it. `token` is filled only for the caller's own

@@ -69,7 +69,8 @@ static void waiter_release_slot(struct waiter *w)
 /* Whether a try's outcome is a failure, not an answer about the lock. */
 static bool failed(enum lock_outcome o)
 {
-	return o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR || o == LOCK_INVALID_DATA || o == LOCK_FENCE_EXHAUSTED;
+	return o == LOCK_UNAVAILABLE || o == LOCK_BACKEND_ERROR || o == LOCK_INVALID_DATA ||
+	       o == LOCK_FENCE_EXHAUSTED || o == LOCK_UNCONFIRMED;
 }
 
 /* Ends the wait with reply and frees the waiter. A wait that ends in an

@@ -12,7 +12,8 @@ const char *const ACL_SCRIPT_COMMANDS[] = {
 /* script|load at connect, evalsha for every operation, eval when Redis lost
  * its script cache, ping for /readyz, select for a /db, subscribe for wake-ups. */
 const char *const ACL_DIRECT_COMMANDS[] = {
-    "evalsha", "eval", "script|load", "ping", "select", "subscribe", NULL,
+    "evalsha", "eval", "script|load", "ping", "select", "subscribe", "wait", /* wait: --redis-wait-replicas */
+    NULL,
 };
 
 /* info: a Redlock node's run (without it every grant consults the clock);

@@ -16,7 +16,8 @@
  * they are sent (lock_token_hash). Data that dlockd did not write is counted
  * and logged here (at most once a minute per kind). Beside it: adapter.c
  * (hiredis on our loop, under conn.c: a connection that keeps itself up),
- * replies.c (what the scripts answer), cursor.c (list cursors). */
+ * replies.c (what the scripts answer), cursor.c (list cursors), acks.c (the
+ * batches of writes a WAIT covers, with --redis-wait-replicas). */
 #include "redis/store.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 
 #include "base/digest.h"
 #include "base/log.h"
+#include "redis/acks.h"
 #include "redis/acl.h"
 #include "redis/conn.h"
 #include "redis/cursor.h"
@@ -72,6 +74,7 @@ struct op {
 	enum op_kind kind;
 	int script;   /* for EVALSHA ops, else -1 */
 	bool evalsha; /* argv[0] is EVALSHA (may become EVAL on NOSCRIPT) */
+	bool batched; /* a write whose answer waits for the replicas' acknowledgement (acks.h) */
 	uint64_t sent_ms;
 	union {
 		backend_lock_fn *lock;
@@ -99,6 +102,13 @@ struct chan {
 	struct op pending;   /* sentinel of the FIFO of sent commands */
 	struct op parked;    /* sentinel of the commands waiting for the connection being made */
 	struct loop_timer timer;
+	/* --redis-wait-replicas (the command channel): the batches, the timer that
+	 * sends the next WAIT (none out) or bounds the one out, and the releases of
+	 * unacknowledged grants that wait for the connection to come back. */
+	struct acks acks;
+	struct loop_timer ack_timer;
+	uint64_t wait_sent_ms, wait_timeout_ms;
+	struct op orphans;
 };
 
 /* A warning logged at most once per WARN_EVERY_MS; what came meanwhile is
@@ -116,7 +126,7 @@ struct store {
 	struct chan cmd, lst; /* lock operations; lists */
 	struct conn sub;      /* the subscriber for wake-ups */
 	bool was_connected;   /* the command connection was up before: a reconnect resyncs waiters */
-	struct warn_limit skip_warn, data_warn;
+	struct warn_limit skip_warn, data_warn, ack_warn;
 	char sha[SCRIPT_COUNT][SHA1_HEX + 1];
 	char retention[24]; /* fence retention ms, as text */
 	char liveness[24];  /* waiter liveness ms, as text */
@@ -305,6 +315,8 @@ static enum reply_shape shape_of(enum op_kind kind)
 	}
 }
 
+static void hold(struct op *op, const struct lock_reply *out);
+
 static void finish_op(struct op *op, const redisReply *r)
 {
 	switch (op->kind) {
@@ -354,7 +366,10 @@ static void finish_op(struct op *op, const redisReply *r)
 			        op->s->cfg.label, r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
 			        r->type == REDIS_REPLY_ERROR ? r->str : "");
 		}
-		op->cb.lock(op->arg, &out);
+		if (op->batched && acks_waits_for(out.outcome))
+			hold(op, &out);
+		else
+			op->cb.lock(op->arg, &out);
 		explicit_bzero(out.view.token, sizeof out.view.token);
 		break;
 	}
@@ -404,7 +419,231 @@ static int send_op(struct op *op)
 	    redisAsyncCommandArgv(ch->conn.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
 		return -1;
 	pending_push(ch, op);
+	if (op->batched) {
+		/* The WAIT goes out after this turn's writes, or when the one out returns. */
+		acks_sent(&ch->acks, op->sent_ms);
+		if (!ch->acks.out && !loop_timer_armed(&ch->ack_timer))
+			loop_timer_start(op->s->loop, &ch->ack_timer, op->sent_ms);
+	}
 	return 0;
+}
+
+/* ---- replica acknowledgements (--redis-wait-replicas; see acks.h) ---- */
+
+static struct op *build_lock_op(struct store *s, enum op_kind kind, const struct lock_request *req, backend_lock_fn *cb,
+                                void *arg);
+
+/* Answers h's request LOCK_UNCONFIRMED (why: how many replicas acknowledged;
+ * lease_kept: see lock_reply) and frees h. */
+static void answer_unconfirmed(struct acks_held *h, const char *why, bool lease_kept)
+{
+	struct lock_reply u;
+
+	memset(&u, 0, sizeof u);
+	u.outcome = LOCK_UNCONFIRMED;
+	u.lease_kept = lease_kept;
+	memcpy(u.view.name, h->reply.view.name, sizeof u.view.name);
+	snprintf(u.detail, sizeof u.detail, "%s", why);
+	h->cb(h->arg, &u);
+	acks_held_free(h);
+}
+
+/* What the release of an unacknowledged grant came to (name: the lock's). */
+static void note_given_back(struct store *s, const char *name, const struct lock_reply *reply)
+{
+	if (reply->outcome == LOCK_RELEASED)
+		metrics_inc(METRIC_UNCONFIRMED_GRANTS);
+	else if (reply->outcome != LOCK_NOT_HELD) /* not held: its lease ended meanwhile */
+		log_msg(LOG_WARN,
+		        "redis %s: lock '%s': the release of a grant the replicas did not acknowledge failed (%s); "
+		        "the lock ends with its lease",
+		        s->cfg.label, name, lock_outcome_str(reply->outcome));
+}
+
+/* The release of an unacknowledged grant answered: now its request is told. */
+static void on_given_back(void *arg, const struct lock_reply *reply)
+{
+	struct acks_held *h = arg;
+	char why[BACKEND_DETAIL_MAX + 1];
+
+	note_given_back(h->owner, h->reply.view.name, reply);
+	snprintf(why, sizeof why, "%s", h->reply.detail);
+	answer_unconfirmed(h, why, false);
+}
+
+/* A release that waited for the connection to come back answered. */
+static void on_orphan_released(void *arg, const struct lock_reply *reply)
+{
+	note_given_back(arg, reply->view.name, reply);
+}
+
+/* Gives back the grant held in h, which the replicas did not acknowledge, by
+ * the release script under the grant's token, then answers the request. When
+ * the connection is gone, the release waits for it to come back (ch->orphans)
+ * and the request is answered at once. */
+static void give_back(struct chan *ch, struct acks_held *h, const char *why)
+{
+	struct store *s = ch->s;
+	struct lock_request rel = {.name = h->reply.view.name, .token = h->reply.view.token};
+	struct op *op = build_lock_op(s, OP_RELEASE, &rel, on_given_back, h);
+
+	if (!op) {
+		log_msg(LOG_ERROR,
+		        "redis %s: lock '%s': no memory to release a grant the replicas did not acknowledge; "
+		        "it ends with its lease",
+		        s->cfg.label, h->reply.view.name);
+		answer_unconfirmed(h, why, false);
+		return;
+	}
+	op->batched = false; /* its answer must not wait for another WAIT */
+	op->ch = ch;
+	snprintf(h->reply.detail, sizeof h->reply.detail, "%s", why);
+	h->owner = s;
+	if (ch->conn.ac && ch->conn.state == CONN_READY && send_op(op) == 0)
+		return;
+	op->cb.lock = on_orphan_released;
+	op->arg = s;
+	list_append(&ch->orphans, op);
+	answer_unconfirmed(h, why, false);
+}
+
+/* The WAIT out on ch came back with `acked` acknowledgements (-1: it failed,
+ * err: Redis's error or NULL when it was lost with the connection): every
+ * answer held is given, or, short of the replicas asked for, a grant is
+ * given back and answered LOCK_UNCONFIRMED, a renewal or re-acquire answered
+ * LOCK_UNCONFIRMED (its lease stands), and a release answered as done (it is
+ * done on the master; losing it in a failover delays the next holder until
+ * the lease ends, never grants twice). */
+static void wait_ended(struct chan *ch, long long acked, const char *err)
+{
+	struct store *s = ch->s;
+	struct acks_held *h = acks_wait_end(&ch->acks), *next;
+	bool ok = acked >= (long long)s->cfg.wait_replicas;
+	char why[BACKEND_DETAIL_MAX + 1] = "";
+	unsigned n = 0;
+
+	if (!ok) {
+		if (acked >= 0)
+			snprintf(why, sizeof why,
+			         "%lld of the %u Redis replica(s) asked for acknowledged the write within %llu ms",
+			         acked, s->cfg.wait_replicas, (unsigned long long)ch->wait_timeout_ms);
+		else if (err)
+			snprintf(why, sizeof why, "Redis refused WAIT (%.60s)", err);
+		else
+			snprintf(why, sizeof why,
+			         "the Redis connection was lost before the replicas acknowledged the write");
+	}
+	for (; h; h = next) {
+		next = h->next;
+		h->next = NULL;
+		n++;
+		metrics_inc(METRIC_REPLICA_WAITED);
+		if (ok) {
+			h->cb(h->arg, &h->reply);
+			acks_held_free(h);
+		} else if (h->reply.outcome == LOCK_GRANTED) {
+			give_back(ch, h, why);
+		} else if (h->reply.outcome == LOCK_RELEASED) {
+			metrics_inc(METRIC_UNCONFIRMED_RELEASES);
+			h->cb(h->arg, &h->reply);
+			acks_held_free(h);
+		} else {
+			metrics_inc(METRIC_UNCONFIRMED_RENEWALS);
+			answer_unconfirmed(h, why, true);
+		}
+	}
+	if (!ok && (acked >= 0 || err)) {
+		metrics_inc(METRIC_REPLICA_WAITS_SHORT);
+		if (warn_due(s, &s->ack_warn, 1)) {
+			log_msg(
+			    LOG_WARN,
+			    "redis %s: %s (%u answer(s) of this batch; %llu such WAIT(s) since the previous warning): "
+			    "grants were released and answered 503",
+			    s->cfg.label, why, n, (unsigned long long)s->ack_warn.held);
+			s->ack_warn.held = 0;
+		}
+	} else if (!ok) {
+		metrics_inc(METRIC_REPLICA_WAITS_SHORT);
+	}
+}
+
+static void on_wait_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct chan *ch = privdata;
+	redisReply *r = reply;
+
+	(void)ac;
+	loop_timer_stop(ch->s->loop, &ch->ack_timer);
+	if (r && r->type == REDIS_REPLY_ERROR)
+		metrics_inc(METRIC_REDIS_ERRORS);
+	wait_ended(ch, r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1,
+	           r && r->type == REDIS_REPLY_ERROR ? r->str
+	           : r                               ? "an answer that is not a number"
+	                                             : NULL);
+	if (acks_due(&ch->acks) && ch->conn.ac)
+		loop_timer_start(ch->s->loop, &ch->ack_timer, loop_now_ms(ch->s->loop)); /* written meanwhile */
+}
+
+/* Sends the WAIT for ch's open batch (none is out). It is bounded by what
+ * remains of the command timeout for the batch's oldest write; Redis answers
+ * by then, and if it does not, ack_timer drops the connection. */
+static void send_wait(struct chan *ch)
+{
+	struct store *s = ch->s;
+	uint64_t now = loop_now_ms(s->loop);
+	char n[16], t[24];
+	const char *argv[3] = {"WAIT", n, t};
+	size_t lens[3] = {4, 0, 0};
+
+	if (!acks_due(&ch->acks) || !ch->conn.ac || ch->conn.state != CONN_READY)
+		return;
+	ch->wait_timeout_ms = acks_wait_timeout(&ch->acks, now, s->cfg.timeout_ms);
+	lens[1] = (size_t)snprintf(n, sizeof n, "%u", s->cfg.wait_replicas);
+	lens[2] = (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)ch->wait_timeout_ms);
+	if (redisAsyncCommandArgv(ch->conn.ac, on_wait_reply, ch, 3, argv, lens) != REDIS_OK) {
+		/* out of memory, or the connection is going away (chan_down then answers what is held) */
+		loop_timer_start(s->loop, &ch->ack_timer, now + 10);
+		return;
+	}
+	acks_wait_sent(&ch->acks);
+	ch->wait_sent_ms = now;
+	metrics_inc(METRIC_REPLICA_WAITS);
+	loop_timer_start(s->loop, &ch->ack_timer, now + s->cfg.timeout_ms);
+}
+
+static void ack_timer_fired(void *arg)
+{
+	struct chan *ch = arg;
+
+	if (ch->acks.out)
+		conn_drop(&ch->conn, "WAIT for the replicas' acknowledgement timed out");
+	else
+		send_wait(ch);
+}
+
+/* op's answer reports a write: it waits for the WAIT sent after it. */
+static void hold(struct op *op, const struct lock_reply *out)
+{
+	if (acks_hold(&op->ch->acks, out, op->cb.lock, op->arg) == 0)
+		return;
+	/* No memory to hold it: a grant is given back, unacknowledged. */
+	if (out->outcome == LOCK_GRANTED) {
+		struct lock_request rel = {.name = out->view.name, .token = out->view.token};
+		struct op *undo = build_lock_op(op->s, OP_RELEASE, &rel, on_orphan_released, op->s);
+		if (undo) {
+			undo->batched = false;
+			undo->ch = op->ch;
+			if (send_op(undo) < 0)
+				free(undo);
+		}
+	}
+	{
+		struct lock_reply fail;
+		memset(&fail, 0, sizeof fail);
+		fail.outcome = LOCK_BACKEND_ERROR;
+		memcpy(fail.view.name, out->view.name, sizeof fail.view.name);
+		op->cb.lock(op->arg, &fail);
+	}
 }
 
 /* ---- connection lifecycle ---- */
@@ -424,6 +663,13 @@ static void chan_ready(struct chan *ch)
 	}
 	while (ch->parked.next != &ch->parked) {
 		struct op *op = ch->parked.next;
+		pending_remove(op);
+		if (send_op(op) < 0)
+			finish_op(op, NULL);
+	}
+	/* Grants the replicas did not acknowledge when the last connection was lost. */
+	while (ch->orphans.next != &ch->orphans) {
+		struct op *op = ch->orphans.next;
 		pending_remove(op);
 		if (send_op(op) < 0)
 			finish_op(op, NULL);
@@ -718,6 +964,13 @@ static int setup_commands(struct chan *ch)
 		if (send_setup(ch, SETUP_PROBE, "eval", 8, argv, lens) < 0)
 			return -1;
 	}
+	if (s->cfg.wait_replicas) {
+		/* WAIT 0 0 answers at once: it checks only that the user may send WAIT. */
+		const char *argv[] = {"WAIT", "0", "0"};
+		size_t lens[] = {4, 1, 1};
+		if (send_setup(ch, -1, "wait", 3, argv, lens) < 0)
+			return -1;
+	}
 	if (s->cfg.quorum_node) {
 		const char *argv[] = {"INFO"};
 		size_t lens[] = {4};
@@ -773,9 +1026,17 @@ static int chan_setup(void *owner, struct conn *c)
 
 static void chan_down(void *owner, struct conn *c, const char *why)
 {
+	struct chan *ch = owner;
+
 	(void)c;
 	(void)why;
-	fail_parked(owner);
+	fail_parked(ch);
+	/* The batch's writes failed with the connection; answers held for a WAIT
+	 * that never went out are told now (one that went out was failed). */
+	loop_timer_stop(ch->s->loop, &ch->ack_timer);
+	acks_reset(&ch->acks);
+	if (ch->acks.head)
+		wait_ended(ch, -1, NULL);
 }
 
 static int sub_setup(void *owner, struct conn *c)
@@ -907,10 +1168,11 @@ static void line_keys(struct op *op, size_t *used, const char *lock, size_t ll, 
 	op_arg(op, used, waitdl, dl);
 }
 
-static enum backend_start lock_op(struct backend *b, enum op_kind kind, const struct lock_request *req,
-                                  backend_lock_fn *cb, void *arg)
+/* Builds the command of a lock operation (not sent yet), or returns NULL when
+ * out of memory. */
+static struct op *build_lock_op(struct store *s, enum op_kind kind, const struct lock_request *req, backend_lock_fn *cb,
+                                void *arg)
 {
-	struct store *s = (struct store *)b;
 	char lock_key[KEYS_KEY_MAX + 1], fence_key[KEYS_KEY_MAX + 1], queue_key[KEYS_KEY_MAX + 1];
 	char dl_key[KEYS_KEY_MAX + 1], ttl[24] = "", wait[24] = "0";
 	size_t lk = keys_make(s->cfg.keys, KEYS_LOCK, req->name, lock_key);
@@ -931,7 +1193,8 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	}
 	op = op_new(s, kind, lk + fk + qk + dk + ol + wl + 3 * sizeof tok + 5 * sizeof ttl + 2 * KEYS_KEY_MAX + 32);
 	if (!op)
-		return BACKEND_NO_MEMORY;
+		return NULL;
+	op->batched = s->cfg.wait_replicas > 0 && (kind == OP_ACQUIRE || kind == OP_RENEW || kind == OP_RELEASE);
 	op->cb.lock = cb;
 	op->arg = arg;
 	snprintf(op->name, sizeof op->name, "%s", req->name);
@@ -992,6 +1255,17 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
 	}
 	explicit_bzero(&tok, sizeof tok);
 	explicit_bzero(&re, sizeof re);
+	return op;
+}
+
+static enum backend_start lock_op(struct backend *b, enum op_kind kind, const struct lock_request *req,
+                                  backend_lock_fn *cb, void *arg)
+{
+	struct store *s = (struct store *)b;
+	struct op *op = build_lock_op(s, kind, req, cb, arg);
+
+	if (!op)
+		return BACKEND_NO_MEMORY;
 	return start(kind == OP_INSPECT && req->listing ? &s->lst : &s->cmd, op);
 }
 
@@ -1133,11 +1407,19 @@ static void store_free(struct backend *b)
 		return;
 	loop_timer_stop(s->loop, &s->cmd.timer);
 	loop_timer_stop(s->loop, &s->lst.timer);
+	loop_timer_stop(s->loop, &s->cmd.ack_timer);
 	conn_close(&s->sub);
 	conn_close(&s->lst.conn);
 	conn_close(&s->cmd.conn);
 	fail_parked(&s->lst);
 	fail_parked(&s->cmd);
+	if (s->cmd.acks.head)
+		wait_ended(&s->cmd, -1, NULL); /* held for a WAIT that never went out */
+	while (s->cmd.orphans.next != &s->cmd.orphans) {
+		struct op *op = s->cmd.orphans.next;
+		pending_remove(op);
+		free(op);
+	}
 	if (s->warning[0])
 		metrics_eviction_unsafe(-1);
 	free(s);
@@ -1166,6 +1448,9 @@ static void chan_init(struct store *s, struct chan *ch, const char *role, bool l
 	ch->lists = lists;
 	ch->pending.prev = ch->pending.next = &ch->pending;
 	ch->parked.prev = ch->parked.next = &ch->parked;
+	ch->orphans.prev = ch->orphans.next = &ch->orphans;
+	acks_init(&ch->acks);
+	loop_timer_init(&ch->ack_timer, ack_timer_fired, ch);
 	conn_init(&ch->conn, s->loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, role, cfg->timeout_ms, false,
 	          &CHAN_HOOKS, ch);
 	loop_timer_init(&ch->timer, chan_timer_fired, ch);

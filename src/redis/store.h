@@ -22,6 +22,8 @@ struct store_config {
 	const char *label;          /* for logs, e.g. "127.0.0.1:6379" */
 	int64_t fence_retention_ms; /* how long a fence counter outlives its name's last lease */
 	bool quorum_node;           /* one of a Redlock quorum: its fences must agree with the others' */
+	unsigned wait_replicas;     /* answer grants, renewals and releases only once this many replicas
+	                               acknowledged them (WAIT; see acks.h); 0: at once */
 };
 
 /* store_fence_floor's callback: ok says whether the node confirmed. */

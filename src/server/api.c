@@ -78,6 +78,7 @@ static const int STATUS_OF[DL_ERROR_COUNT] = {
     [DL_TOO_MANY_LISTS] = 503,
     [DL_INVALID_LOCK_DATA] = 500,
     [DL_FENCE_EXHAUSTED] = 500,
+    [DL_REPLICATION_UNCONFIRMED] = 503,
     [DL_INTERNAL] = 500,
 };
 
@@ -285,7 +286,8 @@ static void problem(struct api_reply *reply, enum dl_error e, const char *detail
 			json_object_set_new(o, "lock", view_json(holder));
 	}
 	set_json(reply, status, "application/problem+json", o);
-	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN || e == DL_TOO_MANY_WAITERS || e == DL_TOO_MANY_LISTS)
+	if (e == DL_BACKEND_UNAVAILABLE || e == DL_SHUTTING_DOWN || e == DL_TOO_MANY_WAITERS ||
+	    e == DL_TOO_MANY_LISTS || e == DL_REPLICATION_UNCONFIRMED)
 		add_retry_after(reply, 1);
 	if (holder && e == DL_LOCK_HELD)
 		add_retry_after(reply, (long long)lock_retry_after_s(holder->ttl_ms));
@@ -346,6 +348,7 @@ static void audit_reply(const struct api_call *c, const struct lock_reply *r)
 	    [LOCK_BACKEND_ERROR] = "backend_error",
 	    [LOCK_INVALID_DATA] = "invalid_lock_data",
 	    [LOCK_FENCE_EXHAUSTED] = "fence_exhausted",
+	    [LOCK_UNCONFIRMED] = "replication_unconfirmed",
 	};
 	const char *outcome = (size_t)r->outcome < sizeof OUTCOME / sizeof OUTCOME[0] ? OUTCOME[r->outcome] : NULL;
 	bool has_fence = r->outcome == LOCK_GRANTED || r->outcome == LOCK_REACQUIRED || r->outcome == LOCK_RENEWED ||
@@ -443,6 +446,18 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 		        "written; no higher fence can be issued. Acquires of this name fail until the counter expires "
 		        "or an operator deletes it",
 		        NULL);
+		break;
+	case LOCK_UNCONFIRMED:
+		if (r->lease_kept)
+			snprintf(detail, sizeof detail,
+			         "%s; the lease stands on the Redis master, but a failover now could lose it: renew "
+			         "again (with the same token) before relying on it",
+			         r->detail[0] ? r->detail : "the replicas did not acknowledge the write");
+		else
+			snprintf(detail, sizeof detail,
+			         "%s; the lock was released again and is not yours: acquire again",
+			         r->detail[0] ? r->detail : "the replicas did not acknowledge the grant");
+		problem(reply, DL_REPLICATION_UNCONFIRMED, detail, NULL);
 		break;
 	}
 	audit_reply(c, r);

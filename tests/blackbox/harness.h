@@ -65,7 +65,8 @@ struct test {
 	X(auth)                                                                                                        \
 	X(cli)                                                                                                         \
 	X(tls)                                                                                                         \
-	X(acl)
+	X(acl)                                                                                                         \
+	X(replicas)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)

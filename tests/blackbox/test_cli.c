@@ -21,6 +21,9 @@ struct cli {
 	double t0;
 };
 
+/* DLOCK_URL for the next dlock started (a comma list), or NULL: the port's dlockd. */
+static const char *g_cli_url;
+
 /* Processes started by the current test: killed if it fails before waiting for them. */
 static pid_t g_live[16];
 
@@ -33,6 +36,7 @@ static void forget(pid_t pid)
 
 static void kill_leftovers(void)
 {
+	g_cli_url = NULL;
 	for (size_t i = 0; i < sizeof g_live / sizeof g_live[0]; i++)
 		if (g_live[i] > 0) {
 			kill(g_live[i], SIGKILL);
@@ -100,7 +104,7 @@ static struct cli cli_start_at(int port, const char *stdin_text, const char *con
 		dup2(o, 1);
 		dup2(e, 2);
 		snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-		setenv("DLOCK_URL", url, 1);
+		setenv("DLOCK_URL", g_cli_url ? g_cli_url : url, 1);
 		execv(argv[0], (char **)argv);
 		_exit(121);
 	}
@@ -621,6 +625,108 @@ static void t_api_keys(void)
 	CHECK(cli(NULL, NULL, ARGS("status", "team-a.k", "--api-key-file", tfmt("%s/none", harness_tmpdir()))) == 64);
 }
 
+/* --------------------------------------------- several dlockd replicas (--url ×2) */
+
+static const char *url_of(int port)
+{
+	return tfmt("http://127.0.0.1:%d", port);
+}
+
+/* The first replica killed, then stopped (SIGSTOP): every one-shot command still works
+ * through the second, within its --timeout (a stopped replica takes its share of it, half). */
+static void t_failover_one_shot(void)
+{
+	int second = replica_start(NULL), first = g_dl.port;
+	char *out, *tok;
+	double t;
+
+	kill_leftovers();
+	dlockd_kill();
+#define TWO "--url", url_of(first), "--url", url_of(second)
+	CHECK(cli(NULL, &out, ARGS(TWO, "acquire", "f1", "--ttl", "30s")) == 0);
+	tok = tstrdup(out);
+	tok[strcspn(tok, "\n")] = '\0';
+	CHECK(cli(NULL, NULL, ARGS(TWO, "status", "f1")) == 0);
+	CHECK(cli(tfmt("%s\n", tok), NULL, ARGS(TWO, "renew", "f1", "--token", "-")) == 0);
+	CHECK(cli(NULL, &out, ARGS(TWO, "list", "--prefix", "f")) == 0 && strncmp(out, "f1\t", 3) == 0);
+	CHECK(cli(NULL, NULL, ARGS(TWO, "release", "f1", "--token", tok)) == 0);
+	CHECK(cli(NULL, NULL, ARGS(TWO, "status", "f1")) == 1);
+	/* the other order, and DLOCK_URL's comma list */
+	CHECK(cli(NULL, NULL, ARGS("--url", url_of(second), "--url", url_of(first), "acquire", "f3")) == 0);
+	g_cli_url = tfmt("%s,%s", url_of(first), url_of(second));
+	CHECK(cli(NULL, NULL, ARGS("status", "f3")) == 0);
+	g_cli_url = NULL;
+
+	/* a stopped replica: no answer within its share of --timeout, then the second */
+	dlockd_start(NULL);
+	first = g_dl.port;
+	kill(g_dl.pid, SIGSTOP);
+	t = mono_ms();
+	CHECK(cli(NULL, NULL, ARGS(TWO, "--timeout", "2s", "acquire", "f2")) == 0);
+	CHECKF(mono_ms() - t < 1900, "the acquire took %.0f ms with --timeout 2s over two replicas", mono_ms() - t);
+	kill(g_dl.pid, SIGCONT);
+	CHECK(http_at(second, "GET", "/locks/f2", NULL, NULL, NULL)->status == 200);
+#undef TWO
+}
+
+/* Which answers move on: a 503 does (a replica whose WAIT for replicas cannot be met
+ * answers 503 replication_unconfirmed), a 4xx is final (a 409 from the first, with a
+ * second that cannot answer at all: 75, not 69), and DLOCK_URL takes a comma list. */
+static void t_failover_rules(void)
+{
+	int busy =
+	    replica_start((const char *const[]){"--redis-wait-replicas", "1", "--redis-timeout-ms", "300", NULL});
+	int dead = free_port();
+	char *out;
+
+	kill_leftovers();
+	CHECK(http_at(busy, "PUT", "/locks/g1", NULL, NULL, NULL)->status == 503);
+	CHECK(cli(NULL, &out, ARGS("--url", url_of(busy), "--url", url_of(g_dl.port), "acquire", "g1")) == 0);
+	CHECK(http("GET", "/locks/g1", NULL, NULL, NULL)->status == 200);
+	CHECK(cli(NULL, NULL, ARGS("--url", url_of(g_dl.port), "--url", url_of(dead), "acquire", "g1")) == 75);
+	CHECK(cli(NULL, NULL, ARGS("--url", url_of(dead), "acquire", "g1")) == 69);
+	g_cli_url = tfmt("%s,%s", url_of(dead), url_of(g_dl.port));
+	CHECK(cli(NULL, NULL, ARGS("status", "g1")) == 0);
+	g_cli_url = tfmt("%s", url_of(dead));
+	CHECK(cli(NULL, NULL, ARGS("status", "g1")) == 69);
+	g_cli_url = NULL;
+}
+
+/* dlock run over two replicas keeps renewing through the second when the first dies
+ * mid-run: the command runs to its end (exit 0), renewals go on, the lock is released. */
+static void t_failover_run(void)
+{
+	int second = replica_start(NULL), first = g_dl.port;
+	struct cli c;
+	json_t **ev;
+	size_t n, renewed_after = 0;
+	double killed_at;
+
+	kill_leftovers();
+	g_cli_url = tfmt("%s,%s", url_of(first), url_of(second)); /* renews start on the first */
+	c = cli_start_at(first, NULL, ARGS("--json", "run", "fr", "--ttl", "900ms", "--", "sleep", "3"));
+	g_cli_url = NULL;
+	await_held_at(second, "fr");
+	sleep_ms(700);
+	dlockd_kill();
+	killed_at = mono_ms();
+	CHECK(cli_wait(&c, 10000) == 0);
+	CHECKF(mono_ms() - killed_at > 1500, "dlock run ended %.0f ms after the first replica died",
+	       mono_ms() - killed_at);
+	ev = events(&c, &n);
+	for (size_t i = 0, seen_fail = 0; i < n; i++) {
+		if (strcmp(ev_name(ev[i]), "renew_failed") == 0)
+			seen_fail = 1;
+		else if (seen_fail && strcmp(ev_name(ev[i]), "renewed") == 0)
+			renewed_after++;
+		CHECKF(strcmp(ev_name(ev[i]), "sigterm") != 0, "the command was stopped: %s", slurp(c.err));
+	}
+	events_free(ev, n);
+	CHECKF(renewed_after >= 3, "%zu renewals after the first failed renew; stderr: %s", renewed_after,
+	       slurp(c.err));
+	CHECK(http_at(second, "GET", "/locks/fr", NULL, NULL, NULL)->status == 404);
+}
+
 const struct test tests_cli[] = {
     {"cli_commands", t_commands, {NULL}, 0},
     {"cli_unreachable_69", t_unreachable, {NULL}, T_NO_DLOCKD},
@@ -634,5 +740,8 @@ const struct test tests_cli[] = {
     {"cli_run_grace_shortened", t_grace_shortened, {NULL}, 0},
     {"cli_run_redlock", t_redlock, {NULL}, T_NO_DLOCKD},
     {"cli_api_keys", t_api_keys, {NULL}, T_NO_DLOCKD},
+    {"cli_failover_one_shot", t_failover_one_shot, {NULL}, 0},
+    {"cli_failover_rules", t_failover_rules, {NULL}, 0},
+    {"cli_failover_run", t_failover_run, {NULL}, 0},
     {NULL, NULL, {NULL}, 0},
 };

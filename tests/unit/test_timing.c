@@ -125,10 +125,25 @@ static void test_deadlines(void)
 	CHECK(timing_kill_at(&p, 31000) < 31000, "SIGKILL before E");
 }
 
+/* Failing over between replicas: each attempt an equal share of what is left beyond the
+ * wait, the wait in full, the last all of it, never 0. */
+static void test_attempts(void)
+{
+	CHECK_INT(timing_attempt_ms(10000, 0, 1), 10000, "one replica: the whole budget");
+	CHECK_INT(timing_attempt_ms(10000, 0, 2), 5000, "two replicas: half each");
+	CHECK_INT(timing_attempt_ms(9000, 0, 3), 3000, "three: a third");
+	CHECK_INT(timing_attempt_ms(70000, 60000, 2), 65000, "a waiting acquire: its wait plus half the rest");
+	CHECK_INT(timing_attempt_ms(50000, 60000, 2), 50000, "the wait outlasts the budget: all that is left");
+	CHECK_INT(timing_attempt_ms(1, 0, 4), 1, "1 ms left: 1 ms");
+	CHECK_INT(timing_attempt_ms(0, 0, 2), 1, "nothing left: never 0 (curl: no timeout)");
+	CHECK_INT(timing_attempt_ms(3, 0, 8), 1, "a share below 1 ms: 1 ms");
+}
+
 int main(void)
 {
 	test_parse_dur();
 	test_plan();
 	test_deadlines();
+	test_attempts();
 	return unit_done();
 }

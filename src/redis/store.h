@@ -22,6 +22,14 @@ struct store_config {
 	const char *label;          /* for logs, e.g. "127.0.0.1:6379" */
 	int64_t fence_retention_ms; /* how long a fence counter outlives its name's last lease */
 	bool quorum_node;           /* one of a Redlock quorum: its fences must agree with the others' */
+	/* Only a master will do: the command connection's setup asks ROLE and
+	 * drops a node that is no master (store_move then says where to go). */
+	bool master_only;
+	/* Called (never from inside a store call) when the command connection
+	 * failed or was lost, or the node answered as a replica (READONLY, or
+	 * ROLE with master_only): the master may have moved. NULL for none. */
+	void (*lost)(void *arg);
+	void *lost_arg;
 };
 
 /* store_fence_floor's callback: ok says whether the node confirmed. */
@@ -38,7 +46,15 @@ enum backend_start store_fence_floor(struct backend *b, const char *name, const 
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on
  * allocation failure. cfg's strings must outlive the store. The subscriber
- * connection for wake-ups is opened by the backend's watch(). */
+ * connection for wake-ups is opened by the backend's watch(). With cfg->host
+ * and cfg->unix_path both NULL it connects nowhere (every call answers
+ * unavailable) until store_move() names the node. */
 struct backend *store_new(struct loop *loop, const struct store_config *cfg);
+
+/* Connect here now: store b (a store) serves from the Redis at host:port
+ * (copied) from now on. Its connections are closed — calls in flight on them
+ * fail as unavailable — and made again to the new address; the label in logs
+ * becomes host:port. Must not be called from inside one of b's callbacks. */
+void store_move(struct backend *b, const char *host, int port);
 
 #endif

@@ -236,6 +236,14 @@ static bool master_name_ok(const char *s, size_t len)
 	return true;
 }
 
+/* A sentinel's host: a DNS name or an address (IPv6 without its brackets):
+ * letters, digits and . - _ : only. */
+static bool sentinel_host_ok(const char *h)
+{
+	size_t n = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:");
+	return h[0] && h[n] == '\0';
+}
+
 /* The query of a redis+sentinel:// address, q[0..len): sentinel_user= and
  * sentinel_password=, each at most once, percent-decoded. */
 static bool parse_sentinel_query(const char *q, size_t len, struct redis_sentinels *s, char *err, size_t errlen)
@@ -304,7 +312,7 @@ static bool parse_sentinel_url(const char *url, struct redis_target *t, char *er
 		}
 		if (!copy_str(hostport, sizeof hostport, h, (size_t)(stop - h)) ||
 		    !parse_hostport(hostport, s->addr[s->n].host, &s->addr[s->n].port, false) ||
-		    !s->addr[s->n].host[0]) {
+		    !sentinel_host_ok(s->addr[s->n].host)) {
 			snprintf(err, errlen, "%s", SYNTAX);
 			return false;
 		}

@@ -88,7 +88,7 @@ bool sentinel_parse_switch(const char *msg, size_t len, const char *name, char *
 		wlen[n++] = (size_t)(stop - p);
 		p = sp ? sp + 1 : end;
 	}
-	if (n != 5 || p != end || strlen(name) != wlen[0] || memcmp(name, word[0], wlen[0]) != 0)
+	if (n != 5 || word[4] + wlen[4] != end || strlen(name) != wlen[0] || memcmp(name, word[0], wlen[0]) != 0)
 		return false;
 	for (int i = 0; i < 5; i++)
 		if (wlen[i] == 0)
@@ -143,8 +143,8 @@ static void round_failed(struct sentinel *sn)
 	sn->pending = true;
 	if (sn->unknown)
 		snprintf(why, sizeof why,
-		         "no master named '%s': %u of %u sentinels do not know it (check the name in --redis "
-		         "redis+sentinel://.../NAME)",
+		         "no master named '%s': %u of %u sentinels answered, and none knows it (check the name in "
+		         "--redis redis+sentinel://.../NAME)",
 		         sn->cfg->master_name, sn->unknown, sn->cfg->n);
 	else
 		snprintf(why, sizeof why, "no sentinel answered where master '%s' is (%u configured)",
@@ -318,6 +318,9 @@ static void on_switch(redisAsyncContext *ac, void *reply, void *privdata)
 		round_soon(sn); /* a switch may have happened while no subscription was up */
 	} else if (strcmp(r->element[0]->str, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
 	           sentinel_parse_switch(r->element[2]->str, r->element[2]->len, sn->cfg->master_name, host, &port)) {
+		/* each sentinel tells each switch: logged every time, acted on once */
+		log_msg(LOG_INFO, "redis sentinel: +switch-master from %s: master %s moved to %s%s%s:%d", nd->label,
+		        sn->cfg->master_name, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
 		snprintf(who, sizeof who, "+switch-master from %s", nd->label);
 		adopt(sn, host, port, who);
 	}

@@ -24,6 +24,7 @@
 #include "server/spec.h"
 #include "server/tls.h"
 #include "redis/redlock.h"
+#include "redis/sentinel.h"
 #include "redis/store.h"
 #include "locks/waiters.h"
 
@@ -105,7 +106,7 @@ static void on_wake(void *arg)
 	http_quiesce(w->http, on_drained, w);
 }
 
-/* One store per Redis node; several make a Redlock quorum. */
+/* One store per Redis node (in Sentinel mode, behind the sentinels); several make a Redlock quorum. */
 static struct backend *open_backend(struct worker *w)
 {
 	const struct config *cfg = w->cfg;
@@ -128,7 +129,8 @@ static struct backend *open_backend(struct worker *w)
 		    .quorum_node = quorum,
 		    .wait_replicas = cfg->wait_replicas,
 		};
-		nodes[i] = store_new(w->loop, &sc);
+		nodes[i] = t->sentinel.n ? sentinel_new(w->loop, &t->sentinel, &sc, cfg->redis_timeout_ms)
+		                         : store_new(w->loop, &sc);
 		if (!nodes[i]) {
 			while (i-- > 0)
 				backend_free(nodes[i]);

@@ -4,7 +4,8 @@
 # with `chaos`, those `make chaos` needs (python3); with `tls`, those the Redis-over-TLS test needs.
 # Usage: tools/deps.sh check|install [fuzz|chaos|tls]
 set -eu
-PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server openssl"
+# redis-sentinel: the black-box suite's Sentinel tests run real sentinels (they fail, never skip, without it)
+PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server redis-sentinel openssl"
 # the Redis-over-TLS test (tests/tls) needs stunnel and openssl; without them it skips
 [ "${2:-}" = tls ] && PKGS="$PKGS stunnel4"
 [ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"

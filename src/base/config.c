@@ -58,8 +58,10 @@ static const struct opt {
     [O_LISTEN] = {"listen", "DLOCKD_LISTEN", "HOST:PORT",
                   "address to serve HTTP on (default 127.0.0.1:8080; :PORT for all interfaces)", OPT_STR, 0, 0},
     [O_REDIS] = {"redis", "DLOCKD_REDIS", "URL",
-                 "redis://[[user]:password@]host[:port][/db] or unix:///path (default redis://127.0.0.1:6379)", OPT_STR,
-                 0, 0},
+                 "redis://[[user]:password@]host[:port][/db], unix:///path, or "
+                 "redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db] "
+                 "(default redis://127.0.0.1:6379)",
+                 OPT_STR, 0, 0},
     [O_PREFIX] = {"prefix", "DLOCKD_PREFIX", "STR", "prefix of every Redis key (default dlock:)", OPT_STR, 0, 0},
     [O_DEFAULT_TTL] = {"default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", "MS",
                        "lease when a request gives no ttl_ms (default 30000)", OPT_I64, 1, 86400000LL * 365},
@@ -210,12 +212,157 @@ static int percent_decode(const char *in, size_t len, char *out, size_t cap)
 	return 0;
 }
 
+/* The userinfo of a Redis address, in[0..len): USER:PASSWORD, :PASSWORD, or
+ * (as before users) PASSWORD alone, percent-decoded into t. */
+static bool parse_userinfo(const char *in, size_t len, struct redis_target *t, char *err, size_t errlen)
+{
+	const char *colon = memchr(in, ':', len);
+	const char *pw = colon ? colon + 1 : in;
+
+	if (colon && percent_decode(in, (size_t)(colon - in), t->user, sizeof t->user) < 0) {
+		snprintf(err, errlen, "bad Redis address: the user name is too long or badly encoded");
+		return false;
+	}
+	if (percent_decode(pw, (size_t)(in + len - pw), t->password, sizeof t->password) < 0) {
+		snprintf(err, errlen, "bad Redis address: the password is too long or badly encoded");
+		return false;
+	}
+	return true;
+}
+
+/* A Sentinel master name: 1..255 bytes of printable ASCII without spaces or
+ * the bytes that delimit the address. */
+static bool master_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > CONFIG_STR_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || strchr("/?@%,#&=", s[i]))
+			return false;
+	return true;
+}
+
+/* A sentinel's host: a DNS name or an address (IPv6 without its brackets):
+ * letters, digits and . - _ : only. */
+static bool sentinel_host_ok(const char *h)
+{
+	size_t n = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:");
+	return h[0] && h[n] == '\0';
+}
+
+/* The query of a redis+sentinel:// address, q[0..len): sentinel_user= and
+ * sentinel_password=, each at most once, percent-decoded. */
+static bool parse_sentinel_query(const char *q, size_t len, struct redis_sentinels *s, char *err, size_t errlen)
+{
+	bool seen_user = false, seen_pw = false;
+	const char *end = q + len;
+
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q)), *stop = amp ? amp : end;
+		const char *eq = memchr(q, '=', (size_t)(stop - q));
+		bool user = eq && (size_t)(eq - q) == 13 && memcmp(q, "sentinel_user", 13) == 0;
+		bool pw = eq && (size_t)(eq - q) == 17 && memcmp(q, "sentinel_password", 17) == 0;
+
+		if ((!user && !pw) || (user && seen_user) || (pw && seen_pw)) {
+			snprintf(
+			    err, errlen,
+			    "bad Redis address: the query may hold sentinel_user= and sentinel_password=, each once");
+			return false;
+		}
+		if (percent_decode(eq + 1, (size_t)(stop - eq - 1), user ? s->user : s->password,
+		                   user ? sizeof s->user : sizeof s->password) < 0) {
+			snprintf(err, errlen, "bad Redis address: the sentinel %s is too long or badly encoded",
+			         user ? "user name" : "password");
+			return false;
+		}
+		seen_user |= user;
+		seen_pw |= pw;
+		q = amp ? amp + 1 : end;
+	}
+	return true;
+}
+
+/* redis+sentinel://[userinfo@]host[:port][,host[:port]...]/master[/db][?query].
+ * The userinfo ends at the last '@' before the query (a password may hold
+ * '/' or '?'); neither hosts nor the master name hold '@'. */
+static bool parse_sentinel_url(const char *url, struct redis_target *t, char *err, size_t errlen)
+{
+	static const char SYNTAX[] = "bad Redis address: expected "
+	                             "redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]";
+	struct redis_sentinels *s = &t->sentinel;
+	const char *rest = url + 17, *end = rest + strlen(rest), *q = strrchr(rest, '?'), *at = NULL, *slash, *name;
+	char hostport[CONFIG_STR_MAX + 1];
+
+	if (q && strchr(q, '@'))
+		q = NULL; /* a '?' in the password, no query */
+	if (q)
+		end = q;
+	for (const char *p = rest; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at) {
+		if (!parse_userinfo(rest, (size_t)(at - rest), t, err, errlen))
+			return false;
+		rest = at + 1;
+	}
+	slash = memchr(rest, '/', (size_t)(end - rest));
+	if (!slash) {
+		snprintf(err, errlen, "%s", SYNTAX);
+		return false;
+	}
+	for (const char *h = rest; h <= slash;) {
+		const char *comma = memchr(h, ',', (size_t)(slash - h)), *stop = comma ? comma : slash;
+		if (s->n == CONFIG_SENTINELS_MAX) {
+			snprintf(err, errlen, "bad Redis address: at most %d sentinels", CONFIG_SENTINELS_MAX);
+			return false;
+		}
+		if (!copy_str(hostport, sizeof hostport, h, (size_t)(stop - h)) ||
+		    !parse_hostport(hostport, s->addr[s->n].host, &s->addr[s->n].port, false) ||
+		    !sentinel_host_ok(s->addr[s->n].host)) {
+			snprintf(err, errlen, "%s", SYNTAX);
+			return false;
+		}
+		if (!s->addr[s->n].port)
+			s->addr[s->n].port = 26379;
+		s->n++;
+		h = stop + 1;
+	}
+	name = slash + 1;
+	slash = memchr(name, '/', (size_t)(end - name));
+	if (!master_name_ok(name, (size_t)((slash ? slash : end) - name))) {
+		snprintf(err, errlen,
+		         "bad Redis address: the master name must be 1-255 printable bytes without "
+		         "spaces or any of / ? @ %% , # & =");
+		return false;
+	}
+	memcpy(s->master_name, name, (size_t)((slash ? slash : end) - name));
+	if (slash) {
+		char db[16];
+		int64_t n;
+		if (!copy_str(db, sizeof db, slash + 1, (size_t)(end - slash - 1)) || !parse_int(db, 0, 100000, &n)) {
+			snprintf(err, errlen, "bad Redis address: the database must be a number");
+			return false;
+		}
+		t->db = (int)n;
+	}
+	if (q && !parse_sentinel_query(q + 1, strlen(q + 1), s, err, errlen))
+		return false;
+	snprintf(t->label, sizeof t->label, "master %s", s->master_name);
+	return true;
+}
+
 bool config_parse_redis(const char *url, struct redis_target *t, char *err, size_t errlen)
 {
 	const char *rest, *at, *slash;
 	char hostport[CONFIG_STR_MAX + 1];
 
 	memset(t, 0, sizeof *t);
+	if (strncmp(url, "redis+sentinel://", 17) == 0) {
+		if (parse_sentinel_url(url, t, err, errlen))
+			return true;
+		memset(t, 0, sizeof *t); /* no password left behind */
+		return false;
+	}
 	if (strncmp(url, "unix://", 7) == 0) {
 		if (url[7] != '/' || !copy_str(t->unix_path, sizeof t->unix_path, url + 7, strlen(url + 7))) {
 			/* Not echoed: it may carry a password. */
@@ -227,23 +374,15 @@ bool config_parse_redis(const char *url, struct redis_target *t, char *err, size
 	}
 	if (strncmp(url, "redis://", 8) != 0) {
 		snprintf(err, errlen,
-		         "bad Redis address: expected redis://[[user]:password@]host[:port][/db] or unix:///path");
+		         "bad Redis address: expected redis://[[user]:password@]host[:port][/db], unix:///path or "
+		         "redis+sentinel://...");
 		return false;
 	}
 	rest = url + 8;
 	at = strrchr(rest, '@');
 	if (at) {
-		/* USER:PASSWORD, :PASSWORD, or (as before users) PASSWORD alone */
-		const char *colon = memchr(rest, ':', (size_t)(at - rest));
-		const char *pw = colon ? colon + 1 : rest;
-		if (colon && percent_decode(rest, (size_t)(colon - rest), t->user, sizeof t->user) < 0) {
-			snprintf(err, errlen, "bad Redis address: the user name is too long or badly encoded");
+		if (!parse_userinfo(rest, (size_t)(at - rest), t, err, errlen))
 			return false;
-		}
-		if (percent_decode(pw, (size_t)(at - pw), t->password, sizeof t->password) < 0) {
-			snprintf(err, errlen, "bad Redis address: the password is too long or badly encoded");
-			return false;
-		}
 		rest = at + 1;
 	}
 	slash = strchr(rest, '/');
@@ -276,6 +415,13 @@ static bool parse_redis_list(struct config *c, const char *list, char *err, size
 		return false;
 	}
 	c->nredis = 0;
+	if (strncmp(list, "redis+sentinel://", 17) == 0) {
+		/* one address whose commas separate sentinels */
+		if (!config_parse_redis(list, &c->redis[0], err, errlen))
+			return false;
+		c->nredis = 1;
+		return true;
+	}
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (c->nredis == CONFIG_REDIS_MAX) {
 			snprintf(err, errlen, "--redis: at most %d Redis nodes", CONFIG_REDIS_MAX);
@@ -597,6 +743,13 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 		    "a majority of independent masters instead (docs/redlock.md)");
 		return CONFIG_ERROR;
 	}
+	for (unsigned i = 0; c->nredis > 1 && i < c->nredis; i++)
+		if (c->redis[i].sentinel.n) {
+			snprintf(err, errlen,
+			         "--redis: a redis+sentinel:// address names the one master: give it alone, "
+			         "not beside other Redis addresses");
+			return CONFIG_ERROR;
+		}
 	if (c->rate_limit && !c->auth_file[0]) {
 		snprintf(err, errlen, "--rate-limit counts requests per API key: it needs --auth-file");
 		return CONFIG_ERROR;

@@ -11,6 +11,19 @@
 #include "base/log.h"
 
 enum { CONFIG_REDIS_MAX = 9, CONFIG_STR_MAX = 255, CONFIG_PROXIES_MAX = 16, CONFIG_PATH_MAX = 1024 };
+enum { CONFIG_SENTINELS_MAX = 9 };
+
+/* redis+sentinel://: the sentinels to ask, in order, for the master they know as master_name. */
+struct redis_sentinels {
+	struct {
+		char host[CONFIG_STR_MAX + 1];
+		int port;
+	} addr[CONFIG_SENTINELS_MAX];
+	unsigned n; /* 0: not Sentinel mode */
+	char master_name[CONFIG_STR_MAX + 1];
+	char user[CONFIG_STR_MAX + 1];     /* ?sentinel_user=: the sentinels' ACL user, "" for none */
+	char password[CONFIG_STR_MAX + 1]; /* ?sentinel_password=: "" for no AUTH to the sentinels */
+};
 
 struct redis_target {
 	char host[CONFIG_STR_MAX + 1]; /* "" for a unix socket */
@@ -20,6 +33,7 @@ struct redis_target {
 	char password[CONFIG_STR_MAX + 1]; /* "" for none */
 	int db;
 	char label[CONFIG_STR_MAX + 16]; /* host:port or the socket path, never the user or password */
+	struct redis_sentinels sentinel; /* redis+sentinel://: host and port unused (the sentinels name them) */
 };
 
 /* A network: an IPv6 address (IPv4 as ::ffff:a.b.c.d) and its prefix length. */
@@ -77,9 +91,11 @@ typedef const char *config_getenv_fn(const char *name);
 enum config_result config_parse(struct config *c, int argc, char *const argv[], config_getenv_fn *env, char *err,
                                 size_t errlen);
 
-/* Parses one Redis address (redis://[[user]:password@]host[:port][/db] or
- * unix:///path) into t; user and password are percent-decoded, and a userinfo
- * without a colon is a password. Returns false with a reason in err, which
+/* Parses one Redis address (redis://[[user]:password@]host[:port][/db],
+ * unix:///path, or redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]
+ * [?sentinel_user=U&sentinel_password=P], sentinels' port 26379 by default) into t; user,
+ * password and the query's values are percent-decoded, and a userinfo without a colon is a
+ * password (the data nodes'; the sentinels get AUTH only from the query). Returns false with a reason in err, which
  * never repeats the address (it may carry a password). */
 bool config_parse_redis(const char *url, struct redis_target *t, char *err, size_t errlen);
 

@@ -167,7 +167,7 @@ static void resolved(void *arg, const struct resolve_result *r)
 
 void conn_start(struct conn *c)
 {
-	if (c->ac || c->resolving || c->closing || loop_timer_armed(&c->retry_timer))
+	if (c->ac || c->resolving || c->closing || loop_timer_armed(&c->retry_timer) || (!c->unix_path && !c->host))
 		return;
 	if (c->unix_path) {
 		connect_to(c, NULL);
@@ -215,6 +215,29 @@ static void connect_to(struct conn *c, const char *addr)
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	loop_timer_start(c->loop, &c->connect_timer, loop_now_ms(c->loop) + c->timeout_ms);
+}
+
+void conn_retarget(struct conn *c, const char *host, int port)
+{
+	redisAsyncContext *ac = c->ac;
+	bool active = ac || c->resolving || loop_timer_armed(&c->retry_timer);
+
+	c->host = host;
+	c->port = port;
+	c->unix_path = NULL;
+	resolve_cancel(c->resolving);
+	c->resolving = NULL;
+	loop_timer_stop(c->loop, &c->connect_timer);
+	loop_timer_stop(c->loop, &c->retry_timer);
+	c->addrs.n = c->next_addr = 0;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	c->ac = NULL;
+	c->state = CONN_DOWN;
+	c->was_ready = false;
+	if (ac)
+		redisAsyncFree(ac); /* fails the commands sent on it: their callbacks run now */
+	if (active)
+		conn_start(c);
 }
 
 void conn_close(struct conn *c)

@@ -59,6 +59,13 @@ void conn_ready(struct conn *c);
 /* Drops the connection (hiredis fails every command sent on it with a NULL
  * reply, then down() runs) and retries after the backoff. */
 void conn_drop(struct conn *c, const char *why);
+/* Points c at host:port from now on (host not copied: it must outlive c or
+ * the next retarget). A connection up or being made is closed — commands sent
+ * on it fail now, without the down() hook — and made again at once to the new
+ * address; an idle c only remembers it (conn_start connects). A c without a
+ * host and without a unix path (host NULL at init) does not connect until
+ * retargeted. */
+void conn_retarget(struct conn *c, const char *host, int port);
 /* Closes for good: no more retries; commands sent on it fail now. */
 void conn_close(struct conn *c);
 /* The conn that owns hiredis context ac, or NULL for one already dropped. */

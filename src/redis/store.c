@@ -62,6 +62,8 @@ enum {
 	SHA1_HEX = 2 * DIGEST_SHA1_LEN,
 	SETUP_INFO = -2,  /* send_setup()'s script argument for the INFO that names the run */
 	SETUP_PROBE = -3, /* ... for the runs of the ACL probe (acl.h) */
+	SETUP_ROLE = -4,  /* ... for the ROLE that confirms a master (master_only) */
+	HOST_MAX = 255,
 };
 
 struct store;
@@ -144,6 +146,8 @@ struct store {
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
 	void *watch_arg;
+	char host[HOST_MAX + 1]; /* where store_move() pointed the connections */
+	char label[HOST_MAX + 16];
 };
 
 static struct op *op_new(struct store *s, enum op_kind kind, size_t bytes);
@@ -777,6 +781,17 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		return; /* the connection went away; its loss is handled elsewhere */
 	if (script == SETUP_INFO) {
 		note_run(s, r); /* informative: an error here fails nothing */
+	} else if (script == SETUP_ROLE && r->type != REDIS_REPLY_ERROR) {
+		if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING ||
+		    strcmp(r->element[0]->str, "master") != 0) {
+			log_msg(LOG_WARN, "redis %s: ROLE says it is %s, not a master", s->cfg.label,
+			        r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+			                r->element[0]->type == REDIS_REPLY_STRING
+			            ? r->element[0]->str
+			            : "something else");
+			conn_drop(&ch->conn, "the node is not a master"); /* chan_down tells the owner */
+			return;
+		}
 	} else if (script == SETUP_PROBE) {
 		note_probe(s, cmd, r);
 	} else if (r->type == REDIS_REPLY_ERROR && acl_refused(r->str)) {
@@ -971,6 +986,12 @@ static int setup_commands(struct chan *ch)
 		if (send_setup(ch, -1, "wait", 3, argv, lens) < 0)
 			return -1;
 	}
+	if (s->cfg.master_only) {
+		const char *argv[] = {"ROLE"};
+		size_t lens[] = {4};
+		if (send_setup(ch, SETUP_ROLE, "role", 1, argv, lens) < 0)
+			return -1;
+	}
 	if (s->cfg.quorum_node) {
 		const char *argv[] = {"INFO"};
 		size_t lens[] = {4};
@@ -1037,6 +1058,8 @@ static void chan_down(void *owner, struct conn *c, const char *why)
 	acks_reset(&ch->acks);
 	if (ch->acks.head)
 		wait_ended(ch, -1, NULL);
+	if (!ch->lists && ch->s->cfg.lost)
+		ch->s->cfg.lost(ch->s->cfg.lost_arg);
 }
 
 static int sub_setup(void *owner, struct conn *c)
@@ -1374,6 +1397,23 @@ enum backend_start store_fence_floor(struct backend *b, const char *name, const 
 	return start(&s->cmd, op);
 }
 
+void store_move(struct backend *b, const char *host, int port)
+{
+	struct store *s = (struct store *)b;
+
+	snprintf(s->host, sizeof s->host, "%s", host);
+	snprintf(s->label, sizeof s->label, strchr(s->host, ':') ? "[%s]:%d" : "%s:%d", s->host, port);
+	s->cfg.host = s->host;
+	s->cfg.port = port;
+	s->cfg.unix_path = NULL;
+	conn_retarget(&s->cmd.conn, s->host, port);
+	conn_retarget(&s->lst.conn, s->host, port);
+	conn_retarget(&s->sub, s->host, port);
+	conn_start(&s->cmd.conn);
+	if (s->wake)
+		conn_start(&s->sub);
+}
+
 static const char *store_fault(struct backend *b)
 {
 	struct store *s = (struct store *)b;
@@ -1465,6 +1505,8 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	s->base.ops = &STORE_OPS;
 	s->loop = loop;
 	s->cfg = *cfg;
+	snprintf(s->label, sizeof s->label, "%s", cfg->label);
+	s->cfg.label = s->label; /* store_move() renames it */
 	for (int i = 0; i < SCRIPT_COUNT; i++) {
 		uint8_t h[DIGEST_SHA1_LEN];
 		digest_sha1(SCRIPTS[i], strlen(SCRIPTS[i]), h);
@@ -1485,8 +1527,8 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	chan_init(s, &s->lst, " (lists)", true);
 	/* The subscriber sends no commands the FIFO's timeout watches: the
 	 * connect timeout bounds its setup too. */
-	conn_init(&s->sub, loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, " (wake-ups)", cfg->timeout_ms, true,
-	          &SUB_HOOKS, s);
+	conn_init(&s->sub, loop, cfg->host, cfg->port, cfg->unix_path, s->cfg.label, " (wake-ups)", cfg->timeout_ms,
+	          true, &SUB_HOOKS, s);
 	conn_start(&s->cmd.conn);
 	return &s->base;
 }

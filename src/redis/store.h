@@ -24,6 +24,14 @@ struct store_config {
 	bool quorum_node;           /* one of a Redlock quorum: its fences must agree with the others' */
 	unsigned wait_replicas;     /* answer grants, renewals and releases only once this many replicas
 	                               acknowledged them (WAIT; see acks.h); 0: at once */
+	/* Only a master will do: the command connection's setup asks ROLE and
+	 * drops a node that is no master (store_move then says where to go). */
+	bool master_only;
+	/* Called (never from inside a store call) when the command connection
+	 * failed or was lost, or the node answered as a replica (READONLY, or
+	 * ROLE with master_only): the master may have moved. NULL for none. */
+	void (*lost)(void *arg);
+	void *lost_arg;
 };
 
 /* store_fence_floor's callback: ok says whether the node confirmed. */
@@ -40,7 +48,15 @@ enum backend_start store_fence_floor(struct backend *b, const char *name, const 
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on
  * allocation failure. cfg's strings must outlive the store. The subscriber
- * connection for wake-ups is opened by the backend's watch(). */
+ * connection for wake-ups is opened by the backend's watch(). With cfg->host
+ * and cfg->unix_path both NULL it connects nowhere (every call answers
+ * unavailable) until store_move() names the node. */
 struct backend *store_new(struct loop *loop, const struct store_config *cfg);
+
+/* Connect here now: store b (a store) serves from the Redis at host:port
+ * (copied) from now on. Its connections are closed — calls in flight on them
+ * fail as unavailable — and made again to the new address; the label in logs
+ * becomes host:port. Must not be called from inside one of b's callbacks. */
+void store_move(struct backend *b, const char *host, int port);
 
 #endif

@@ -66,7 +66,8 @@ struct test {
 	X(cli)                                                                                                         \
 	X(tls)                                                                                                         \
 	X(acl)                                                                                                         \
-	X(replicas)
+	X(replicas)                                                                                                    \
+	X(sentinel)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)
@@ -427,6 +428,37 @@ struct resp *http_at(int port, const char *method, const char *path, const char 
     __attribute__((sentinel));
 /* the runner's hook: stop replicas (checked), kill nodes */
 void nodes_cleanup(void);
+
+/* ------------------------------------------------- Sentinel processes
+ *
+ * redis-sentinel processes for the Sentinel tests, each with its config file
+ * in the run's scratch directory; the runner kills them after every test that
+ * started any (nodes_cleanup). A machine without redis-sentinel fails these
+ * tests, naming the package: they are never skipped. Main thread only. */
+
+enum { SENTINELS_MAX = 3 };
+
+struct sentinel_proc {
+	pid_t pid; /* 0 while down */
+	int port;
+	char conf[512];
+	char log[512];
+};
+extern struct sentinel_proc g_sentinels[SENTINELS_MAX];
+extern int g_nsentinels;
+
+/* n sentinels (1..SENTINELS_MAX) on free ports that monitor master `name` at
+ * 127.0.0.1:master_port with `quorum`, down-after-milliseconds down_after_ms
+ * and failover-timeout failover_ms, told of each other and of the replica on
+ * replica_port (0 for none) so they need no discovery; waits until each
+ * answers PING. Fails the test otherwise. */
+void sentinels_start(int n, const char *name, int master_port, int replica_port, int quorum, int down_after_ms,
+                     int failover_ms);
+void sentinel_kill(int i); /* SIGKILL + reap (a no-op if it is down) */
+/* one command to the Redis (or sentinel) on port, as redis_cmd() */
+char port_cmd(int port, char *out, size_t outsz, int argc, const char *const *argv);
+/* one command to the Redis (or sentinel) on port, as redis_list() */
+const char **port_list(int port, int argc, const char *const *argv, size_t *n);
 
 /* ------------------------------------------------ a stalling Redis proxy
  *

@@ -1,7 +1,8 @@
 /* Black-box harness, processes: the private redis-server (g_redis), the
  * dlockd under test (g_dl, with DLOCKD_WRAPPER if set), dlockd runs whose
  * output is captured, and for the Redlock tests independent redis-servers
- * (g_nodes) and extra dlockd replicas. Start, stop (checked: exit 0 on
+ * (g_nodes) and extra dlockd replicas, and redis-sentinel processes for the
+ * Sentinel tests (g_sentinels). Start, stop (checked: exit 0 on
  * SIGTERM), kill, pause, and what the runner cleans up after each test. */
 #include "harness_int.h"
 
@@ -21,6 +22,8 @@ struct dlockd g_dl;
 struct redis g_redis;
 struct node g_nodes[NODES_MAX];
 int g_nnodes;
+struct sentinel_proc g_sentinels[SENTINELS_MAX];
+int g_nsentinels;
 int g_slow = 1;
 
 /* how dlockd is run: DLOCKD_BIN, prefixed by the words of DLOCKD_WRAPPER */
@@ -537,6 +540,9 @@ static bool port_taken(int port, int self)
 	for (int i = 0; i < NODES_MAX; i++)
 		if (i != self && g_nodes[i].port == port)
 			return true;
+	for (int i = 0; i < SENTINELS_MAX; i++)
+		if (g_sentinels[i].port == port)
+			return true;
 	return false;
 }
 
@@ -653,6 +659,74 @@ int replica_start(const char *const *extra)
 	return d->port;
 }
 
+/* ------------------------------------------------------------ sentinels */
+
+/* a fixed 40-hex-digit run id for sentinel i, so the others can be told of it */
+static const char *sentinel_id(int i)
+{
+	return tfmt("%040d", 1000 + i);
+}
+
+void sentinels_start(int n, const char *name, int master_port, int replica_port, int quorum, int down_after_ms,
+                     int failover_ms)
+{
+	if (n < 1 || n > SENTINELS_MAX || g_nsentinels)
+		FAIL("sentinels_start(%d): 1..%d sentinels, once per test", n, SENTINELS_MAX);
+	if (access("/usr/bin/redis-sentinel", X_OK) != 0 && system("command -v redis-sentinel >/dev/null 2>&1") != 0)
+		FAIL("redis-sentinel is not installed: the Sentinel tests need the Debian package redis-sentinel "
+		     "(as root: tools/deps.sh install)");
+	g_nsentinels = n;
+	for (int i = 0; i < n; i++)
+		for (int tries = 0; !g_sentinels[i].port; tries++) {
+			if (tries > 20)
+				FAIL("no free port for sentinel %d", i);
+			int p = free_port();
+			if (!port_taken(p, -1))
+				g_sentinels[i].port = p;
+		}
+	for (int i = 0; i < n; i++) {
+		struct sentinel_proc *sp = &g_sentinels[i];
+		snprintf(sp->conf, sizeof sp->conf, "%s/sentinel-%d.conf", harness_tmpdir(), i);
+		snprintf(sp->log, sizeof sp->log, "%s/sentinel-%d.log", harness_tmpdir(), i);
+		FILE *f = fopen(sp->conf, "w");
+		if (!f)
+			FAIL("cannot write %s: %s", sp->conf, strerror(errno));
+		fprintf(f,
+		        "port %d\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir %s\nsentinel myid %s\n"
+		        "sentinel monitor %s 127.0.0.1 %d %d\nsentinel down-after-milliseconds %s %d\n"
+		        "sentinel failover-timeout %s %d\n",
+		        sp->port, harness_tmpdir(), sentinel_id(i), name, master_port, quorum, name, down_after_ms,
+		        name, failover_ms);
+		if (replica_port)
+			fprintf(f, "sentinel known-replica %s 127.0.0.1 %d\n", name, replica_port);
+		for (int j = 0; j < n; j++)
+			if (j != i)
+				fprintf(f, "sentinel known-sentinel %s 127.0.0.1 %d %s\n", name, g_sentinels[j].port,
+				        sentinel_id(j));
+		fclose(f);
+		char *argv[] = {"redis-sentinel", sp->conf, NULL};
+		sp->pid = spawn(argv, sp->log, -1);
+		if (sp->pid <= 0) {
+			sp->pid = 0;
+			FAIL("fork failed for sentinel %d: %s", i, strerror(errno));
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (!port_pings(g_sentinels[i].port, 10000)) {
+			log_tail(g_sentinels[i].log, 20);
+			FAIL("sentinel %d (redis-sentinel on port %d) did not answer PING", i, g_sentinels[i].port);
+		}
+}
+
+void sentinel_kill(int i)
+{
+	if (i < 0 || i >= SENTINELS_MAX)
+		return;
+	if (g_sentinels[i].pid > 0)
+		kill_reap(g_sentinels[i].pid);
+	g_sentinels[i].pid = 0;
+}
+
 void nodes_cleanup(void)
 {
 	char why[256], first[400] = "";
@@ -669,6 +743,10 @@ void nodes_cleanup(void)
 	}
 	memset(g_nodes, 0, sizeof g_nodes);
 	g_nnodes = 0;
+	for (int i = 0; i < SENTINELS_MAX; i++)
+		sentinel_kill(i);
+	memset(g_sentinels, 0, sizeof g_sentinels);
+	g_nsentinels = 0;
 	if (first[0])
 		FAIL("%s", first);
 }

@@ -356,3 +356,14 @@ int node_exists(int i, const char *key)
 		return -1;
 	return atoi(out);
 }
+
+char port_cmd(int port, char *out, size_t outsz, int argc, const char *const *argv)
+{
+	return cmd_at(port, -1, out, outsz, argc, argv);
+}
+
+const char **port_list(int port, int argc, const char *const *argv, size_t *n)
+{
+	*n = 0;
+	return list_at(port, argc, argv, n);
+}

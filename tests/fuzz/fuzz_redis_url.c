@@ -1,5 +1,5 @@
 /* Fuzzes config_parse_redis(), the Redis address of --redis and
- * DLOCKD_REDIS. What parses is within bounds, its port and database were
+ * DLOCKD_REDIS (redis://, unix:// and redis+sentinel://). What parses is within bounds, its port and database were
  * written as plain digits, its label is host:port (never the password), and
  * the address rebuilt from the parts parses to the same parts. What does not
  * parse gets one of the fixed reasons, which never echo the address (it may
@@ -10,7 +10,13 @@
 
 static const char *const REASONS[] = {
     "bad Redis address: expected unix:///absolute/path",
-    "bad Redis address: expected redis://[[user]:password@]host[:port][/db] or unix:///path",
+    "bad Redis address: expected redis://[[user]:password@]host[:port][/db], unix:///path or redis+sentinel://...",
+    "bad Redis address: expected redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]",
+    "bad Redis address: at most 9 sentinels",
+    "bad Redis address: the master name must be 1-255 printable bytes without spaces or any of / ? @ % , # & =",
+    "bad Redis address: the query may hold sentinel_user= and sentinel_password=, each once",
+    "bad Redis address: the sentinel user name is too long or badly encoded",
+    "bad Redis address: the sentinel password is too long or badly encoded",
     "bad Redis address: the user name is too long or badly encoded",
     "bad Redis address: the password is too long or badly encoded",
     "bad Redis address: expected redis://host[:port][/db]",
@@ -52,6 +58,18 @@ static void raw_numbers(const char *url, const char **port, size_t *plen, const 
 		*plen = (size_t)(end - *port);
 }
 
+/* Appends s to out at *o with every byte outside [A-Za-z0-9._-] percent-encoded. */
+static void put_escaped(char *out, size_t cap, size_t *o, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		*o += (size_t)snprintf(out + *o, cap - *o,
+		                       strchr("._-", *p) || (*p >= '0' && *p <= '9') ||
+		                               ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')
+		                           ? "%c"
+		                           : "%%%02X",
+		                       *p);
+}
+
 /* Rebuilds an address from t: '%' in the user and password escaped, the host in
  * brackets where it must be, port and database only when not the defaults. */
 static void rebuild(const struct redis_target *t, char *out, size_t cap)
@@ -60,6 +78,29 @@ static void rebuild(const struct redis_target *t, char *out, size_t cap)
 
 	if (t->unix_path[0]) {
 		snprintf(out, cap, "unix://%s", t->unix_path);
+		return;
+	}
+	if (t->sentinel.n) {
+		const struct redis_sentinels *s = &t->sentinel;
+		o += (size_t)snprintf(out + o, cap - o, "redis+sentinel://");
+		if (t->user[0] || t->password[0]) {
+			put_escaped(out, cap, &o, t->user);
+			out[o++] = ':';
+			put_escaped(out, cap, &o, t->password);
+			out[o++] = '@';
+		}
+		for (unsigned i = 0; i < s->n; i++)
+			o += (size_t)snprintf(out + o, cap - o, strchr(s->addr[i].host, ':') ? "%s[%s]:%d" : "%s%s:%d",
+			                      i ? "," : "", s->addr[i].host, s->addr[i].port);
+		o += (size_t)snprintf(out + o, cap - o, "/%s", s->master_name);
+		if (t->db)
+			o += (size_t)snprintf(out + o, cap - o, "/%d", t->db);
+		if (s->user[0] || s->password[0]) {
+			o += (size_t)snprintf(out + o, cap - o, "?sentinel_user=");
+			put_escaped(out, cap, &o, s->user);
+			o += (size_t)snprintf(out + o, cap - o, "&sentinel_password=");
+			put_escaped(out, cap, &o, s->password);
+		}
 		return;
 	}
 	o += (size_t)snprintf(out + o, cap - o, "redis://");
@@ -91,7 +132,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(url);
 		return 0;
 	}
-	if (t.unix_path[0]) {
+	if (t.sentinel.n) {
+		const struct redis_sentinels *sn = &t.sentinel;
+		FUZZ_CHECK(strncmp(url, "redis+sentinel://", 17) == 0,
+		           "sentinels from an address not redis+sentinel://");
+		FUZZ_CHECK(sn->n <= CONFIG_SENTINELS_MAX && !t.host[0] && !t.unix_path[0], "%u sentinels, or a host",
+		           sn->n);
+		for (unsigned i = 0; i < sn->n; i++)
+			FUZZ_CHECK(sn->addr[i].host[0] && !strpbrk(sn->addr[i].host, "/@,?#&=% []") &&
+			               sn->addr[i].port >= 1 && sn->addr[i].port <= 65535,
+			           "bad sentinel \"%s\" port %d", sn->addr[i].host, sn->addr[i].port);
+		FUZZ_CHECK(sn->master_name[0] && !strpbrk(sn->master_name, " /?@%,#&=") && t.db >= 0 && t.db <= 100000,
+		           "bad master name \"%s\" or db %d", sn->master_name, t.db);
+		for (const char *p = sn->master_name; *p; p++)
+			FUZZ_CHECK(*p > 0x20 && *p < 0x7f, "master name with byte 0x%02x", (unsigned char)*p);
+		snprintf(label, sizeof label, "master %s", sn->master_name);
+		FUZZ_CHECK(strcmp(t.label, label) == 0, "label \"%s\" is not master NAME", t.label);
+	} else if (t.unix_path[0]) {
 		FUZZ_CHECK(strncmp(url, "unix:///", 8) == 0 && strcmp(t.unix_path, url + 7) == 0,
 		           "unix path is not the address's path");
 		FUZZ_CHECK(!t.host[0] && !t.user[0] && !t.password[0] && strcmp(t.label, t.unix_path) == 0,
@@ -114,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	           err);
 	FUZZ_CHECK(strcmp(t.host, t2.host) == 0 && t.port == t2.port && strcmp(t.unix_path, t2.unix_path) == 0 &&
 	               strcmp(t.user, t2.user) == 0 && strcmp(t.password, t2.password) == 0 && t.db == t2.db &&
-	               strcmp(t.label, t2.label) == 0,
+	               strcmp(t.label, t2.label) == 0 && memcmp(&t.sentinel, &t2.sentinel, sizeof t.sentinel) == 0,
 	           "rebuilt address \"%s\" parses differently", again);
 	free(url);
 	return 0;

@@ -502,6 +502,155 @@ static void test_redis_user_length(void)
 	            unit_escz(err));
 }
 
+/* redis+sentinel://: the sentinels in order (port 26379 by default), the
+ * master name, the data nodes' credentials and database, and the sentinels'
+ * own credentials from the query; also through DLOCKD_REDIS, whose commas
+ * here separate sentinels, not Redlock nodes. */
+struct sentinel_want {
+	int line;
+	const char *url;
+	bool ok;
+	unsigned n;
+	const char *hosts[3];
+	int ports[3];
+	const char *name, *user, *password, *s_user, *s_password;
+	int db;
+};
+
+static const struct sentinel_want SENTINEL[] = {
+    {__LINE__, "redis+sentinel://h/m", true, 1, {"h"}, {26379}, "m", "", "", "", "", 0},
+    {__LINE__,
+     "redis+sentinel://a:1,b:2,[::1]:3/mymaster",
+     true,
+     3,
+     {"a", "b", "::1"},
+     {1, 2, 3},
+     "mymaster",
+     "",
+     "",
+     "",
+     "",
+     0},
+    {__LINE__, "redis+sentinel://a,b:5000/m.x-1_y/4", true, 2, {"a", "b"}, {26379, 5000}, "m.x-1_y", "", "", "", "", 4},
+    {__LINE__, "redis+sentinel://dlockd:p%40w@a:1,b:2/m", true, 2, {"a", "b"}, {1, 2}, "m", "dlockd", "p@w", "", "", 0},
+    {__LINE__, "redis+sentinel://:pw/x?y@a:1/m", true, 1, {"a"}, {1}, "m", "", "pw/x?y", "", "", 0},
+    {__LINE__,
+     "redis+sentinel://u:pw@a:1/m?sentinel_password=s%26p",
+     true,
+     1,
+     {"a"},
+     {1},
+     "m",
+     "u",
+     "pw",
+     "",
+     "s&p",
+     0},
+    {__LINE__,
+     "redis+sentinel://a:1/m/2?sentinel_user=su&sentinel_password=sp",
+     true,
+     1,
+     {"a"},
+     {1},
+     "m",
+     "",
+     "",
+     "su",
+     "sp",
+     2},
+    /* rejected */
+    {__LINE__, "redis+sentinel://a:1", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:1/", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel:///m", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:1,/m", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:0/m", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:1/m/x", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:1/m n", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:1/m%20n", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a:1/m?password=x", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__,
+     "redis+sentinel://a:1/m?sentinel_password=a&sentinel_password=b",
+     false,
+     0,
+     {NULL},
+     {0},
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     0},
+    {__LINE__, "redis+sentinel://a:1/m?sentinel_password=%zz", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://a,b,c,d,e,f,g,h,i,j/m", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+    {__LINE__, "redis+sentinel://::1/m", false, 0, {NULL}, {0}, NULL, NULL, NULL, NULL, NULL, 0},
+};
+
+static void check_sentinel(int line, const char *how, const struct redis_target *t, const struct sentinel_want *w)
+{
+	const struct redis_sentinels *s = &t->sentinel;
+	bool same = s->n == w->n && strcmp(s->master_name, w->name) == 0 && strcmp(t->user, w->user) == 0 &&
+	            strcmp(t->password, w->password) == 0 && strcmp(s->user, w->s_user) == 0 &&
+	            strcmp(s->password, w->s_password) == 0 && t->db == w->db && !t->host[0] && !t->unix_path[0];
+	char label[CONFIG_STR_MAX + 16];
+
+	for (unsigned i = 0; same && i < w->n; i++)
+		same = strcmp(s->addr[i].host, w->hosts[i]) == 0 && s->addr[i].port == w->ports[i];
+	snprintf(label, sizeof label, "master %s", w->name);
+	unit_check_(same && strcmp(t->label, label) == 0, __FILE__, line,
+	            "%s %s: got %u sentinels (first %s:%d), name %s, user %s, password %s, sentinel user %s, sentinel "
+	            "password %s, db %d, label %s",
+	            how, w->url, s->n, unit_escz(s->addr[0].host), s->addr[0].port, unit_escz(s->master_name),
+	            unit_escz(t->user), unit_escz(t->password), unit_escz(s->user), unit_escz(s->password), t->db,
+	            unit_escz(t->label));
+}
+
+static void test_sentinel_urls(void)
+{
+	for (size_t i = 0; i < sizeof SENTINEL / sizeof SENTINEL[0]; i++) {
+		const struct sentinel_want *w = &SENTINEL[i];
+		struct redis_target t;
+		struct config c;
+		char err[512] = "";
+		bool ok = config_parse_redis(w->url, &t, err, sizeof err);
+
+		if (!unit_check_(ok == w->ok, __FILE__, w->line, "config_parse_redis(%s): expected %s, got %s", w->url,
+		                 w->ok ? "success" : "rejection", ok ? "success" : err))
+			continue;
+		if (!ok) {
+			unit_check_(err[0] && !strchr(err, '\n') && !t.password[0] && !t.sentinel.password[0], __FILE__,
+			            w->line,
+			            "config_parse_redis(%s): err should be one line and no password kept, got %s",
+			            w->url, unit_escz(err));
+			parse_err(w->line, NULL, ARGS("--redis", w->url), NULL);
+			parse_err(w->line, ENV({"DLOCKD_REDIS", w->url}), NOARGS, NULL);
+			continue;
+		}
+		check_sentinel(w->line, "config_parse_redis", &t, w);
+		if (parse_ok(w->line, &c, NULL, ARGS("--redis", w->url)) &&
+		    unit_check_(c.nredis == 1, __FILE__, w->line, "--redis %s: nredis %u", w->url, c.nredis))
+			check_sentinel(w->line, "--redis", &c.redis[0], w);
+		if (parse_ok(w->line, &c, ENV({"DLOCKD_REDIS", w->url}), NOARGS) &&
+		    unit_check_(c.nredis == 1, __FILE__, w->line, "DLOCKD_REDIS=%s: nredis %u", w->url, c.nredis))
+			check_sentinel(w->line, "DLOCKD_REDIS", &c.redis[0], w);
+	}
+	/* the one master: not beside Redlock nodes */
+	parse_err(__LINE__, NULL, ARGS("--redis", "redis+sentinel://a/m", "--redis", "redis://b"), "redis+sentinel");
+	parse_err(__LINE__, NULL, ARGS("--redis", "redis://b", "--redis", "redis+sentinel://a/m"), "redis+sentinel");
+	/* no password in an error */
+	{
+		struct redis_target t;
+		char err[512];
+		const char *bad[] = {"redis+sentinel://u:s3cr3tpw@a:0/m",
+		                     "redis+sentinel://a/m?sentinel_password=s3cr3tpw&x=1",
+		                     "redis+sentinel://:s3cr3tpw@a/m/x"};
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+			unit_check_(!config_parse_redis(bad[i], &t, err, sizeof err) && !strstr(err, "s3cr3tpw"),
+			            __FILE__, __LINE__,
+			            "%s: expected a rejection that does not show the password, got %s", bad[i],
+			            unit_escz(err));
+	}
+}
+
 static void test_redis_lists(void)
 {
 	struct config c;
@@ -860,6 +1009,7 @@ int main(void)
 	test_redis_password_secret();
 	test_redis_user_length();
 	test_redis_lists();
+	test_sentinel_urls();
 	test_ttl_relations();
 	test_drift_ratio();
 	test_log_and_prefix();

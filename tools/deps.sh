@@ -4,7 +4,7 @@
 # with `chaos`, those `make chaos` needs (python3); with `tls`, those the Redis-over-TLS test needs.
 # Usage: tools/deps.sh check|install [fuzz|chaos|tls]
 set -eu
-PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server openssl"
+PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server redis-tools openssl"
 # the Redis-over-TLS test (tests/tls) needs stunnel and openssl; without them it skips
 [ "${2:-}" = tls ] && PKGS="$PKGS stunnel4"
 [ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"

@@ -1,5 +1,6 @@
 /* Unit tests for slot.c: CRC16/XMODEM against known vectors and the hash-tag
  * rule against slots Redis itself computed (CLUSTER KEYSLOT on Redis 7.0). */
+#include "redis/cluster.h"
 #include "redis/slot.h"
 #include "locks/keys.h"
 #include "unit.h"
@@ -73,8 +74,49 @@ static void test_lock_keys_share_a_slot(void)
 	}
 }
 
+/* MOVED and ASK replies as cluster nodes word them; anything else is not one. */
+static void test_redirects(void)
+{
+	static const struct {
+		const char *err;
+		bool ok, ask;
+		unsigned slot;
+		const char *host;
+		int port;
+	} T[] = {
+	    {"MOVED 3999 127.0.0.1:6381", true, false, 3999, "127.0.0.1", 6381},
+	    {"ASK 3999 127.0.0.1:6381", true, true, 3999, "127.0.0.1", 6381},
+	    {"MOVED 16383 redis-3.internal:7000", true, false, 16383, "redis-3.internal", 7000},
+	    {"MOVED 0 ::1:7000", true, false, 0, "::1", 7000},
+	    {"MOVED 1 [::1]:7000", true, false, 1, "::1", 7000},
+	    {"MOVED 12 :7000", true, false, 12, "", 7000}, /* unknown endpoint: the node that answered */
+	    {"MOVED 16384 h:1", false, false, 0, NULL, 0},
+	    {"MOVED -1 h:1", false, false, 0, NULL, 0},
+	    {"MOVED 1 h", false, false, 0, NULL, 0},
+	    {"MOVED 1 h:0", false, false, 0, NULL, 0},
+	    {"MOVED 1 h:65536", false, false, 0, NULL, 0},
+	    {"MOVED 1 h:1x", false, false, 0, NULL, 0},
+	    {"MOVED 1  h:1", false, false, 0, NULL, 0},
+	    {"MOVED1 h:1", false, false, 0, NULL, 0},
+	    {"TRYAGAIN Multiple keys request during rehashing of slot", false, false, 0, NULL, 0},
+	    {"CLUSTERDOWN Hash slot not served", false, false, 0, NULL, 0},
+	    {"ERR unknown", false, false, 0, NULL, 0},
+	};
+
+	for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+		struct cluster_redirect r;
+		bool ok = cluster_parse_redirect(T[i].err, &r);
+		if (!CHECK(ok == T[i].ok, "cluster_parse_redirect(%s): %d", T[i].err, ok) || !ok)
+			continue;
+		CHECK(r.ask == T[i].ask && r.slot == T[i].slot && r.port == T[i].port && strcmp(r.host, T[i].host) == 0,
+		      "cluster_parse_redirect(%s): ask %d slot %u host %s port %d", T[i].err, r.ask, r.slot, r.host,
+		      r.port);
+	}
+}
+
 int main(void)
 {
+	test_redirects();
 	test_crc16();
 	test_slots();
 	test_lock_keys_share_a_slot();

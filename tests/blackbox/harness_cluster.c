@@ -55,7 +55,9 @@ static pid_t run_logged(char *const argv[], const char *log)
 	return pid;
 }
 
-static void node_spawn(int i)
+/* starts node i on its port; false (and no process) if it did not answer PING,
+ * e.g. because its cluster bus port (port + 10000) was taken */
+static bool node_try_spawn(int i)
 {
 	char port[16], conf[600];
 	snprintf(port, sizeof port, "%d", g_cl.port[i]);
@@ -85,7 +87,15 @@ static void node_spawn(int i)
 		g_cl.pid[i] = 0;
 		FAIL("fork failed for cluster node %d", i);
 	}
-	if (!port_pings(g_cl.port[i], 10000)) {
+	if (port_pings(g_cl.port[i], 10000))
+		return true;
+	cluster_node_kill(i);
+	return false;
+}
+
+static void node_spawn(int i)
+{
+	if (!node_try_spawn(i)) {
 		log_tail(g_cl.log[i], 20);
 		FAIL("cluster node %d (port %d) did not answer PING", i, g_cl.port[i]);
 	}
@@ -222,17 +232,18 @@ static void cluster_create(void)
 			bool taken = p == g_redis.port || p + 10000 > 65535;
 			for (int k = 0; k < i; k++)
 				taken |= g_cl.port[k] == p || g_cl.port[k] + 10000 == p || g_cl.port[k] == p + 10000;
-			if (!taken) {
-				g_cl.port[i] = p;
-				break;
-			}
 			if (tries > 50)
 				FAIL("no free port for cluster node %d", i);
+			if (taken)
+				continue;
+			g_cl.port[i] = p;
+			snprintf(g_cl.dir[i], sizeof g_cl.dir[i], "%s/cluster-%d-%d", harness_tmpdir(), i, p);
+			mkdir(g_cl.dir[i], 0700);
+			snprintf(g_cl.log[i], sizeof g_cl.log[i], "%s/redis.log", g_cl.dir[i]);
+			if (node_try_spawn(i))
+				break;
+			log_tail(g_cl.log[i], 5); /* another port: its bus port may have been taken */
 		}
-		snprintf(g_cl.dir[i], sizeof g_cl.dir[i], "%s/cluster-%d-%d", harness_tmpdir(), i, g_cl.port[i]);
-		mkdir(g_cl.dir[i], 0700);
-		snprintf(g_cl.log[i], sizeof g_cl.log[i], "%s/redis.log", g_cl.dir[i]);
-		node_spawn(i);
 	}
 	char *argv[16];
 	int n = 0;

@@ -239,7 +239,7 @@ static void cluster_create(void)
 			g_cl.port[i] = p;
 			snprintf(g_cl.dir[i], sizeof g_cl.dir[i], "%s/cluster-%d-%d", harness_tmpdir(), i, p);
 			mkdir(g_cl.dir[i], 0700);
-			snprintf(g_cl.log[i], sizeof g_cl.log[i], "%s/redis.log", g_cl.dir[i]);
+			snprintf(g_cl.log[i], sizeof g_cl.log[i], "%s/cluster-%d-%d/redis.log", harness_tmpdir(), i, p);
 			if (node_try_spawn(i))
 				break;
 			log_tail(g_cl.log[i], 5); /* another port: its bus port may have been taken */

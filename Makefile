@@ -54,7 +54,8 @@ FUZZ_BINS    = $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # They link the modules the parsers live in: not the libmicrohttpd glue, nor the Redis
 # connections and Redlock (which clang would also have to compile warning-free).
 FUZZ_LIB_SRCS := $(filter-out src/server/http.c src/server/healthcheck.c src/server/spec.c src/server/tls.c src/redis/adapter.c \
-                   src/redis/conn.c src/redis/redlock.c src/redis/store.c src/redis/sentinel.c,$(LIB_SRCS))
+                   src/redis/conn.c src/redis/redlock.c src/redis/store.c src/redis/sentinel.c \
+                   src/redis/cluster.c,$(LIB_SRCS))
 FUZZ_LIB_OBJS  = $(FUZZ_LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all help deps run test unit blackbox check fuzz fuzz-bins bench format format-check clean

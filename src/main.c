@@ -23,6 +23,7 @@
 #include "base/metrics.h"
 #include "server/spec.h"
 #include "server/tls.h"
+#include "redis/cluster.h"
 #include "redis/redlock.h"
 #include "redis/sentinel.h"
 #include "redis/store.h"
@@ -106,12 +107,25 @@ static void on_wake(void *arg)
 	http_quiesce(w->http, on_drained, w);
 }
 
-/* One store per Redis node (in Sentinel mode, behind the sentinels); several make a Redlock quorum. */
+/* One store per Redis node (in Sentinel mode, behind the sentinels); several
+ * make a Redlock quorum; a Redis Cluster gets its own backend, which makes a
+ * store per master. */
 static struct backend *open_backend(struct worker *w)
 {
 	const struct config *cfg = w->cfg;
 	struct backend *nodes[CONFIG_REDIS_MAX];
 	bool quorum = cfg->nredis > 1;
+
+	if (cfg->redis_cluster) {
+		struct cluster_config cc = {
+		    .seeds = cfg->redis,
+		    .nseeds = cfg->nredis,
+		    .keys = w->keys,
+		    .timeout_ms = cfg->redis_timeout_ms,
+		    .fence_retention_ms = cfg->fence_retention_ms,
+		};
+		return cluster_new(w->loop, &cc);
+	}
 
 	for (unsigned i = 0; i < cfg->nredis; i++) {
 		const struct redis_target *t = &cfg->redis[i];
@@ -272,7 +286,7 @@ int main(int argc, char **argv)
 		        "reaches it may take, list and inspect every lock. See docs/security.md",
 		        cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port);
 	}
-	if (cfg.nredis > 1) {
+	if (cfg.nredis > 1 && !cfg.redis_cluster) {
 		if (cfg.nredis % 2 == 0)
 			log_msg(LOG_WARN,
 			        "Redlock over %u nodes: an even count tolerates no more failures than %u nodes; "
@@ -330,8 +344,11 @@ int main(int argc, char **argv)
 	if (status == 0) {
 		log_msg(LOG_INFO, "dlockd %s listening on %s://%s:%d with %u thread(s), %s %s%s, key prefix '%s'",
 		        DLOCKD_VERSION, cfg.tls_cert[0] ? "https" : "http", cfg.listen_host[0] ? cfg.listen_host : "*",
-		        cfg.listen_port, cfg.threads, cfg.nredis > 1 ? "Redlock over" : "Redis", cfg.redis[0].label,
-		        cfg.nredis > 1 ? " and more" : "", cfg.prefix);
+		        cfg.listen_port, cfg.threads,
+		        cfg.redis_cluster ? "Redis Cluster from"
+		        : cfg.nredis > 1  ? "Redlock over"
+		                          : "Redis",
+		        cfg.redis[0].label, cfg.nredis > 1 ? " and more" : "", cfg.prefix);
 		for (;;) {
 			sig = 0;
 			if (sigwait(&sigs, &sig) != 0)

@@ -5,7 +5,7 @@
 # Usage: tools/deps.sh check|install [fuzz|chaos|tls]
 set -eu
 # redis-sentinel: the black-box suite's Sentinel tests run real sentinels (they fail, never skip, without it)
-PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server redis-sentinel openssl"
+PKGS="build-essential pkg-config libmicrohttpd-dev libgnutls28-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev redis-server redis-sentinel redis-tools openssl"
 # the Redis-over-TLS test (tests/tls) needs stunnel and openssl; without them it skips
 [ "${2:-}" = tls ] && PKGS="$PKGS stunnel4"
 [ "${2:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"

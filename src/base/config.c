@@ -58,9 +58,9 @@ static const struct opt {
     [O_LISTEN] = {"listen", "DLOCKD_LISTEN", "HOST:PORT",
                   "address to serve HTTP on (default 127.0.0.1:8080; :PORT for all interfaces)", OPT_STR, 0, 0},
     [O_REDIS] = {"redis", "DLOCKD_REDIS", "URL",
-                 "redis://[[user]:password@]host[:port][/db], unix:///path, or "
-                 "redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db] "
-                 "(default redis://127.0.0.1:6379)",
+                 "redis://[[user]:password@]host[:port][/db], unix:///path, "
+                 "redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db], or "
+                 "redis+cluster://[user:password@]host:port[,host:port...] (default redis://127.0.0.1:6379)",
                  OPT_STR, 0, 0},
     [O_PREFIX] = {"prefix", "DLOCKD_PREFIX", "STR", "prefix of every Redis key (default dlock:)", OPT_STR, 0, 0},
     [O_DEFAULT_TTL] = {"default-ttl-ms", "DLOCKD_DEFAULT_TTL_MS", "MS",
@@ -405,6 +405,81 @@ bool config_parse_redis(const char *url, struct redis_target *t, char *err, size
 	return true;
 }
 
+#define CLUSTER_SCHEME "redis+cluster://"
+
+bool config_parse_redis_cluster(const char *url, struct redis_target *seeds, unsigned max, unsigned *n, char *err,
+                                size_t errlen)
+{
+	const char *rest, *at;
+	char user[CONFIG_STR_MAX + 1] = "", password[CONFIG_STR_MAX + 1] = "";
+
+	*n = 0;
+	if (strncmp(url, CLUSTER_SCHEME, strlen(CLUSTER_SCHEME)) != 0) {
+		snprintf(err, errlen,
+		         "bad Redis Cluster address: expected " CLUSTER_SCHEME "[user:password@]host:port[,...]");
+		return false;
+	}
+	rest = url + strlen(CLUSTER_SCHEME);
+	at = strrchr(rest, '@');
+	if (at) {
+		const char *colon = memchr(rest, ':', (size_t)(at - rest));
+		const char *pw = colon ? colon + 1 : rest;
+		if (colon && percent_decode(rest, (size_t)(colon - rest), user, sizeof user) < 0) {
+			snprintf(err, errlen, "bad Redis Cluster address: the user name is too long or badly encoded");
+			return false;
+		}
+		if (percent_decode(pw, (size_t)(at - pw), password, sizeof password) < 0) {
+			snprintf(err, errlen, "bad Redis Cluster address: the password is too long or badly encoded");
+			return false;
+		}
+		rest = at + 1;
+	}
+	for (;;) {
+		size_t len = strcspn(rest, ",");
+		char hostport[CONFIG_STR_MAX + 1];
+		struct redis_target *t;
+
+		if (*n == max) {
+			snprintf(err, errlen, "bad Redis Cluster address: at most %u seed nodes", max);
+			return false;
+		}
+		t = &seeds[*n];
+		memset(t, 0, sizeof *t);
+		if (!copy_str(hostport, sizeof hostport, rest, len) || memchr(hostport, '/', len) ||
+		    !parse_hostport(hostport, t->host, &t->port, false) || !t->host[0]) {
+			snprintf(err, errlen,
+			         "bad Redis Cluster address: expected " CLUSTER_SCHEME
+			         "[user:password@]host:port[,host:port...] (no database: a cluster has only 0)");
+			return false;
+		}
+		if (!t->port)
+			t->port = 6379;
+		memcpy(t->user, user, sizeof user);
+		memcpy(t->password, password, sizeof password);
+		snprintf(t->label, sizeof t->label, strchr(t->host, ':') ? "[%s]:%d" : "%s:%d", t->host, t->port);
+		(*n)++;
+		if (!rest[len])
+			return true;
+		rest += len + 1;
+	}
+}
+
+/* --redis or DLOCKD_REDIS holding a redis+cluster:// address: the seeds,
+ * alone. */
+static bool parse_redis_cluster(struct config *c, const char *v, bool from_flag, char *err, size_t errlen)
+{
+	if (c->nredis > 0) {
+		snprintf(err, errlen,
+		         "%s: a redis+cluster:// address names every seed node itself: give it once, alone",
+		         from_flag ? "--redis" : "DLOCKD_REDIS");
+		return false;
+	}
+	if (!config_parse_redis_cluster(v, c->redis, CONFIG_REDIS_MAX, &c->nredis, err, errlen))
+		return false;
+	c->redis_cluster = true;
+	return true;
+}
+
 static bool parse_redis_list(struct config *c, const char *list, char *err, size_t errlen)
 {
 	char buf[4096];
@@ -527,7 +602,18 @@ static bool apply(struct config *c, enum opt_id id, const char *v, bool from_fla
 		}
 		return true;
 	case O_REDIS:
-		/* Repeated flags add nodes; the variable is a comma-separated list. */
+		/* Repeated flags add nodes; the variable is a comma-separated list.
+		 * A cluster address is one value, seeds and all. */
+		if (strncmp(v, CLUSTER_SCHEME, strlen(CLUSTER_SCHEME)) == 0) {
+			if (!from_flag)
+				c->nredis = 0;
+			return parse_redis_cluster(c, v, from_flag, err, errlen);
+		}
+		if (c->redis_cluster) {
+			snprintf(err, errlen,
+			         "--redis: a redis+cluster:// address cannot be mixed with other addresses");
+			return false;
+		}
 		if (from_flag) {
 			if (c->nredis == CONFIG_REDIS_MAX) {
 				snprintf(err, errlen, "--redis: at most %d Redis nodes", CONFIG_REDIS_MAX);
@@ -728,6 +814,7 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
 		if (id == O_REDIS && !redis_flag_seen) {
 			redis_flag_seen = true;
 			c->nredis = 0; /* flags replace the environment's list */
+			c->redis_cluster = false;
 		}
 		if (!apply(c, (enum opt_id)id, val, true, err, errlen))
 			return CONFIG_ERROR;

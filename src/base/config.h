@@ -47,6 +47,7 @@ struct config {
 	int listen_port;
 	struct redis_target redis[CONFIG_REDIS_MAX];
 	unsigned nredis;
+	bool redis_cluster; /* redis+cluster://: redis[0..nredis) are a Redis Cluster's seed nodes */
 	char prefix[65];
 	int64_t default_ttl_ms, min_ttl_ms, max_ttl_ms;
 	unsigned redis_timeout_ms;
@@ -98,5 +99,12 @@ enum config_result config_parse(struct config *c, int argc, char *const argv[], 
  * password (the data nodes'; the sentinels get AUTH only from the query). Returns false with a reason in err, which
  * never repeats the address (it may carry a password). */
 bool config_parse_redis(const char *url, struct redis_target *t, char *err, size_t errlen);
+
+/* Parses a Redis Cluster address, redis+cluster://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]
+ * (the seed nodes; user and password percent-encoded, as for redis://, and
+ * given to every node), into seeds[0..*n) (at most max). Returns false with a
+ * reason in err, which never repeats the address. */
+bool config_parse_redis_cluster(const char *url, struct redis_target *seeds, unsigned max, unsigned *n, char *err,
+                                size_t errlen);
 
 #endif

@@ -69,3 +69,34 @@ bool cursor_walk_decode(const char *cursor, unsigned n, unsigned *node, unsigned
 	*inner = cursor + 3;
 	return true;
 }
+
+void cursor_cluster_encode(char out[BACKEND_CURSOR_MAX + 1], unsigned slot, const char *inner)
+{
+	size_t len = strnlen(inner, BACKEND_CURSOR_MAX - 4);
+	out[0] = 'C';
+	out[1] = TEXT_B64URL[(slot >> 12) & 63];
+	out[2] = TEXT_B64URL[(slot >> 6) & 63];
+	out[3] = TEXT_B64URL[slot & 63];
+	memcpy(out + 4, inner, len);
+	out[len + 4] = '\0';
+}
+
+bool cursor_cluster_decode(const char *cursor, unsigned *slot, const char **inner)
+{
+	unsigned v = 0;
+	char scan[24], after[LOCK_NAME_MAX + 1];
+
+	if (cursor[0] != 'C')
+		return false;
+	for (int i = 1; i <= 3; i++) {
+		const char *p = cursor[i] ? strchr(TEXT_B64URL, cursor[i]) : NULL;
+		if (!p)
+			return false;
+		v = v << 6 | (unsigned)(p - TEXT_B64URL);
+	}
+	if (v >= 16384 || (cursor[4] && !cursor_node_decode(cursor + 4, scan, after)))
+		return false;
+	*slot = v;
+	*inner = cursor + 4;
+	return true;
+}

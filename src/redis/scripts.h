@@ -314,7 +314,10 @@ static const char SCRIPT_INSPECT[] =
  * expiry, a name that is not 1-255 bytes of A-Z a-z 0-9 . _ - : @ in braces)
  * is skipped and counted once: those after the page's last lock are counted
  * by the page that resumes there. Keys that vanish while the page is made
- * are not counted. Never raises: the hash reads are pcalls.
+ * are not counted, nor keys the node refuses to read (on a Redis Cluster
+ * master, a key of a slot being migrated into it and not yet its own: a list
+ * made during a migration may miss such a lock). Never raises: the key reads are
+ * pcalls.
  * Returns {now, next cursor, next after-key, keys skipped, the first key
  * skipped ("" for none), then per lock: key, owner, has_owner, fence,
  * acquired, remaining, expires}. next cursor "0" with after-key "" means done. */
@@ -341,7 +344,8 @@ static const char SCRIPT_LIST[] = LUA_NOW LUA_READ_LOCK
     "  for _, k in ipairs(batch) do\n"
     "    if after == '' or k > after then\n"
     "      local v = redis.pcall('HMGET', k, 'token', 'owner', 'fence', 'acq', 'ho', 'ttl', 'exp')\n"
-    "      local pttl = redis.call('PTTL', k)\n"
+    "      local pttl = redis.pcall('PTTL', k)\n"
+    "      if type(pttl) ~= 'number' then pttl = -2 end\n"
     "      if pttl == -1 or (pttl > 0 and (v.err or not named(k) or lock_problem(v))) then\n"
     "        held = held + 1\n"
     "        if held_first == '' then held_first = k end\n"

@@ -77,6 +77,7 @@ struct op {
 	int script;   /* for EVALSHA ops, else -1 */
 	bool evalsha; /* argv[0] is EVALSHA (may become EVAL on NOSCRIPT) */
 	bool batched; /* a write whose answer waits for the replicas' acknowledgement (acks.h) */
+	bool asking;  /* cluster: sent right after an ASKING (store_ask) */
 	uint64_t sent_ms;
 	union {
 		backend_lock_fn *lock;
@@ -143,6 +144,7 @@ struct store {
 	char probe_sha[SHA1_HEX + 1];
 	char probe_keys[4][KEYS_KEY_MAX + 1];
 	char channel[KEYS_KEY_MAX + 1];
+	bool ask_next; /* cluster: the next lock operation goes after an ASKING */
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
 	void *watch_arg;
@@ -321,6 +323,27 @@ static enum reply_shape shape_of(enum op_kind kind)
 
 static void hold(struct op *op, const struct lock_reply *out);
 
+/* Words that start a cluster's refusal of a command before it ran. */
+static const char *const CLUSTER_REFUSALS[] = {"MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN"};
+
+static bool is_cluster_refusal(const char *s)
+{
+	for (size_t i = 0; i < sizeof CLUSTER_REFUSALS / sizeof CLUSTER_REFUSALS[0]; i++)
+		if (strncmp(s, CLUSTER_REFUSALS[i], strlen(CLUSTER_REFUSALS[i])) == 0)
+			return true;
+	return false;
+}
+
+static bool cluster_refusal(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && is_cluster_refusal(r->str);
+}
+
+bool store_cluster_error(const struct lock_reply *r)
+{
+	return r->outcome == LOCK_UNAVAILABLE && is_cluster_refusal(r->detail);
+}
+
 static void finish_op(struct op *op, const redisReply *r)
 {
 	switch (op->kind) {
@@ -340,6 +363,8 @@ static void finish_op(struct op *op, const redisReply *r)
 		note_policy(op->s, r);
 		break;
 	case OP_LEAVE:
+		if (r && op->s->cfg.cluster_node && cluster_refusal(r))
+			break; /* moved: the entry ends with its liveness window */
 		if (r && r->type == REDIS_REPLY_ERROR) {
 			char why[BACKEND_DETAIL_MAX + 1];
 			enum lock_outcome o = replies_error(r, why, sizeof why);
@@ -356,9 +381,12 @@ static void finish_op(struct op *op, const redisReply *r)
 		memset(&out, 0, sizeof out);
 		memcpy(out.view.name, op->name, sizeof out.view.name);
 		bool behind = false;
-		if (!r)
+		if (!r) {
 			out.outcome = LOCK_UNAVAILABLE;
-		else
+		} else if (op->s->cfg.cluster_node && cluster_refusal(r)) {
+			out.outcome = LOCK_UNAVAILABLE; /* the caller follows it (cluster.c) */
+			snprintf(out.detail, sizeof out.detail, "%s", r->str);
+		} else
 			replies_lock(shape_of(op->kind), r, op->token, op->retoken, &out, &behind);
 		if (behind)
 			metrics_inc(METRIC_FENCE_CLOCK_BEHIND);
@@ -419,8 +447,16 @@ static int send_op(struct op *op)
 		op->argv[op->run_arg] = op->s->run;
 		op->argvlen[op->run_arg] = strlen(op->s->run);
 	}
-	if (!ch->conn.ac ||
-	    redisAsyncCommandArgv(ch->conn.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
+	if (!ch->conn.ac)
+		return -1;
+	if (op->asking) {
+		/* ASKING holds for the next command on the connection: the script */
+		const char *argv[] = {"ASKING"};
+		size_t lens[] = {6};
+		if (redisAsyncCommandArgv(ch->conn.ac, NULL, NULL, 1, argv, lens) != REDIS_OK)
+			return -1;
+	}
+	if (redisAsyncCommandArgv(ch->conn.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
 		return -1;
 	pending_push(ch, op);
 	if (op->batched) {
@@ -714,6 +750,11 @@ static void note_run(struct store *s, const redisReply *r)
 /* The probe's answer (acl.h): the script commands Redis refused, in pairs. */
 static void note_probe(struct store *s, const char *cmd, const redisReply *r)
 {
+	if (r->type == REDIS_REPLY_ERROR && s->cfg.cluster_node && is_cluster_refusal(r->str)) {
+		/* Its keys' slot is another master's: that master's setup checks them. */
+		s->probed = true;
+		return;
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		if (acl_refused(r->str))
 			acl_missing_add(&s->missing, cmd, r->str);
@@ -1285,10 +1326,14 @@ static enum backend_start lock_op(struct backend *b, enum op_kind kind, const st
                                   backend_lock_fn *cb, void *arg)
 {
 	struct store *s = (struct store *)b;
-	struct op *op = build_lock_op(s, kind, req, cb, arg);
+	bool asking = s->ask_next; /* this operation's (store_ask), whatever becomes of it */
+	struct op *op;
 
+	s->ask_next = false;
+	op = build_lock_op(s, kind, req, cb, arg);
 	if (!op)
 		return BACKEND_NO_MEMORY;
+	op->asking = asking;
 	return start(kind == OP_INSPECT && req->listing ? &s->lst : &s->cmd, op);
 }
 
@@ -1429,6 +1474,8 @@ static const char *store_warning(struct backend *b)
 	return fault ? fault : s->warning[0] ? s->warning : NULL;
 }
 
+static void sub_init(struct store *s);
+
 static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync_fn *resync, void *arg)
 {
 	struct store *s = (struct store *)b;
@@ -1436,7 +1483,35 @@ static void store_watch(struct backend *b, backend_wake_fn *wake, backend_resync
 	s->wake = wake;
 	s->resync = resync;
 	s->watch_arg = arg;
+	if (s->sub.closing)
+		sub_init(s); /* after store_unwatch() */
 	conn_start(&s->sub);
+}
+
+void store_ask(struct backend *b)
+{
+	((struct store *)b)->ask_next = true;
+}
+
+bool store_connected(struct backend *b)
+{
+	struct store *s = (struct store *)b;
+	return s->cmd.conn.state == CONN_READY && !s->fault[0];
+}
+
+bool store_watching(struct backend *b)
+{
+	struct store *s = (struct store *)b;
+	return s->sub.state == CONN_READY && !s->sub.closing;
+}
+
+void store_unwatch(struct backend *b)
+{
+	struct store *s = (struct store *)b;
+
+	s->wake = NULL;
+	s->resync = NULL;
+	conn_close(&s->sub);
 }
 
 static void store_free(struct backend *b)
@@ -1496,6 +1571,17 @@ static void chan_init(struct store *s, struct chan *ch, const char *role, bool l
 	loop_timer_init(&ch->timer, chan_timer_fired, ch);
 }
 
+/* Prepares the subscriber; it does not connect yet. The subscriber sends no
+ * commands the FIFO's timeout watches: the connect timeout bounds its setup
+ * too. */
+static void sub_init(struct store *s)
+{
+	const struct store_config *cfg = &s->cfg;
+
+	conn_init(&s->sub, s->loop, cfg->host, cfg->port, cfg->unix_path, cfg->label, " (wake-ups)", cfg->timeout_ms,
+	          true, &SUB_HOOKS, s);
+}
+
 struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 {
 	struct store *s = calloc(1, sizeof *s);
@@ -1525,10 +1611,7 @@ struct backend *store_new(struct loop *loop, const struct store_config *cfg)
 	}
 	chan_init(s, &s->cmd, "", false);
 	chan_init(s, &s->lst, " (lists)", true);
-	/* The subscriber sends no commands the FIFO's timeout watches: the
-	 * connect timeout bounds its setup too. */
-	conn_init(&s->sub, loop, cfg->host, cfg->port, cfg->unix_path, s->cfg.label, " (wake-ups)", cfg->timeout_ms,
-	          true, &SUB_HOOKS, s);
+	sub_init(s);
 	conn_start(&s->cmd.conn);
 	return &s->base;
 }

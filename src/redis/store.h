@@ -32,6 +32,7 @@ struct store_config {
 	 * ROLE with master_only): the master may have moved. NULL for none. */
 	void (*lost)(void *arg);
 	void *lost_arg;
+	bool cluster_node; /* a master of a Redis Cluster: redirections are the caller's (cluster.h) */
 };
 
 /* store_fence_floor's callback: ok says whether the node confirmed. */
@@ -45,6 +46,23 @@ typedef void store_confirm_fn(void *arg, bool ok);
  * when BACKEND_STARTED. */
 enum backend_start store_fence_floor(struct backend *b, const char *name, const char *token, int64_t fence,
                                      const char *adopt, store_confirm_fn *cb, void *arg);
+
+/* Cluster nodes (cfg.cluster_node). A lock operation that Redis refused with
+ * a cluster redirection or state error (MOVED, ASK, TRYAGAIN, CLUSTERDOWN)
+ * answers LOCK_UNAVAILABLE with that error reply, as Redis gave it, in the
+ * reply's detail (cut to BACKEND_DETAIL_MAX bytes); the script did not run.
+ * Any other LOCK_UNAVAILABLE has an empty detail. store_cluster_error()
+ * tells the two apart. */
+bool store_cluster_error(const struct lock_reply *r);
+/* The next lock operation started on b (a store) is sent right after an
+ * ASKING, on the same connection: an ASK redirection's one retry. */
+void store_ask(struct backend *b);
+/* Whether b's command connection is up and set up. */
+bool store_connected(struct backend *b);
+/* Whether b's subscriber (started by watch()) is subscribed now. */
+bool store_watching(struct backend *b);
+/* Stops b's wake-ups: closes its subscriber (a later watch() opens it again). */
+void store_unwatch(struct backend *b);
 
 /* Returns a backend for one Redis node, already connecting on loop, or NULL on
  * allocation failure. cfg's strings must outlive the store. The subscriber

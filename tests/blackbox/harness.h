@@ -67,7 +67,8 @@ struct test {
 	X(tls)                                                                                                         \
 	X(acl)                                                                                                         \
 	X(replicas)                                                                                                    \
-	X(sentinel)
+	X(sentinel)                                                                                                    \
+	X(cluster)
 
 #define HARNESS_SUITE_DECL(s) extern const struct test tests_##s[];
 HARNESS_SUITES(HARNESS_SUITE_DECL)
@@ -459,6 +460,33 @@ void sentinel_kill(int i); /* SIGKILL + reap (a no-op if it is down) */
 char port_cmd(int port, char *out, size_t outsz, int argc, const char *const *argv);
 /* one command to the Redis (or sentinel) on port, as redis_list() */
 const char **port_list(int port, int argc, const char *const *argv, size_t *n);
+
+/* ------------------------------------------------------- Redis Cluster
+ *
+ * One real Redis Cluster for the cluster suite (harness_cluster.c): masters
+ * 0..CLUSTER_MASTERS-1 made with redis-cli --cluster create, and node
+ * CLUSTER_MASTERS a replica of master 0, on loopback ports. Made at the first
+ * cluster_ensure() and kept for the next tests (each starts with every
+ * master's keys flushed); killed at exit. Main thread only. */
+
+enum { CLUSTER_MASTERS = 3, CLUSTER_NODES = CLUSTER_MASTERS + 1 };
+
+/* the cluster up, every slot served, its masters' keys flushed; made (or
+ * made again after cluster_broken()) if need be; fails the test otherwise */
+void cluster_ensure(void);
+/* the test left the cluster unfit for the next: the next cluster_ensure() makes a new one */
+void cluster_broken(void);
+int cluster_port(int i); /* node i's port */
+/* "redis+cluster://127.0.0.1:<port of node 0>,127.0.0.1:<port of node 1>" (test-owned) */
+const char *cluster_url(void);
+/* the node (index) that serves slot now, as node `ask` sees it; -1 if none */
+int cluster_owner(int ask, unsigned slot);
+unsigned cluster_keyslot(const char *key); /* CLUSTER KEYSLOT */
+const char *cluster_node_id(int i);        /* CLUSTER MYID, test-owned */
+void cluster_node_kill(int i);             /* SIGKILL + reap */
+void cluster_node_restart(int i);          /* from its own nodes.conf; fails the test if it does not answer */
+void cluster_kill_all(void);               /* async-signal-safe: SIGKILL every node */
+void cluster_reap_all(void);               /* at exit */
 
 /* ------------------------------------------------ a stalling Redis proxy
  *

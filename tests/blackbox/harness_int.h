@@ -17,6 +17,8 @@
  *                     exclusion check
  *   harness_proxy.c   a TCP relay in front of a Redis that stalls the
  *                     connections whose traffic shows a pattern
+ *   harness_cluster.c a Redis Cluster (3 masters, one replica) kept across
+ *                     the cluster suite
  */
 #ifndef DLOCKD_BLACKBOX_HARNESS_INT_H
 #define DLOCKD_BLACKBOX_HARNESS_INT_H

@@ -83,6 +83,7 @@ static void kill_reap(pid_t pid)
 
 void procs_kill_all(void)
 {
+	cluster_kill_all();
 	if (g_dl.pid > 0)
 		kill_group(g_dl.pid);
 	if (g_redis.pid > 0)
@@ -92,6 +93,7 @@ void procs_kill_all(void)
 void procs_reap_all(void)
 {
 	procs_kill_all();
+	cluster_reap_all();
 	if (g_dl.pid > 0)
 		waitpid(g_dl.pid, NULL, 0);
 	if (g_redis.pid > 0)

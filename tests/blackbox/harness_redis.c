@@ -324,6 +324,16 @@ void redis_config_undo(void)
 
 /* ------------------------------------------------------------ Redlock nodes */
 
+char port_cmd(int port, char *out, size_t outsz, int argc, const char *const *argv)
+{
+	return cmd_at(port, -1, out, outsz, argc, argv);
+}
+
+const char **port_list(int port, int argc, const char *const *argv, size_t *n)
+{
+	return list_at(port, argc, argv, n);
+}
+
 char node_cmd(int i, char *out, size_t outsz, int argc, const char *const *argv)
 {
 	if (outsz)
@@ -355,15 +365,4 @@ int node_exists(int i, const char *key)
 	if (node_cmd(i, out, sizeof out, 2, argv) != ':')
 		return -1;
 	return atoi(out);
-}
-
-char port_cmd(int port, char *out, size_t outsz, int argc, const char *const *argv)
-{
-	return cmd_at(port, -1, out, outsz, argc, argv);
-}
-
-const char **port_list(int port, int argc, const char *const *argv, size_t *n)
-{
-	*n = 0;
-	return list_at(port, argc, argv, n);
 }

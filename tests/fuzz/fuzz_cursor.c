@@ -72,6 +72,30 @@ static void check_encode(struct fuzz_in in)
 	FUZZ_CHECK(cursor_walk_decode(walk, n, &node, &skipped, &inner) && node == want_node &&
 	               skipped == want_skipped && strcmp(inner, cur) == 0,
 	           "walk cursor does not decode to its parts");
+	/* a cluster walk's cursor: a slot (0..16383), then the node cursor */
+	{
+		unsigned want_slot = (want_node * 2731u + want_skipped * 7u) % 16384, slot;
+		cursor_cluster_encode(walk, want_slot, cur);
+		FUZZ_CHECK(cursor_cluster_decode(walk, &slot, &inner) && slot == want_slot && strcmp(inner, cur) == 0,
+		           "cluster cursor does not decode to its parts");
+		FUZZ_CHECK(!cursor_cluster_decode(cur, &slot, &inner), "a node cursor passes for a cluster cursor");
+	}
+}
+
+/* A cursor the cluster takes: 'C', a slot below 16384 in 3 base64url chars, and
+ * nothing or a node cursor; re-encoded, the same string. */
+static void check_cluster(const char *cursor)
+{
+	unsigned slot;
+	const char *inner;
+	char again[BACKEND_CURSOR_MAX + 1], scan[24], after[LOCK_NAME_MAX + 1];
+
+	if (!cursor_cluster_decode(cursor, &slot, &inner))
+		return;
+	FUZZ_CHECK(cursor[0] == 'C' && slot < 16384, "cluster cursor with slot %u", slot);
+	FUZZ_CHECK(!inner[0] || cursor_node_decode(inner, scan, after), "cluster cursor with a bad node cursor");
+	cursor_cluster_encode(again, slot, inner);
+	FUZZ_CHECK(strcmp(again, cursor) == 0, "cluster cursor does not re-encode to itself");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -80,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *cursor = fuzz_strndup((const char *)data, size < BACKEND_CURSOR_MAX ? size : BACKEND_CURSOR_MAX);
 
 	check_node(cursor);
+	check_cluster(cursor);
 	for (unsigned n = 1; n <= 9; n++)
 		check_walk(cursor, n);
 	check_encode((struct fuzz_in){data, size});

@@ -1,9 +1,12 @@
 /* Fuzzes config_parse_redis(), the Redis address of --redis and
- * DLOCKD_REDIS (redis://, unix:// and redis+sentinel://). What parses is within bounds, its port and database were
- * written as plain digits, its label is host:port (never the password), and
- * the address rebuilt from the parts parses to the same parts. What does not
- * parse gets one of the fixed reasons, which never echo the address (it may
- * carry a password). */
+ * DLOCKD_REDIS (redis://, unix:// and redis+sentinel://), and
+ * config_parse_redis_cluster() for an input that starts with redis+cluster://
+ * (seeds: the same properties for each, one user and password for all, and
+ * the rebuilt address parses to the same seeds). What parses is within
+ * bounds, its port and database were written as plain digits, its label is
+ * host:port (never the password), and the address rebuilt from the parts
+ * parses to the same parts. What does not parse gets one of the fixed
+ * reasons, which never echo the address (it may carry a password). */
 #include "fuzz.h"
 
 #include "base/config.h"
@@ -23,12 +26,77 @@ static const char *const REASONS[] = {
     "bad Redis address: the database must be a number",
 };
 
-static bool known_reason(const char *err)
+static const char *const CLUSTER_REASONS[] = {
+    "bad Redis Cluster address: expected redis+cluster://[user:password@]host:port[,...]",
+    "bad Redis Cluster address: the user name is too long or badly encoded",
+    "bad Redis Cluster address: the password is too long or badly encoded",
+    "bad Redis Cluster address: at most 9 seed nodes",
+    "bad Redis Cluster address: expected redis+cluster://[user:password@]host:port[,host:port...] (no database: a "
+    "cluster has only 0)",
+};
+
+static bool known_in(const char *const *reasons, size_t n, const char *err)
 {
-	for (size_t i = 0; i < sizeof REASONS / sizeof REASONS[0]; i++)
-		if (strcmp(err, REASONS[i]) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(err, reasons[i]) == 0)
 			return true;
 	return false;
+}
+
+static bool known_reason(const char *err)
+{
+	return known_in(REASONS, sizeof REASONS / sizeof REASONS[0], err);
+}
+
+/* The cluster form: what parses is a list of plain host:port seeds sharing
+ * one user and password; rebuilt, it parses to the same seeds. */
+static void fuzz_cluster(const char *url)
+{
+	struct redis_target seeds[CONFIG_REDIS_MAX], again_seeds[CONFIG_REDIS_MAX];
+	char err[256] = "", again[16 * CONFIG_STR_MAX], label[CONFIG_STR_MAX + 16];
+	unsigned n, n2;
+	size_t o = 0;
+
+	if (!config_parse_redis_cluster(url, seeds, CONFIG_REDIS_MAX, &n, err, sizeof err)) {
+		FUZZ_CHECK(known_in(CLUSTER_REASONS, sizeof CLUSTER_REASONS / sizeof CLUSTER_REASONS[0], err),
+		           "unexpected cluster reason \"%s\"", err);
+		return;
+	}
+	FUZZ_CHECK(n >= 1 && n <= CONFIG_REDIS_MAX, "%u seeds", n);
+	o += (size_t)snprintf(again + o, sizeof again - o, "redis+cluster://");
+	if (seeds[0].user[0] || seeds[0].password[0]) {
+		for (const char *p = seeds[0].user; *p; p++)
+			o += (size_t)snprintf(again + o, sizeof again - o,
+			                      *p == '%'   ? "%%25"
+			                      : *p == ':' ? "%%3A"
+			                                  : "%c",
+			                      *p);
+		again[o++] = ':';
+		for (const char *p = seeds[0].password; *p; p++)
+			o += (size_t)snprintf(again + o, sizeof again - o, *p == '%' ? "%%25" : "%c", *p);
+		again[o++] = '@';
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct redis_target *t = &seeds[i];
+		FUZZ_CHECK(t->host[0] && !strpbrk(t->host, "/@,") && !t->unix_path[0] && t->db == 0,
+		           "bad seed host \"%s\"", t->host);
+		FUZZ_CHECK(t->port >= 1 && t->port <= 65535, "seed port %d", t->port);
+		FUZZ_CHECK(strcmp(t->user, seeds[0].user) == 0 && strcmp(t->password, seeds[0].password) == 0,
+		           "seeds with different credentials");
+		snprintf(label, sizeof label, strchr(t->host, ':') ? "[%s]:%d" : "%s:%d", t->host, t->port);
+		FUZZ_CHECK(strcmp(t->label, label) == 0, "seed label \"%s\" is not host:port", t->label);
+		o += (size_t)snprintf(again + o, sizeof again - o,
+		                      strchr(t->host, ':') || t->host[0] == '[' ? "%s[%s]:%d" : "%s%s:%d", i ? "," : "",
+		                      t->host, t->port);
+	}
+	FUZZ_CHECK(config_parse_redis_cluster(again, again_seeds, CONFIG_REDIS_MAX, &n2, err, sizeof err),
+	           "rebuilt cluster address \"%s\" does not parse: %s", again, err);
+	FUZZ_CHECK(n2 == n, "rebuilt cluster address \"%s\": %u seeds, not %u", again, n2, n);
+	for (unsigned i = 0; i < n; i++)
+		FUZZ_CHECK(strcmp(seeds[i].label, again_seeds[i].label) == 0 &&
+		               strcmp(seeds[i].user, again_seeds[i].user) == 0 &&
+		               strcmp(seeds[i].password, again_seeds[i].password) == 0,
+		           "rebuilt cluster address \"%s\" parses differently", again);
 }
 
 /* The digits the address gave for its port and database (NULL when none). */
@@ -127,6 +195,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256] = "", label[CONFIG_STR_MAX + 16], again[8 * CONFIG_STR_MAX];
 	struct redis_target t, t2;
 
+	if (strncmp(url, "redis+cluster://", 16) == 0) {
+		fuzz_cluster(url);
+		free(url);
+		return 0;
+	}
 	if (!config_parse_redis(url, &t, err, sizeof err)) {
 		FUZZ_CHECK(known_reason(err), "unexpected reason \"%s\"", err);
 		free(url);

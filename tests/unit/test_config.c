@@ -1000,6 +1000,103 @@ static void test_tls(void)
 	parse_err(__LINE__, NULL, ARGS("--tls-cert"), "needs a value");
 }
 
+/* redis+cluster://: seeds, each with the user and password; no database; never mixed. */
+static void test_redis_cluster(void)
+{
+	static const struct {
+		int line;
+		const char *url;
+		unsigned n;
+		const char *labels[3];
+		const char *user, *password;
+	} OK[] = {
+	    {__LINE__, "redis+cluster://h:7000", 1, {"h:7000"}, "", ""},
+	    {__LINE__, "redis+cluster://h", 1, {"h:6379"}, "", ""},
+	    {__LINE__, "redis+cluster://a:1,b:2,[::1]:3", 3, {"a:1", "b:2", "[::1]:3"}, "", ""},
+	    {__LINE__, "redis+cluster://dlockd:p%40w%2C@a:1,b:2", 2, {"a:1", "b:2"}, "dlockd", "p@w,"},
+	    {__LINE__, "redis+cluster://:pw@a:1", 1, {"a:1"}, "", "pw"},
+	    {__LINE__, "redis+cluster://pw@a:1", 1, {"a:1"}, "", "pw"},
+	};
+	static const struct {
+		int line;
+		const char *url;
+	} BAD[] = {
+	    {__LINE__, "redis+cluster://"},
+	    {__LINE__, "redis+cluster://a:1,"},
+	    {__LINE__, "redis+cluster://,a:1"},
+	    {__LINE__, "redis+cluster://a:1,,b:2"},
+	    {__LINE__, "redis+cluster://a:1/0"},
+	    {__LINE__, "redis+cluster://a:1/2"},
+	    {__LINE__, "redis+cluster://a:0"},
+	    {__LINE__, "redis+cluster://a:x"},
+	    {__LINE__, "redis+cluster://::1:3"},
+	    {__LINE__, "redis+cluster://u:%zz@a:1"},
+	    {__LINE__, "redis+cluster://a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10"},
+	    {__LINE__, "redis+clusters://a:1"},
+	    {__LINE__, "redis+cluster:/a:1"},
+	};
+	struct config c;
+
+	for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++) {
+		struct redis_target seeds[CONFIG_REDIS_MAX];
+		unsigned n = 99;
+		char err[256] = "";
+		bool ok = config_parse_redis_cluster(OK[i].url, seeds, CONFIG_REDIS_MAX, &n, err, sizeof err);
+		if (!unit_check_(ok && n == OK[i].n, __FILE__, OK[i].line, "%s: expected %u seeds, got %s %u (%s)",
+		                 OK[i].url, OK[i].n, ok ? "ok" : "an error", n, err))
+			continue;
+		for (unsigned k = 0; k < n; k++) {
+			CHECK_STR(seeds[k].label, OK[i].labels[k], "seed label");
+			CHECK_STR(seeds[k].user, OK[i].user, "seed user");
+			CHECK_STR(seeds[k].password, OK[i].password, "seed password");
+			CHECK_INT(seeds[k].db, 0, "seed db");
+			CHECK_STR(seeds[k].unix_path, "", "seed unix path");
+		}
+		if (parse_ok(OK[i].line, &c, NULL, ARGS("--redis", OK[i].url))) {
+			CHECK(c.redis_cluster, "--redis %s: not a cluster", OK[i].url);
+			CHECK_INT(c.nredis, OK[i].n, "--redis cluster: nredis");
+		}
+		if (parse_ok(OK[i].line, &c, ENV({"DLOCKD_REDIS", OK[i].url}), NOARGS)) {
+			CHECK(c.redis_cluster, "DLOCKD_REDIS=%s: not a cluster", OK[i].url);
+			CHECK_INT(c.nredis, OK[i].n, "DLOCKD_REDIS cluster: nredis");
+			CHECK_STR(c.redis[OK[i].n - 1].label, OK[i].labels[OK[i].n - 1],
+			          "DLOCKD_REDIS cluster: last seed");
+		}
+	}
+	for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+		struct redis_target seeds[CONFIG_REDIS_MAX];
+		unsigned n;
+		char err[256] = "";
+		bool ok = config_parse_redis_cluster(BAD[i].url, seeds, CONFIG_REDIS_MAX, &n, err, sizeof err);
+		unit_check_(!ok && err[0] && !strchr(err, '\n') && !strstr(err, "%zz"), __FILE__, BAD[i].line,
+		            "%s: expected a one-line rejection, got %s", BAD[i].url, ok ? "success" : unit_escz(err));
+		parse_err(BAD[i].line, NULL, ARGS("--redis", BAD[i].url), NULL);
+		parse_err(BAD[i].line, ENV({"DLOCKD_REDIS", BAD[i].url}), NOARGS, NULL);
+	}
+	/* a cluster address stands alone */
+	parse_err(__LINE__, NULL, ARGS("--redis", "redis+cluster://a:1", "--redis", "redis://b"), "cluster");
+	parse_err(__LINE__, NULL, ARGS("--redis", "redis://b", "--redis", "redis+cluster://a:1"), "cluster");
+	parse_err(__LINE__, NULL, ARGS("--redis", "redis+cluster://a:1", "--redis", "redis+cluster://b:1"), "cluster");
+	/* the flag replaces the variable's cluster, and a plain address is no cluster */
+	if (parse_ok(__LINE__, &c, ENV({"DLOCKD_REDIS", "redis+cluster://a:1,b:2"}), ARGS("--redis", "redis://c"))) {
+		CHECK(!c.redis_cluster, "--redis redis://c over a cluster variable: still a cluster");
+		CHECK_INT(c.nredis, 1, "--redis over a cluster variable: nredis");
+	}
+	if (parse_ok(__LINE__, &c, NULL, ARGS("--redis", "redis://a", "--redis", "redis://b", "--redis", "redis://c")))
+		CHECK(!c.redis_cluster, "Redlock is no cluster");
+	/* the password shows nowhere */
+	{
+		char err[512] = "";
+		struct redis_target seeds[CONFIG_REDIS_MAX];
+		unsigned n;
+		if (!config_parse_redis_cluster("redis+cluster://u:s3cr3tpw@a:1,b:x", seeds, CONFIG_REDIS_MAX, &n, err,
+		                                sizeof err))
+			CHECK(!strstr(err, "s3cr3tpw"), "the error shows the password: %s", err);
+		if (config_parse_redis_cluster("redis+cluster://u:s3cr3tpw@a:1", seeds, 1, &n, err, sizeof err))
+			CHECK(!strstr(seeds[0].label, "s3cr3tpw"), "the label shows the password");
+	}
+}
+
 int main(void)
 {
 	test_defaults();
@@ -1010,6 +1107,7 @@ int main(void)
 	test_redis_user_length();
 	test_redis_lists();
 	test_sentinel_urls();
+	test_redis_cluster();
 	test_ttl_relations();
 	test_drift_ratio();
 	test_log_and_prefix();

@@ -10,10 +10,12 @@ const char *const ACL_SCRIPT_COMMANDS[] = {
 };
 
 /* script|load at connect, evalsha for every operation, eval when Redis lost
- * its script cache, ping for /readyz, select for a /db, subscribe for wake-ups. */
+ * its script cache, ping for /readyz, select for a /db, subscribe for
+ * wake-ups; wait with --redis-wait-replicas; role in Sentinel mode (is the
+ * node named the master?); cluster|slots and asking in Cluster mode (the slot
+ * map; a script sent to a slot being migrated). */
 const char *const ACL_DIRECT_COMMANDS[] = {
-    "evalsha", "eval", "script|load", "ping", "select", "subscribe", "wait", /* wait: --redis-wait-replicas */
-    NULL,
+    "evalsha", "eval", "script|load", "ping", "select", "subscribe", "wait", "role", "cluster|slots", "asking", NULL,
 };
 
 /* info: a Redlock node's run (without it every grant consults the clock);

@@ -37,6 +37,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "redis/acl.h"
 #include "redis/conn.h"
 #include "redis/cursor.h"
 #include "redis/slot.h"
@@ -79,6 +80,9 @@ struct cluster {
 	int topo_port;
 	unsigned topo_next; /* the next candidate to ask: masters first, then seeds */
 	bool topo_open, asking_map, map_wanted, have_map;
+	/* The Redis user may not ask for the slot map (NOPERM): said in /readyz
+	 * and logged as an error once, until a map comes. */
+	char topo_fault[ACL_LINE_MAX];
 	uint64_t last_ask_ms;
 	struct loop_timer topo_timer; /* the CLUSTER SLOTS timeout, or the next attempt */
 	struct loop_timer tick;       /* periodic refresh and subscription check */
@@ -553,9 +557,21 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[160];
 		snprintf(why, sizeof why, "CLUSTER SLOTS: %.120s", r->str);
+		if (acl_refused(r->str)) {
+			if (!cl->topo_fault[0])
+				log_msg(
+				    LOG_ERROR,
+				    "redis cluster %s: the Redis user may not run CLUSTER SLOTS (%s); dlockd stays not "
+				    "ready until its ACL rule has +cluster|slots (docs/redis-acl.md)",
+				    cl->topo_label, r->str);
+			snprintf(cl->topo_fault, sizeof cl->topo_fault,
+			         "the Redis user may not run CLUSTER SLOTS: add +cluster|slots to its ACL rule "
+			         "(docs/redis-acl.md)");
+		}
 		topo_failed(cl, why);
 		return;
 	}
+	cl->topo_fault[0] = '\0';
 	if (c->state != CONN_READY)
 		conn_ready(c);
 	if (!apply_slots(cl, r)) {
@@ -1029,6 +1045,8 @@ static const char *cl_fault(struct backend *b)
 
 	if (cl->closing)
 		return NULL;
+	if (cl->topo_fault[0])
+		return cl->topo_fault;
 	for (int i = 0; i < NODES_MAX; i++) {
 		struct backend *s = node_store(cl, i);
 		const char *f = s ? s->ops->fault(s) : NULL;

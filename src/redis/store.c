@@ -144,7 +144,8 @@ struct store {
 	char probe_sha[SHA1_HEX + 1];
 	char probe_keys[4][KEYS_KEY_MAX + 1];
 	char channel[KEYS_KEY_MAX + 1];
-	bool ask_next; /* cluster: the next lock operation goes after an ASKING */
+	bool ask_next;       /* cluster: the next lock operation goes after an ASKING */
+	bool asking_refused; /* cluster: an ASKING met NOPERM (logged once) */
 	backend_wake_fn *wake;
 	backend_resync_fn *resync;
 	void *watch_arg;
@@ -438,6 +439,25 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		conn_drop(&s->cmd.conn, "the node answers as a replica"); /* its run changed: see note_run */
 }
 
+/* The answer to an ASKING (cluster): refused by the Redis user's ACL rule,
+ * the redirected script cannot run (it gets ASK again, and its call 503):
+ * said once as an error. */
+static void on_asking_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct store *s = privdata;
+	const redisReply *r = reply;
+
+	(void)ac;
+	if (r && r->type == REDIS_REPLY_ERROR && acl_refused(r->str) && !s->asking_refused) {
+		s->asking_refused = true;
+		log_msg(
+		    LOG_ERROR,
+		    "redis %s: the Redis user may not send ASKING (%s): calls on slots being migrated fail until its "
+		    "ACL rule has +asking (docs/redis-acl.md)",
+		    s->cfg.label, r->str);
+	}
+}
+
 /* Queues op on its channel's connection. Returns 0, or -1 (op untouched, not queued). */
 static int send_op(struct op *op)
 {
@@ -453,7 +473,7 @@ static int send_op(struct op *op)
 		/* ASKING holds for the next command on the connection: the script */
 		const char *argv[] = {"ASKING"};
 		size_t lens[] = {6};
-		if (redisAsyncCommandArgv(ch->conn.ac, NULL, NULL, 1, argv, lens) != REDIS_OK)
+		if (redisAsyncCommandArgv(ch->conn.ac, on_asking_reply, op->s, 1, argv, lens) != REDIS_OK)
 			return -1;
 	}
 	if (redisAsyncCommandArgv(ch->conn.ac, on_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)

@@ -461,6 +461,13 @@ char port_cmd(int port, char *out, size_t outsz, int argc, const char *const *ar
 /* one command to the Redis (or sentinel) on port, as redis_list() */
 const char **port_list(int port, int argc, const char *const *argv, size_t *n);
 
+/* The documented Redis ACL rule: the first line of docs/redis-acl.conf that
+ * starts with "user " (test-owned; fails the test if there is none). */
+const char *acl_documented_rule(void);
+/* That rule with the word `drop` taken out (NULL: none; it must be there)
+ * and the password set to pw. */
+const char *acl_rule_for(const char *drop, const char *pw);
+
 /* ------------------------------------------------------- Redis Cluster
  *
  * One real Redis Cluster for the cluster suite (harness_cluster.c): masters

@@ -366,3 +366,46 @@ int node_exists(int i, const char *key)
 		return -1;
 	return atoi(out);
 }
+
+/* ------------------------------------------------------------ ACL rules */
+
+/* The documented rule: the first line of docs/redis-acl.conf that starts with "user ". */
+const char *acl_documented_rule(void)
+{
+	FILE *f = fopen("docs/redis-acl.conf", "r");
+	char line[2048];
+	const char *rule = NULL;
+
+	CHECKF(f, "cannot open docs/redis-acl.conf (run the suite from the repository root)");
+	while (!rule && fgets(line, sizeof line, f))
+		if (strncmp(line, "user ", 5) == 0) {
+			line[strcspn(line, "\r\n")] = '\0';
+			rule = tstrdup(line);
+		}
+	fclose(f);
+	CHECKF(rule, "docs/redis-acl.conf has no 'user ' line");
+	return rule;
+}
+
+/* rule with the word `drop` taken out (it must be there), the password set to pw */
+const char *acl_rule_for(const char *drop, const char *pw)
+{
+	const char *rule = acl_documented_rule();
+	size_t cap = strlen(rule) + strlen(pw) + 2, n = 0;
+	char *out = talloc(cap);
+	char *copy = tstrdup(rule), *save = NULL;
+	bool dropped = false;
+
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (drop && strcmp(w, drop) == 0) {
+			dropped = true;
+			continue;
+		}
+		if (strcmp(w, ">CHANGE-ME") == 0)
+			w = tfmt(">%s", pw);
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", w);
+	}
+	CHECKF(!drop || dropped, "the documented rule has no '%s'", drop);
+	CHECKF(strstr(out, pw), "the documented rule has no '>CHANGE-ME' password to set");
+	return out;
+}

@@ -22,47 +22,6 @@ static const char *tok_hdr(const char *t)
 	return tfmt("Lock-Token: %s", t);
 }
 
-/* The documented rule: the first line of docs/redis-acl.conf that starts with "user ". */
-static const char *documented_rule(void)
-{
-	FILE *f = fopen("docs/redis-acl.conf", "r");
-	char line[2048];
-	const char *rule = NULL;
-
-	CHECKF(f, "cannot open docs/redis-acl.conf (run the suite from the repository root)");
-	while (!rule && fgets(line, sizeof line, f))
-		if (strncmp(line, "user ", 5) == 0) {
-			line[strcspn(line, "\r\n")] = '\0';
-			rule = tstrdup(line);
-		}
-	fclose(f);
-	CHECKF(rule, "docs/redis-acl.conf has no 'user ' line");
-	return rule;
-}
-
-/* rule with the word `drop` taken out (it must be there), the password set to pw */
-static const char *rule_for(const char *drop, const char *pw)
-{
-	const char *rule = documented_rule();
-	size_t cap = strlen(rule) + strlen(pw) + 2, n = 0;
-	char *out = talloc(cap);
-	char *copy = tstrdup(rule), *save = NULL;
-	bool dropped = false;
-
-	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-		if (drop && strcmp(w, drop) == 0) {
-			dropped = true;
-			continue;
-		}
-		if (strcmp(w, ">CHANGE-ME") == 0)
-			w = tfmt(">%s", pw);
-		n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", w);
-	}
-	CHECKF(!drop || dropped, "the documented rule has no '%s'", drop);
-	CHECKF(strstr(out, pw), "the documented rule has no '>CHANGE-ME' password to set");
-	return out;
-}
-
 /* An ACL file with rule and a default user that may only PING (the harness
  * waits for it) and change and read the ACL (the tests fix rules at run time). */
 static const char *acl_file(const char *rule)
@@ -165,7 +124,7 @@ static void exercise(void)
 
 static void t_documented_rule(void)
 {
-	nodes_start_acl(1, acl_file(rule_for(NULL, PW)));
+	nodes_start_acl(1, acl_file(acl_rule_for(NULL, PW)));
 	dlockd_start(ARGS("--redis", user_url(0, PW_URL)));
 	exercise();
 	/* CONFIG GET maxmemory-policy is outside the rule: a warning, not a failure */
@@ -178,7 +137,7 @@ static void t_documented_rule(void)
  * request 503 (never 500); ready once ACL SETUSER gives it back. */
 static void missing_case(const char *drop, const char *missing)
 {
-	nodes_start_acl(1, acl_file(rule_for(drop, PW)));
+	nodes_start_acl(1, acl_file(acl_rule_for(drop, PW)));
 	dlockd_start_healthy(ARGS("--redis", user_url(0, PW_URL)));
 	wait_log_line(ARGS("error", "lacks what dlockd needs", missing, "docs/redis-acl.md"));
 	const struct req reqs[] = {
@@ -242,7 +201,7 @@ static void t_wrong_password(void)
 {
 	static const char WRONG[] = "Wr0ng-s3cr3t";
 
-	nodes_start_acl(1, acl_file(rule_for(NULL, PW)));
+	nodes_start_acl(1, acl_file(acl_rule_for(NULL, PW)));
 	dlockd_start_healthy(ARGS("--redis", user_url(0, WRONG)));
 	wait_log_line(ARGS("error", "Redis refused the credentials", "WRONGPASS"));
 	struct resp *r = http("GET", "/readyz", NULL, NULL, NULL);
@@ -258,7 +217,7 @@ static void t_wrong_password(void)
  * /readyz warns about. */
 static void t_redlock_users(void)
 {
-	nodes_start_acl(3, acl_file(rule_for(NULL, PW)));
+	nodes_start_acl(3, acl_file(acl_rule_for(NULL, PW)));
 	dlockd_start(ARGS("--redis", user_url(0, PW_URL), "--redis", user_url(1, PW_URL), "--redis",
 	                  user_url(2, "Wr0ng-s3cr3t")));
 	exercise();

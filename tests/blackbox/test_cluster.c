@@ -406,12 +406,64 @@ static void t_master_down(void)
 	}
 }
 
+/* ACL SETUSER on every node, from the words of rule after "user" (name, then its parts). */
+static void acl_on_all_nodes(const char *rule)
+{
+	const char *argv[64] = {"ACL", "SETUSER"};
+	char *copy = tstrdup(rule + 5), *save = NULL, out[256];
+	int argc = 2;
+
+	for (char *w = strtok_r(copy, " ", &save); w && argc < 64; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	argv[2] = "dlacl"; /* the documented user's name: ours, not to meet another suite's */
+	for (int i = 0; i < CLUSTER_NODES; i++)
+		CHECKF(port_cmd(cluster_port(i), out, sizeof out, argc, argv) == '+', "ACL SETUSER on node %d: %s", i,
+		       out);
+}
+
+/* dlockd as a Redis user of the documented rule without +cluster|slots: not
+ * ready, /readyz and an error line name what to add; ready once it is added. */
+static void t_acl_user(void)
+{
+	cluster_ensure();
+	acl_on_all_nodes(acl_rule_for("+cluster|slots", "pw-cl1"));
+	const char *url = cluster_url() + strlen("redis+cluster://");
+	dlockd_start_healthy((const char *const[]){"--redis", tfmt("redis+cluster://dlacl:pw-cl1@%s", url), NULL});
+	double end = mono_ms() + 6000.0 * g_slow;
+	struct resp *r;
+	while (!strstr((r = http("GET", "/readyz", NULL, NULL, NULL))->body, "cluster|slots")) {
+		CHECKF(mono_ms() < end, "/readyz does not name +cluster|slots 6 s after the start: %ld %s", r->status,
+		       r->body);
+		sleep_ms(50);
+	}
+	EXPECT_PROBLEM(r, 503, "backend_unavailable");
+	EXPECT_PROBLEM(http("PUT", "/locks/acl-c", NULL, NULL, NULL), 503, "backend_unavailable");
+	const char *log = dlockd_log_contents(NULL);
+	CHECKF(strstr(log, "may not run CLUSTER SLOTS") && strstr(log, "docs/redis-acl.md") && !strstr(log, "pw-cl1"),
+	       "no error line naming the missing right (or the password shown): %s", log);
+	char out[256];
+	for (int i = 0; i < CLUSTER_NODES; i++)
+		CHECKF(port_cmd(cluster_port(i), out, sizeof out, 4,
+		                (const char *const[]){"ACL", "SETUSER", "dlacl", "+cluster|slots"}) == '+',
+		       "ACL SETUSER +cluster|slots: %s", out);
+	end = mono_ms() + 8000.0 * g_slow;
+	while ((r = http("GET", "/readyz", NULL, NULL, NULL))->status != 200) {
+		CHECKF(mono_ms() < end, "not ready 8 s after the user got +cluster|slots: %s", r->body);
+		sleep_ms(100);
+	}
+	EXPECT_STATUS(http("PUT", "/locks/acl-c?ttl_ms=5000", NULL, NULL, NULL), 201);
+	dlockd_stop_checked();
+	for (int i = 0; i < CLUSTER_NODES; i++)
+		port_cmd(cluster_port(i), out, sizeof out, 3, (const char *const[]){"ACL", "DELUSER", "dlacl"});
+}
+
 const struct test tests_cluster[] = {
     {"cluster_locks_spread_over_shards", t_spread, {NULL}, T_NO_DLOCKD},
     {"cluster_waiters_woken_across_shards", t_waiters, {NULL}, T_NO_DLOCKD},
     {"cluster_list_cursors_across_shards", t_list, {NULL}, T_NO_DLOCKD},
     {"cluster_slot_migration_under_contention", t_migration, {NULL}, T_NO_DLOCKD},
     {"cluster_manual_failover", t_failover, {NULL}, T_NO_DLOCKD},
+    {"cluster_acl_user_without_cluster_slots", t_acl_user, {NULL}, T_NO_DLOCKD},
     {"cluster_readyz_master_down", t_master_down, {NULL}, T_NO_DLOCKD},
     {NULL, NULL, {NULL}, 0},
 };

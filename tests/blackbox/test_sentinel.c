@@ -305,11 +305,41 @@ static void t_sentinel_unknown_master(void)
 	       "no error line in the log naming the unknown master");
 }
 
+/* The sentinels name a node that is a replica (a sentinel configured for the
+ * wrong address, or a switch not yet seen): dlockd asks it ROLE, does not use
+ * it, stays not ready and says why; it never writes to the replica. */
+static void t_sentinel_names_a_replica(void)
+{
+	char out[256];
+
+	topology();
+	for (int i = 0; i < g_nsentinels; i++) {
+		const char *mon[] = {"SENTINEL", "MONITOR", "named-replica", "127.0.0.1", tfmt("%d", g_nodes[1].port),
+		                     "2"};
+		CHECKF(port_cmd(g_sentinels[i].port, out, sizeof out, 6, mon) == '+',
+		       "SENTINEL MONITOR on sentinel %d: %s", i, out);
+	}
+	const char *args[] = {"--redis", sentinel_url("named-replica"), "--log-level", "info", NULL};
+	dlockd_start_healthy(args);
+	double end = mono_ms() + 3000 * g_slow;
+	while (!strstr(dlockd_log_contents(NULL), "not a master")) {
+		CHECKF(mono_ms() < end, "no log line within 3 s saying the named node is not a master: %s",
+		       dlockd_log_contents(NULL));
+		sleep_ms(50);
+	}
+	EXPECT_PROBLEM(http("GET", "/readyz", NULL, NULL, NULL), 503, "backend_unavailable");
+	EXPECT_PROBLEM(http("PUT", "/locks/on-replica?ttl_ms=5000", NULL, NULL, NULL), 503, "backend_unavailable");
+	const char *exists[] = {"EXISTS", "dlock:lock:{on-replica}"};
+	CHECKF(node_cmd(0, out, sizeof out, 2, exists) == ':' && strcmp(out, "0") == 0,
+	       "a lock key on the master: dlockd wrote through a replica");
+}
+
 const struct test tests_sentinel[] = {
     {"sentinel_basic_ops", t_sentinel_basic, {NULL}, T_NO_DLOCKD},
     {"sentinel_kill_master_failover", t_sentinel_kill_master, {NULL}, T_NO_DLOCKD},
     {"sentinel_planned_failover_switch_master", t_sentinel_planned_failover, {NULL}, T_NO_DLOCKD},
     {"sentinel_one_sentinel_down", t_sentinel_one_down, {NULL}, T_NO_DLOCKD},
     {"sentinel_unknown_master_not_ready", t_sentinel_unknown_master, {NULL}, T_NO_DLOCKD},
+    {"sentinel_named_replica_not_used", t_sentinel_names_a_replica, {NULL}, T_NO_DLOCKD},
     {NULL, NULL, {NULL}, 0},
 };

@@ -175,6 +175,97 @@ failed_row() {
 	row "$1" "$2" failed "" "" "" "" "$3"
 }
 
+# ---------------------------------------------------------------- CPU per operation ---
+# Around one loadgen run: the servers' CPU time from /proc/PID/stat (utime + stime, all
+# threads, in clock ticks) and Redis's command time from INFO commandstats (usec).
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# Commands the Lua scripts call: commandstats counts them too, inside their EVALSHA's usec,
+# so only the commands a client sent (EVALSHA, EVAL, PING, WAIT, ...) are summed.
+SCRIPT_CMDS=$(grep -ohE "redis\.p?call\('[A-Za-z]+" src/redis/scripts.h 2>/dev/null | cut -d"'" -f2 |
+	tr 'A-Z' 'a-z' | sort -u | tr '\n' ' ')
+
+# proc_ticks PID...: summed utime+stime in clock ticks; "" if a process is gone.
+proc_ticks() {
+	local p s fld t=0
+	for p in "$@"; do
+		read -r s <"/proc/$p/stat" 2>/dev/null || return 1
+		# fields after "(comm) ": state is field 3, utime 14, stime 15
+		read -r -a fld <<<"${s##*) }"
+		t=$((t + fld[11] + fld[12]))
+	done
+	echo "$t"
+}
+
+# cmd_stats PORT...: "USEC EVALSHA_CALLS" summed over the nodes: usec of the commands
+# clients sent (not those the scripts called, not INFO), and EVALSHA+EVAL calls.
+cmd_stats() {
+	local p
+	for p in "$@"; do
+		redis-cli -p "$p" info commandstats 2>/dev/null || return 1
+	done | tr -d '\r' | awk -v skip="$SCRIPT_CMDS info" '
+		BEGIN { n = split(skip, a, " "); for (i = 1; i <= n; i++) sk[a[i]] = 1 }
+		/^cmdstat_/ {
+			split($0, kv, ":"); c = substr(kv[1], 9)
+			calls = kv[2]; sub(/^calls=/, "", calls); sub(/,.*/, "", calls)
+			us = kv[2]; sub(/.*usec=/, "", us); sub(/,.*/, "", us)
+			if (!(c in sk)) u += us
+			if (c == "evalsha" || c == "eval") e += calls
+		}
+		END { printf "%d %d\n", u, e }'
+}
+
+# cpu_mark "REDIS_PIDS" "REDIS_PORTS" DLOCKD_PID: remembers the totals before a run.
+cpu_mark() {
+	CPU_T0=$(date +%s.%N)
+	CPU_R0=$(proc_ticks $1)
+	read -r CPU_U0 _ < <(cmd_stats $2)
+	CPU_D0=$(proc_ticks "$3")
+}
+
+# cpu_rows PFX KEY "REDIS_PIDS" "REDIS_PORTS" DLOCKD_PID WHAT: after loadgen run KEY
+# (measured since cpu_mark), rows PFX_redis_cmd_us, PFX_redis_proc_us, PFX_dlockd_req_us
+# and $RAW/PFX.json with the raw counts. The divisors count every answer of the whole
+# loadgen run, warm-up included, as the CPU time does: pairs = 204 answers,
+# HTTP requests = all answers. Sets CPU_RP (Redis µs/pair, /proc) and CPU_DR (dlockd µs/request).
+cpu_rows() {
+	local pfx=$1 key=$2 rpids=$3 rports=$4 dpid=$5 what=$6 f=$RAW/$2.json
+	local r1 u1 d1 t1 st pairs reqs el
+	CPU_RP="" CPU_DR=""
+	sleep 0.2 # the last answers in flight when loadgen stopped
+	t1=$(date +%s.%N)
+	r1=$(proc_ticks $rpids)
+	read -r u1 _ < <(cmd_stats $rports)
+	d1=$(proc_ticks "$dpid")
+	st=$(jget "$f" statuses)
+	pairs=$(awk -v s="$st" 'BEGIN{ n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], b, ":"); if (b[1] == 204) p += b[2] } print p + 0 }')
+	reqs=$(awk -v s="$st" 'BEGIN{ n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], b, ":"); r += b[2] } print r + 0 }')
+	el=$(awk -v a="$CPU_T0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')
+	if ! num "${CPU_R0:-}" || ! num "${r1:-}" || ! num "${CPU_D0:-}" || ! num "${d1:-}" || [ "$pairs" = 0 ]; then
+		failed_row "${pfx}_redis_proc_us" "  Redis CPU per pair$what: process" "no CPU figures (a process gone, or no pairs)"
+		return 1
+	fi
+	local rus dus
+	rus=$(awk -v a="$CPU_R0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN{printf "%d", (b - a) * 1e6 / t}')
+	dus=$(awk -v a="$CPU_D0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN{printf "%d", (b - a) * 1e6 / t}')
+	printf '{"cpu":"%s","seconds":%s,"clk_tck":%s,"pairs":%s,"http_requests":%s,"redis_processes":%s,"redis_cpu_us":%s,"redis_command_us":%s,"dlockd_cpu_us":%s}\n' \
+		"$key" "$el" "$CLK_TCK" "$pairs" "$reqs" "$(wc -w <<<"$rpids")" "$rus" \
+		"$(awk -v a="${CPU_U0:-}" -v b="${u1:-}" 'BEGIN{ if (a == "" || b == "") print "null"; else print b - a }')" "$dus" >"$RAW/$pfx.json"
+	if num "${CPU_U0:-}" && num "${u1:-}"; then
+		row "${pfx}_redis_cmd_us" "  Redis CPU per pair$what: commands (commandstats)" \
+			"$(div "$((u1 - CPU_U0))" "$pairs")" µs "" "" "" "usec of the commands dlockd sent (EVALSHA, ...) over $pairs pairs"
+	else
+		failed_row "${pfx}_redis_cmd_us" "  Redis CPU per pair$what: commands (commandstats)" "INFO commandstats unreadable"
+	fi
+	CPU_RP=$(div "$rus" "$pairs")
+	CPU_DR=$(div "$dus" "$reqs")
+	row "${pfx}_redis_proc_us" "  Redis CPU per pair$what: process (/proc utime+stime)" "$CPU_RP" µs "" "" "" \
+		"redis-server $(awk -v u="$rus" -v e="$el" 'BEGIN{printf "%.0f%% of a core", u / e / 1e4}') over ${el}s (loadgen run incl. warm-up)"
+	row "${pfx}_dlockd_req_us" "  dlockd CPU per HTTP request$what (/proc utime+stime)" "$CPU_DR" µs "" "" "" \
+		"dlockd $(awk -v u="$dus" -v e="$el" 'BEGIN{printf "%.0f%% of a core", u / e / 1e4}') over ${el}s; $reqs requests answered"
+	log "CPU per operation${what:-, 1 Redis}: Redis $CPU_RP µs/pair, dlockd $CPU_DR µs/request"
+}
+
 # ---------------------------------------------------------------- processes ---
 
 # start_redis: sets RPORT/RPID.
@@ -201,12 +292,15 @@ start_redis() {
 }
 
 # start_dlockd "REDIS_PORTS" [FLAGS...]: sets DPORT/DPID, or DERR and returns
-# 2 if dlockd refused the configuration (exit 2), 1 for other failures.
+# 2 if dlockd refused the configuration (exit 2), 1 for other failures. A word
+# of REDIS_PORTS with "://" in it is passed as it is (redis+cluster://..., redis+sentinel://...).
 start_dlockd() {
 	local rports=$1 port pid i attempt rp
 	shift
 	local rargs=()
-	for rp in $rports; do rargs+=(--redis "redis://127.0.0.1:$rp"); done
+	for rp in $rports; do
+		if [[ "$rp" == *://* ]]; then rargs+=(--redis "$rp"); else rargs+=(--redis "redis://127.0.0.1:$rp"); fi
+	done
 	DERR=""
 	for ((attempt = 0; attempt < 5; attempt++)); do
 		port=$(next_port) || return 1
@@ -376,12 +470,21 @@ fi
 # 1. uncontended pairs
 for c in 1 "$CONC"; do
 	k=pairs_c$c
+	[ "$c" = "$CONC" ] && cpu_mark "$R1PID" "$R1" "$D1PID"
 	if lg "$k" pairs --port "$D1" -c "$c" -d "$DUR" --warmup "$WARM" --name "p$c-" --ttl-ms 10000; then
 		f=$RAW/$k.json
 		row "$k" "dlockd acquire+release pairs, c=$c" "$(jget "$f" rate)" pairs/s "" "" "" "$(errnote "$k")"
 		row "${k}_p50" "  pair latency p50, c=$c" "$(ms "$(jget "$f" p50_us)")" ms
 		row "${k}_p99" "  pair latency p99, c=$c" "$(ms "$(jget "$f" p99_us)")" ms
 		log "pairs c=$c: $(jget "$f" rate) pairs/s"
+		if [ "$c" = "$CONC" ] && cpu_rows cpu_single "$k" "$R1PID" "$R1" "$D1PID" ""; then
+			# On paper: what one core of each would carry if nothing else limited it.
+			row paper_redis_core "  on paper: pairs/s per Redis core (1e6 / CPU per pair)" \
+				"$(div 1000000 "$CPU_RP")" pairs/s "" "" "" "a Redis shard is one thread: this is one shard's ceiling"
+			row paper_dlockd_core "  on paper: pairs/s per dlockd core (1e6 / 2 x CPU per req)" \
+				"$(div 1000000 "$(awk -v d="$CPU_DR" 'BEGIN{print 2 * d}')")" pairs/s "" "" "" \
+				"dlockd scales with --threads and replicas"
+		fi
 	else
 		failed_row "$k" "dlockd acquire+release pairs, c=$c" "loadgen failed"
 	fi
@@ -841,7 +944,9 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 			r = ($5 != "") ? sprintf("%.3g (%s)", $5, $6) : ""
 			t = ($7 != "") ? $7 " " $8 : ""
 			if ($3 ~ /^(failed|skipped)/) { printf "%-62s %s\n", $2, $3; if ($9 != "") printf "      %s\n", $9; next }
-			printf "%-62s %10s %-11s %-32s %s\n", $2, fmt($3), $4, r, t
+			u = sprintf("%-11s", $4)
+			if ($4 == "µs") u = "µs         " # two columns, whatever awk counts (mawk: bytes)
+			printf "%-62s %10s %s %-32s %s\n", $2, fmt($3), u, r, t
 			if ($9 != "") printf "      %s\n", $9
 		}' "$ROWS"
 	echo

@@ -10,7 +10,7 @@
 # Knobs (environment): BENCH_SECONDS (4) per workload, BENCH_WARMUP (0.5),
 # BENCH_CONC (64), BENCH_MEM_CONNS (10000), BENCH_REDIS_REQUESTS (150000, per
 # redis-benchmark run), BENCH_RESULTS (bench/results.json), BENCH_SKIP (space-
-# separated: etcd node redlock replicas memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
+# separated: etcd node redlock replicas cluster sentinel memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
 # BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
 set -uo pipefail
 
@@ -175,6 +175,97 @@ failed_row() {
 	row "$1" "$2" failed "" "" "" "" "$3"
 }
 
+# ---------------------------------------------------------------- CPU per operation ---
+# Around one loadgen run: the servers' CPU time from /proc/PID/stat (utime + stime, all
+# threads, in clock ticks) and Redis's command time from INFO commandstats (usec).
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# Commands the Lua scripts call: commandstats counts them too, inside their EVALSHA's usec,
+# so only the commands a client sent (EVALSHA, EVAL, PING, WAIT, ...) are summed.
+SCRIPT_CMDS=$(grep -ohE "redis\.p?call\('[A-Za-z]+" src/redis/scripts.h 2>/dev/null | cut -d"'" -f2 |
+	tr 'A-Z' 'a-z' | sort -u | tr '\n' ' ')
+
+# proc_ticks PID...: summed utime+stime in clock ticks; "" if a process is gone.
+proc_ticks() {
+	local p s fld t=0
+	for p in "$@"; do
+		read -r s <"/proc/$p/stat" 2>/dev/null || return 1
+		# fields after "(comm) ": state is field 3, utime 14, stime 15
+		read -r -a fld <<<"${s##*) }"
+		t=$((t + fld[11] + fld[12]))
+	done
+	echo "$t"
+}
+
+# cmd_stats PORT...: "USEC EVALSHA_CALLS" summed over the nodes: usec of the commands
+# clients sent (not those the scripts called, not INFO), and EVALSHA+EVAL calls.
+cmd_stats() {
+	local p
+	for p in "$@"; do
+		redis-cli -p "$p" info commandstats 2>/dev/null || return 1
+	done | tr -d '\r' | awk -v skip="$SCRIPT_CMDS info" '
+		BEGIN { n = split(skip, a, " "); for (i = 1; i <= n; i++) sk[a[i]] = 1 }
+		/^cmdstat_/ {
+			split($0, kv, ":"); c = substr(kv[1], 9)
+			calls = kv[2]; sub(/^calls=/, "", calls); sub(/,.*/, "", calls)
+			us = kv[2]; sub(/.*usec=/, "", us); sub(/,.*/, "", us)
+			if (!(c in sk)) u += us
+			if (c == "evalsha" || c == "eval") e += calls
+		}
+		END { printf "%d %d\n", u, e }'
+}
+
+# cpu_mark "REDIS_PIDS" "REDIS_PORTS" DLOCKD_PID: remembers the totals before a run.
+cpu_mark() {
+	CPU_T0=$(date +%s.%N)
+	CPU_R0=$(proc_ticks $1)
+	read -r CPU_U0 _ < <(cmd_stats $2)
+	CPU_D0=$(proc_ticks "$3")
+}
+
+# cpu_rows PFX KEY "REDIS_PIDS" "REDIS_PORTS" DLOCKD_PID WHAT: after loadgen run KEY
+# (measured since cpu_mark), rows PFX_redis_cmd_us, PFX_redis_proc_us, PFX_dlockd_req_us
+# and $RAW/PFX.json with the raw counts. The divisors count every answer of the whole
+# loadgen run, warm-up included, as the CPU time does: pairs = 204 answers,
+# HTTP requests = all answers. Sets CPU_RP (Redis µs/pair, /proc) and CPU_DR (dlockd µs/request).
+cpu_rows() {
+	local pfx=$1 key=$2 rpids=$3 rports=$4 dpid=$5 what=$6 f=$RAW/$2.json
+	local r1 u1 d1 t1 st pairs reqs el
+	CPU_RP="" CPU_DR=""
+	sleep 0.2 # the last answers in flight when loadgen stopped
+	t1=$(date +%s.%N)
+	r1=$(proc_ticks $rpids)
+	read -r u1 _ < <(cmd_stats $rports)
+	d1=$(proc_ticks "$dpid")
+	st=$(jget "$f" statuses)
+	pairs=$(awk -v s="$st" 'BEGIN{ n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], b, ":"); if (b[1] == 204) p += b[2] } print p + 0 }')
+	reqs=$(awk -v s="$st" 'BEGIN{ n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], b, ":"); r += b[2] } print r + 0 }')
+	el=$(awk -v a="$CPU_T0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')
+	if ! num "${CPU_R0:-}" || ! num "${r1:-}" || ! num "${CPU_D0:-}" || ! num "${d1:-}" || [ "$pairs" = 0 ]; then
+		failed_row "${pfx}_redis_proc_us" "  Redis CPU per pair$what: process" "no CPU figures (a process gone, or no pairs)"
+		return 1
+	fi
+	local rus dus
+	rus=$(awk -v a="$CPU_R0" -v b="$r1" -v t="$CLK_TCK" 'BEGIN{printf "%d", (b - a) * 1e6 / t}')
+	dus=$(awk -v a="$CPU_D0" -v b="$d1" -v t="$CLK_TCK" 'BEGIN{printf "%d", (b - a) * 1e6 / t}')
+	printf '{"cpu":"%s","seconds":%s,"clk_tck":%s,"pairs":%s,"http_requests":%s,"redis_processes":%s,"redis_cpu_us":%s,"redis_command_us":%s,"dlockd_cpu_us":%s}\n' \
+		"$key" "$el" "$CLK_TCK" "$pairs" "$reqs" "$(wc -w <<<"$rpids")" "$rus" \
+		"$(awk -v a="${CPU_U0:-}" -v b="${u1:-}" 'BEGIN{ if (a == "" || b == "") print "null"; else print b - a }')" "$dus" >"$RAW/$pfx.json"
+	if num "${CPU_U0:-}" && num "${u1:-}"; then
+		row "${pfx}_redis_cmd_us" "  Redis CPU per pair$what: commands (commandstats)" \
+			"$(div "$((u1 - CPU_U0))" "$pairs")" µs "" "" "" "usec of the commands dlockd sent (EVALSHA, ...) over $pairs pairs"
+	else
+		failed_row "${pfx}_redis_cmd_us" "  Redis CPU per pair$what: commands (commandstats)" "INFO commandstats unreadable"
+	fi
+	CPU_RP=$(div "$rus" "$pairs")
+	CPU_DR=$(div "$dus" "$reqs")
+	row "${pfx}_redis_proc_us" "  Redis CPU per pair$what: process (/proc utime+stime)" "$CPU_RP" µs "" "" "" \
+		"redis-server $(awk -v u="$rus" -v e="$el" 'BEGIN{printf "%.0f%% of a core", u / e / 1e4}') over ${el}s (loadgen run incl. warm-up)"
+	row "${pfx}_dlockd_req_us" "  dlockd CPU per HTTP request$what (/proc utime+stime)" "$CPU_DR" µs "" "" "" \
+		"dlockd $(awk -v u="$dus" -v e="$el" 'BEGIN{printf "%.0f%% of a core", u / e / 1e4}') over ${el}s; $reqs requests answered"
+	log "CPU per operation${what:-, 1 Redis}: Redis $CPU_RP µs/pair, dlockd $CPU_DR µs/request"
+}
+
 # ---------------------------------------------------------------- processes ---
 
 # start_redis: sets RPORT/RPID.
@@ -201,12 +292,15 @@ start_redis() {
 }
 
 # start_dlockd "REDIS_PORTS" [FLAGS...]: sets DPORT/DPID, or DERR and returns
-# 2 if dlockd refused the configuration (exit 2), 1 for other failures.
+# 2 if dlockd refused the configuration (exit 2), 1 for other failures. A word
+# of REDIS_PORTS with "://" in it is passed as it is (redis+cluster://..., redis+sentinel://...).
 start_dlockd() {
 	local rports=$1 port pid i attempt rp
 	shift
 	local rargs=()
-	for rp in $rports; do rargs+=(--redis "redis://127.0.0.1:$rp"); done
+	for rp in $rports; do
+		if [[ "$rp" == *://* ]]; then rargs+=(--redis "$rp"); else rargs+=(--redis "redis://127.0.0.1:$rp"); fi
+	done
 	DERR=""
 	for ((attempt = 0; attempt < 5; attempt++)); do
 		port=$(next_port) || return 1
@@ -328,6 +422,22 @@ else
 	fi
 fi
 
+# Sentinel mode needs Debian's redis-sentinel (installed like etcd-server when missing);
+# Cluster mode needs redis-cli --cluster (redis-tools, already required above).
+SENTINEL_OK=0
+if skipped sentinel; then
+	note "Sentinel mode skipped (BENCH_SKIP)"
+else
+	if ! have redis-sentinel && [ "$(id -u)" = 0 ] && have apt-get && [ -z "${BENCH_NO_INSTALL:-}" ]; then
+		log "installing redis-sentinel (apt-get)"
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-sentinel ||
+			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-sentinel; }; } \
+			>"$TMP/apt-sentinel.log" 2>&1 || note "apt-get install redis-sentinel failed: $(tail -1 "$TMP/apt-sentinel.log")"
+	fi
+	have redis-sentinel && SENTINEL_OK=1
+fi
+skipped cluster && note "Redis Cluster mode skipped (BENCH_SKIP)"
+
 # ---------------------------------------------------------------- facts ---
 
 COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -376,12 +486,21 @@ fi
 # 1. uncontended pairs
 for c in 1 "$CONC"; do
 	k=pairs_c$c
+	[ "$c" = "$CONC" ] && cpu_mark "$R1PID" "$R1" "$D1PID"
 	if lg "$k" pairs --port "$D1" -c "$c" -d "$DUR" --warmup "$WARM" --name "p$c-" --ttl-ms 10000; then
 		f=$RAW/$k.json
 		row "$k" "dlockd acquire+release pairs, c=$c" "$(jget "$f" rate)" pairs/s "" "" "" "$(errnote "$k")"
 		row "${k}_p50" "  pair latency p50, c=$c" "$(ms "$(jget "$f" p50_us)")" ms
 		row "${k}_p99" "  pair latency p99, c=$c" "$(ms "$(jget "$f" p99_us)")" ms
 		log "pairs c=$c: $(jget "$f" rate) pairs/s"
+		if [ "$c" = "$CONC" ] && cpu_rows cpu_single "$k" "$R1PID" "$R1" "$D1PID" ""; then
+			# On paper: what one core of each would carry if nothing else limited it.
+			row paper_redis_core "  on paper: pairs/s per Redis core (1e6 / CPU per pair)" \
+				"$(div 1000000 "$CPU_RP")" pairs/s "" "" "" "a Redis shard is one thread: this is one shard's ceiling"
+			row paper_dlockd_core "  on paper: pairs/s per dlockd core (1e6 / 2 x CPU per req)" \
+				"$(div 1000000 "$(awk -v d="$CPU_DR" 'BEGIN{print 2 * d}')")" pairs/s "" "" "" \
+				"dlockd scales with --threads and replicas"
+		fi
 	else
 		failed_row "$k" "dlockd acquire+release pairs, c=$c" "loadgen failed"
 	fi
@@ -617,6 +736,197 @@ if ! skipped replicas; then
 	fi
 fi
 
+# ---------------------------------------------------------------- Redis Cluster ---
+# Three masters made by `redis-cli --cluster create` (each a redis-server on CPU 0 like every
+# server here, cluster-enabled, its bus on port + 10000), dlockd --redis redis+cluster://...
+# and the pairs workload at c=$CONC as for one Redis. loadgen's names <prefix><i> are lock
+# names: their keys' hash tag is the whole name, so the $CONC names fall on $CONC slots
+# spread over the masters (the note gives the EVALSHA calls each master ran).
+
+# start_cluster_node: a cluster-enabled redis-server on a port whose bus port is free too; sets RPORT/RPID.
+start_cluster_node() {
+	local port pid i attempt dir
+	for ((attempt = 0; attempt < 10; attempt++)); do
+		port=$(next_port) || return 1
+		(exec 3<>"/dev/tcp/127.0.0.1/$((port + 10000))") 2>/dev/null && continue
+		dir=$TMP/cluster-$port
+		mkdir -p "$dir"
+		$SRV redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
+			--dir "$dir" --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+			--logfile "$dir/redis.log" --daemonize no &
+		pid=$!
+		PIDS+=("$pid")
+		for ((i = 0; i < 50; i++)); do
+			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+				RPORT=$port
+				RPID=$pid
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_pid "$pid" # e.g. its bus port was taken: another port
+	done
+	return 1
+}
+
+if ! skipped cluster; then
+	CL_LABEL="dlockd pairs c=$CONC, Redis Cluster of 3 masters"
+	if ! have redis-cli || [[ "$(redis-cli --cluster help 2>&1)" != *"create "* ]]; then
+		row cluster3 "$CL_LABEL" "skipped: redis-tools missing" "" "" "" "" "redis-cli with --cluster (Debian: apt-get install redis-tools)"
+	else
+		CLPORTS=()
+		CLPIDS=()
+		for i in 1 2 3; do
+			start_cluster_node || break
+			CLPORTS+=("$RPORT")
+			CLPIDS+=("$RPID")
+		done
+		cl_err=""
+		if [ "${#CLPORTS[@]}" != 3 ]; then
+			cl_err="cluster node ${#CLPORTS[@]} did not start"
+		elif ! redis-cli --cluster create "${CLPORTS[@]/#/127.0.0.1:}" --cluster-yes >"$TMP/cluster-create.log" 2>&1; then
+			cl_err="redis-cli --cluster create failed: $(grep -v '^$' "$TMP/cluster-create.log" | tail -1)"
+		else
+			for ((i = 0; i < 150; i++)); do
+				ok=0
+				for p in "${CLPORTS[@]}"; do
+					redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && ok=$((ok + 1))
+				done
+				[ "$ok" = 3 ] && break
+				sleep 0.1
+			done
+			[ "$ok" = 3 ] || cl_err="cluster_state:ok on only $ok of 3 nodes after 15 s"
+		fi
+		CL_URL="redis+cluster://$(
+			IFS=,
+			echo "${CLPORTS[*]/#/127.0.0.1:}"
+		)"
+		if [ -n "$cl_err" ]; then
+			failed_row cluster3 "$CL_LABEL" "$cl_err"
+		elif ! start_dlockd "$CL_URL"; then
+			failed_row cluster3 "$CL_LABEL" "dlockd: $DERR"
+		else
+			log "Redis Cluster :${CLPORTS[*]}, dlockd :$DPORT"
+			CL_E0=()
+			for j in 0 1 2; do
+				read -r _ e < <(cmd_stats "${CLPORTS[$j]}")
+				CL_E0+=("${e:-0}")
+			done
+			cpu_mark "${CLPIDS[*]}" "${CLPORTS[*]}" "$DPID"
+			if lg cluster3 pairs --port "$DPORT" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "cl$CONC-" --ttl-ms 10000; then
+				f=$RAW/cluster3.json
+				split=""
+				served=0
+				for j in 0 1 2; do
+					read -r _ e < <(cmd_stats "${CLPORTS[$j]}")
+					n=$((${e:-0} - CL_E0[j]))
+					[ "$n" -gt 0 ] && served=$((served + 1))
+					split+="${split:+ / }$n"
+				done
+				row cluster3 "$CL_LABEL" "$(jget "$f" rate)" pairs/s \
+					"$(div "$(jget "$f" rate)" "$(jget "$RAW/pairs_c$CONC.json" rate)")" "1 Redis pairs, c=$CONC" "" \
+					"$(join_notes "p50 $(ms "$(jget "$f" p50_us)") ms, p99 $(ms "$(jget "$f" p99_us)") ms; EVALSHA calls per master $split" "$(errnote cluster3)")"
+				[ "$served" = 3 ] || note "Redis Cluster row: only $served of 3 masters ran lock scripts (names: cl$CONC-0..$((CONC - 1)))"
+				log "Redis Cluster 3 masters: $(jget "$f" rate) pairs/s (EVALSHA per master: $split)"
+				cpu_rows cpu_cluster cluster3 "${CLPIDS[*]}" "${CLPORTS[*]}" "$DPID" ", 3 masters"
+			else
+				failed_row cluster3 "$CL_LABEL" "loadgen failed"
+			fi
+			stop_pid "$DPID"
+		fi
+		for p in "${CLPIDS[@]}"; do stop_pid "$p"; done
+	fi
+fi
+
+# ---------------------------------------------------------------- Redis Sentinel ---
+# A master and a replica (as in the replica rows), three redis-sentinel processes monitoring
+# it (all on CPU 0), dlockd --redis redis+sentinel://.../bench and the pairs workload at c=$CONC.
+
+if ! skipped sentinel; then
+	SN_LABEL="dlockd pairs c=$CONC, Sentinel (master + replica, 3 sentinels)"
+	if [ "$SENTINEL_OK" != 1 ]; then
+		row sentinel "$SN_LABEL" "skipped: redis-sentinel missing" "" "" "" "" "as root: apt-get install redis-sentinel (or tools/deps.sh install)"
+	else
+		SNPIDS=()
+		SNPORTS=()
+		sn_err=""
+		SNR=()
+		if start_redis && SNM=$RPORT && SNR+=("$RPID") && redis-cli -p "$SNM" config set repl-diskless-sync-delay 0 >/dev/null &&
+			start_redis && SNRR=$RPORT && SNR+=("$RPID") && redis-cli -p "$SNRR" replicaof 127.0.0.1 "$SNM" >/dev/null &&
+			wait_replica "$SNM"; then
+			for i in 0 1 2; do
+				p=$(next_port) || break
+				while [[ " ${SNPORTS[*]} " == *" $p "* ]]; do p=$(next_port); done
+				SNPORTS+=("$p")
+			done
+			[ "${#SNPORTS[@]}" = 3 ] || sn_err="no free ports for the sentinels"
+			for i in 0 1 2; do
+				[ -n "$sn_err" ] && break
+				conf=$TMP/sentinel-$i.conf
+				{
+					printf 'port %s\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir %s\n' "${SNPORTS[$i]}" "$TMP"
+					printf 'sentinel myid %040d\n' $((1000 + i))
+					# a failover in the middle of a measurement would be a different workload:
+					# down-after 30 s (Redis's default) rides out a busy machine
+					printf 'sentinel monitor bench 127.0.0.1 %s 2\n' "$SNM"
+					printf 'sentinel down-after-milliseconds bench 30000\nsentinel failover-timeout bench 60000\n'
+					printf 'sentinel known-replica bench 127.0.0.1 %s\n' "$SNRR"
+					for j in 0 1 2; do
+						[ "$j" != "$i" ] && printf 'sentinel known-sentinel bench 127.0.0.1 %s %040d\n' "${SNPORTS[$j]}" $((1000 + j))
+					done
+				} >"$conf"
+				$SRV redis-sentinel "$conf" >"$TMP/sentinel-$i.log" 2>&1 &
+				SNPIDS+=("$!")
+				PIDS+=("$!")
+			done
+			for i in 0 1 2; do
+				[ -n "$sn_err" ] && break
+				for ((k = 0; k < 100; k++)); do
+					[ "$(redis-cli -p "${SNPORTS[$i]}" sentinel get-master-addr-by-name bench 2>/dev/null | tail -1)" = "$SNM" ] && break
+					kill -0 "${SNPIDS[$i]}" 2>/dev/null || k=99 # it exited: no use waiting
+					sleep 0.1
+				done
+				[ "$k" -ge 100 ] && sn_err="sentinel $i (:${SNPORTS[$i]}) does not name the master: $(tail -1 "$TMP/sentinel-$i.log")"
+			done
+		else
+			sn_err="master + replica did not come up"
+		fi
+		SN_URL="redis+sentinel://$(
+			IFS=,
+			echo "${SNPORTS[*]/#/127.0.0.1:}"
+		)/bench"
+		if [ -n "$sn_err" ]; then
+			failed_row sentinel "$SN_LABEL" "$sn_err"
+		elif ! start_dlockd "$SN_URL"; then
+			failed_row sentinel "$SN_LABEL" "dlockd: $DERR"
+		else
+			log "Sentinel: master :$SNM, replica :$SNRR, sentinels :${SNPORTS[*]}, dlockd :$DPORT"
+			sn_w0=$(date +%s.%N)
+			sn_t0=$(proc_ticks "${SNPIDS[@]}")
+			if lg sentinel pairs --port "$DPORT" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "sn$CONC-" --ttl-ms 10000; then
+				f=$RAW/sentinel.json
+				sn_t1=$(proc_ticks "${SNPIDS[@]}")
+				sn_cpu=""
+				num "${sn_t0:-}" && num "${sn_t1:-}" &&
+					sn_cpu=$(awk -v a="$sn_t0" -v b="$sn_t1" -v t="$CLK_TCK" -v w0="$sn_w0" -v w1="$(date +%s.%N)" \
+						'BEGIN{printf "; the 3 sentinels used %.1f%% of a core", (b - a) / t / (w1 - w0) * 100}')
+				vs_rep=""
+				[ -f "$RAW/replica_nowait.json" ] &&
+					vs_rep="; $(div "$(jget "$f" rate)" "$(jget "$RAW/replica_nowait.json" rate)")x master + replica without sentinels"
+				row sentinel "$SN_LABEL" "$(jget "$f" rate)" pairs/s \
+					"$(div "$(jget "$f" rate)" "$(jget "$RAW/pairs_c$CONC.json" rate)")" "1 Redis pairs, c=$CONC" "" \
+					"$(join_notes "p50 $(ms "$(jget "$f" p50_us)") ms, p99 $(ms "$(jget "$f" p99_us)") ms$vs_rep$sn_cpu" "$(errnote sentinel)")"
+				log "Sentinel mode: $(jget "$f" rate) pairs/s"
+			else
+				failed_row sentinel "$SN_LABEL" "loadgen failed"
+			fi
+			stop_pid "$DPID"
+		fi
+		for p in "${SNPIDS[@]}" "${SNR[@]}"; do stop_pid "$p"; done
+	fi
+fi
+
 # ---------------------------------------------------------------- Redlock ---
 
 if ! skipped redlock; then
@@ -841,7 +1151,9 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 			r = ($5 != "") ? sprintf("%.3g (%s)", $5, $6) : ""
 			t = ($7 != "") ? $7 " " $8 : ""
 			if ($3 ~ /^(failed|skipped)/) { printf "%-62s %s\n", $2, $3; if ($9 != "") printf "      %s\n", $9; next }
-			printf "%-62s %10s %-11s %-32s %s\n", $2, fmt($3), $4, r, t
+			u = sprintf("%-11s", $4)
+			if ($4 == "µs") u = "µs         " # two columns, whatever awk counts (mawk: bytes)
+			printf "%-62s %10s %s %-32s %s\n", $2, fmt($3), u, r, t
 			if ($9 != "") printf "      %s\n", $9
 		}' "$ROWS"
 	echo

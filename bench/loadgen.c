@@ -23,6 +23,7 @@
  *              wait_ms and stay suspended
  *   redis-pairs RESP: EVALSHA acquire + EVALSHA release (dlockd's own scripts)
  *
+ * --api-key KEY: every request carries Authorization: Bearer KEY (dlockd with --auth-file).
  * --tls: every connection speaks HTTPS (GnuTLS client, one handshake per connection,
  * then keep-alive). The server's certificate is not verified: the bench talks to its
  * own dlockd on 127.0.0.1 with a throwaway certificate.
@@ -133,6 +134,7 @@ struct lockseq {
 
 static struct {
 	enum mode mode;
+	const char *api_key; /* --api-key: sent as Authorization: Bearer on every request */
 	const char *host;
 	int port;
 	int nconns;
@@ -410,6 +412,11 @@ static void w_host(struct w *w)
 	w_str(w, " HTTP/1.1\r\nHost: ");
 	w_str(w, opt.host);
 	w_str(w, "\r\n");
+	if (opt.api_key) {
+		w_str(w, "Authorization: Bearer ");
+		w_str(w, opt.api_key);
+		w_str(w, "\r\n");
+	}
 }
 
 /* ---- dlockd requests ---- */
@@ -1344,6 +1351,7 @@ static void usage(void)
 	                "       [--ttl-ms MS] [--wait-ms MS] [--hold-us US] [--hold-jitter-us US] [--locks K]\n"
 	                "       [--poll-ms MS] [--ready-file F]\n"
 	                "       [--max-seconds S] [--sha-acquire SHA --sha-release SHA] [--key-prefix P] [--tls]\n"
+	                "       [--api-key KEY]\n"
 	                "modes: pairs renew healthz handoff poll etcd-reuse etcd-lease conns waiters redis-pairs\n");
 	exit(2);
 }
@@ -1372,6 +1380,7 @@ int main(int argc, char **argv)
 	    {"hold-jitter-us", required_argument, 0, 'j'},
 	    {"locks", required_argument, 0, 'L'},
 	    {"tls", no_argument, 0, 'T'},
+	    {"api-key", required_argument, 0, 'k'},
 	    {0, 0, 0, 0},
 	};
 	if (argc < 2)
@@ -1390,6 +1399,9 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'H':
 			opt.host = optarg;
+			break;
+		case 'k':
+			opt.api_key = optarg;
 			break;
 		case 'T':
 			opt.tls = true;

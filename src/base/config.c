@@ -242,9 +242,9 @@ static bool master_name_ok(const char *s, size_t len)
 	return true;
 }
 
-/* A sentinel's host: a DNS name or an address (IPv6 without its brackets):
- * letters, digits and . - _ : only. */
-static bool sentinel_host_ok(const char *h)
+/* A sentinel's or cluster seed's host: a DNS name or an address (IPv6
+ * without its brackets): letters, digits and . - _ : only. */
+static bool host_name_ok(const char *h)
 {
 	size_t n = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:");
 	return h[0] && h[n] == '\0';
@@ -318,7 +318,7 @@ static bool parse_sentinel_url(const char *url, struct redis_target *t, char *er
 		}
 		if (!copy_str(hostport, sizeof hostport, h, (size_t)(stop - h)) ||
 		    !parse_hostport(hostport, s->addr[s->n].host, &s->addr[s->n].port, false) ||
-		    !sentinel_host_ok(s->addr[s->n].host)) {
+		    !host_name_ok(s->addr[s->n].host)) {
 			snprintf(err, errlen, "%s", SYNTAX);
 			return false;
 		}
@@ -446,7 +446,7 @@ bool config_parse_redis_cluster(const char *url, struct redis_target *seeds, uns
 		t = &seeds[*n];
 		memset(t, 0, sizeof *t);
 		if (!copy_str(hostport, sizeof hostport, rest, len) || memchr(hostport, '/', len) ||
-		    !parse_hostport(hostport, t->host, &t->port, false) || !t->host[0]) {
+		    !parse_hostport(hostport, t->host, &t->port, false) || !host_name_ok(t->host)) {
 			snprintf(err, errlen,
 			         "bad Redis Cluster address: expected " CLUSTER_SCHEME
 			         "[user:password@]host:port[,host:port...] (no database: a cluster has only 0)");

@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line = caught(ACCESS_LINE, method, path, &len);
 	check_line(line, len, json, (const char *const[]){esc[0], esc[1]}, ACCESS);
 	free(line);
-	if (mlen > 0 && path[0]) { /* an audit line shows an empty field as "-" */
+	if (method[0] && path[0]) { /* an audit line shows an empty field as "-" */
 		line = caught(AUDIT_LINE, method, path, &len);
 		check_line(line, len, json, (const char *const[]){esc[0], esc[1]}, AUDIT);
 		free(line);

@@ -31,8 +31,8 @@ static const char *const CLUSTER_REASONS[] = {
     "bad Redis Cluster address: the user name is too long or badly encoded",
     "bad Redis Cluster address: the password is too long or badly encoded",
     "bad Redis Cluster address: at most 9 seed nodes",
-    "bad Redis Cluster address: expected redis+cluster://[user:password@]host:port[,host:port...] (no database: a "
-    "cluster has only 0)",
+    ("bad Redis Cluster address: expected redis+cluster://[user:password@]host:port[,host:port...] (no database: a "
+     "cluster has only 0)"),
 };
 
 static bool known_in(const char *const *reasons, size_t n, const char *err)

@@ -804,11 +804,13 @@ init_done() {
 	local c s
 	c=$(ctr_of "$PROJ_CL" cluster-init)
 	for _ in $(seq 1 150); do
-		s=$(E inspect --format '{{.State.Status}}' "$c" 2>/dev/null)
-		[ "$s" = exited ] && break
+		s=$(E inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$c" 2>/dev/null)
+		[ "${s% *}" = exited ] && break
 		sleep 0.2
 	done
-	test "$(E inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$c" 2>/dev/null)" = "exited 0"
+	[ "$s" = "exited 0" ] && return 0
+	note "cluster-init ${c:-(no container)}: status and exit code: ${s:-?}"
+	return 1
 }
 check "cluster: cluster-init made the cluster and exited 0" init_done
 DC=$(ctr_of "$PROJ_CL" dlockd)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Container test for dlockd: builds docker/Dockerfile and docker/redis.Dockerfile, checks the image,
 # brings up docker/compose.yaml and drives it over HTTP on 127.0.0.1, then the Redlock deployment
-# (docker/compose.redlock.yaml), or SKIPs it while dlockd is built without Redlock mode.
+# (docker/compose.redlock.yaml), or SKIPs it while dlockd is built without Redlock mode, then
+# compose.auth.yaml, compose.tls.yaml, compose.sentinel.yaml (the master killed: failover within
+# down-after-milliseconds + failover-timeout, fences rise) and compose.cluster.yaml (locks on all
+# three masters, a second `up` keeps the cluster).
 #
 #   make container-test        (or: bash tests/container/run.sh)
 #
@@ -25,6 +28,8 @@ PROJ="dlockdct${RUN_ID}"            # compose project of compose.yaml
 PROJ_RL="dlockdctrl${RUN_ID}"       # compose project of compose.redlock.yaml
 PROJ_AUTH="dlockdctauth${RUN_ID}"   # compose project of compose.auth.yaml
 PROJ_TLS="dlockdcttls${RUN_ID}"     # compose project of compose.tls.yaml
+PROJ_SEN="dlockdctsen${RUN_ID}"     # compose project of compose.sentinel.yaml
+PROJ_CL="dlockdctcl${RUN_ID}"       # compose project of compose.cluster.yaml
 DLOCKD_IMAGE="localhost/dlockd:ct-${RUN_ID}"
 REDIS_IMAGE="localhost/dlockd-redis:ct-${RUN_ID}"
 BASE_IMAGE="docker.io/library/debian:bookworm-slim"
@@ -36,6 +41,8 @@ UP_MAIN=0
 UP_RL=0
 UP_AUTH=0
 UP_TLS=0
+UP_SEN=0
+UP_CL=0
 BUILT_IMAGES=()
 
 PASSED=0
@@ -141,17 +148,19 @@ cleanup() {
 	trap - EXIT
 	trap "" INT TERM # cleaning up: not interrupted by a second signal
 	if [ "${DLOCKD_CT_KEEP:-0}" = 1 ]; then
-		echo "  .. DLOCKD_CT_KEEP=1: leaving projects $PROJ $PROJ_RL and images ${BUILT_IMAGES[*]:-}"
+		echo "  .. DLOCKD_CT_KEEP=1: leaving projects $PROJ $PROJ_RL $PROJ_AUTH $PROJ_TLS $PROJ_SEN $PROJ_CL and images ${BUILT_IMAGES[*]:-}"
 	elif [ -n "$ENGINE" ]; then
 		echo "  .. cleaning up"
 		[ "$UP_MAIN" = 1 ] && compose "$PROJ" docker/compose.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 		[ "$UP_RL" = 1 ] && compose "$PROJ_RL" docker/compose.redlock.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 		[ "$UP_AUTH" = 1 ] && compose "$PROJ_AUTH" docker/compose.auth.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 		[ "$UP_TLS" = 1 ] && compose "$PROJ_TLS" docker/compose.tls.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+		[ "$UP_SEN" = 1 ] && compose "$PROJ_SEN" docker/compose.sentinel.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+		[ "$UP_CL" = 1 ] && compose "$PROJ_CL" docker/compose.cluster.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 		E rm -f "$PROBE_CTR" >/dev/null 2>&1
 		# Leftovers (a failed `up`, podman-compose leaving networks): by project label.
 		local p id
-		for p in "$PROJ" "$PROJ_RL" "$PROJ_AUTH" "$PROJ_TLS"; do
+		for p in "$PROJ" "$PROJ_RL" "$PROJ_AUTH" "$PROJ_TLS" "$PROJ_SEN" "$PROJ_CL"; do
 			for id in $(E ps -a -q --filter "label=com.docker.compose.project=$p" 2>/dev/null); do
 				E rm -f "$id" >/dev/null 2>&1
 			done
@@ -332,9 +341,13 @@ if command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' 2>/dev/null; t
 		import re, sys, yaml
 		ok = True
 		for f, want in (("docker/compose.yaml", {"redis", "dlockd"}),
-		                ("docker/compose.redlock.yaml", {"redis1", "redis2", "redis3", "dlockd1", "dlockd2"})):
+		                ("docker/compose.redlock.yaml", {"redis1", "redis2", "redis3", "dlockd1", "dlockd2"}),
+		                ("docker/compose.auth.yaml", None), ("docker/compose.tls.yaml", None),
+		                ("docker/compose.sentinel.yaml", {"redis-master", "redis-replica", "sentinel1",
+		                                                  "sentinel2", "sentinel3", "dlockd"}),
+		                ("docker/compose.cluster.yaml", {"redis1", "redis2", "redis3", "cluster-init", "dlockd"})):
 		    svcs = yaml.safe_load(open(f))["services"]
-		    if set(svcs) != want:
+		    if want is not None and set(svcs) != want:
 		        print("  ..", f, "services", sorted(svcs)); ok = False
 		    for name, s in svcs.items():
 		        for p in s.get("ports", []):
@@ -349,7 +362,8 @@ if command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' 2>/dev/null; t
 	check "compose Redis runs noeviction everywhere and appendfsync always on the Redlock nodes" python3 - <<-'EOF'
 		import sys, yaml
 		ok = True
-		for f in ("docker/compose.yaml", "docker/compose.redlock.yaml"):
+		for f in ("docker/compose.yaml", "docker/compose.redlock.yaml", "docker/compose.sentinel.yaml",
+		          "docker/compose.cluster.yaml"):
 		    for name, s in yaml.safe_load(open(f))["services"].items():
 		        if not name.startswith("redis"):
 		            continue
@@ -683,4 +697,220 @@ else
 	compose "$PROJ_TLS" docker/compose.tls.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
 	UP_TLS=0
 fi
+
+# ---- Redis Sentinel (docker/compose.sentinel.yaml): master + replica + 3 sentinels; kill the master
+echo "== compose.sentinel.yaml (project $PROJ_SEN)"
+# The failover bound comes from the file: down-after-milliseconds, plus failover-timeout (a failed
+# election is retried after it), plus 10 s of slack (a sentinel's info refresh, a busy machine).
+DOWN_MS=$(sed -n 's/.*sentinel down-after-milliseconds dlockd \([0-9][0-9]*\).*/\1/p' docker/compose.sentinel.yaml)
+FTO_MS=$(sed -n 's/.*sentinel failover-timeout dlockd \([0-9][0-9]*\).*/\1/p' docker/compose.sentinel.yaml)
+[ -n "$DOWN_MS" ] && [ -n "$FTO_MS" ] || die "Sentinel: no down-after-milliseconds / failover-timeout in the compose file"
+FAILOVER_S=$(((DOWN_MS + FTO_MS) / 1000 + 10))
+PS=$(free_port) || die "no free port"
+export DLOCKD_PORT=$PS
+US="http://127.0.0.1:$PS"
+UP_SEN=1
+t=$(now_ms)
+compose "$PROJ_SEN" docker/compose.sentinel.yaml up -d --no-build >>"$WORK/compose.log" 2>&1 ||
+	{ tail -20 "$WORK/compose.log"; die "compose up (Sentinel)"; }
+if wait_code "$US/readyz" 200 90; then
+	pass "Sentinel: /readyz 200 after $(($(now_ms) - t)) ms"
+else
+	dump_logs "$PROJ_SEN"
+	die "Sentinel: not ready within 90 s (last $CODE)"
+fi
+DS=$(ctr_of "$PROJ_SEN" dlockd)
+SM=$(ctr_of "$PROJ_SEN" redis-master)
+SR=$(ctr_of "$PROJ_SEN" redis-replica)
+[ -n "$DS" ] && [ -n "$SM" ] && [ -n "$SR" ] || die "Sentinel: cannot find the compose containers by label"
+uid=$(E exec "$DS" id -u 2>/dev/null)
+check "Sentinel: dlockd runs as uid 10001 (got $uid)" test "$uid" = 10001
+SL="ctsen-${RUN_ID}"
+http PUT "$US/locks/$SL?ttl_ms=600000"
+STOK=$(json_str token)
+SF1=$(json_num fence)
+check "Sentinel: acquire -> 201 (got $CODE)" test "$CODE" = 201 -a -n "$STOK" -a -n "$SF1"
+# Let the replica catch up as it normally does (it is asked, not forced: replication is asynchronous).
+sleep 1
+E kill "$SM" >/dev/null 2>&1
+t=$(now_ms)
+if wait_code "$US/readyz" 503 10; then
+	pass "Sentinel: master killed: /readyz 503 after $WAITED_MS ms"
+else
+	fail "Sentinel: master killed: /readyz not 503 within 10 s (last $CODE)"
+fi
+if wait_code "$US/readyz" 200 "$FAILOVER_S"; then
+	pass "Sentinel: serves again $(($(now_ms) - t)) ms after the kill (bound ${FAILOVER_S} s: down-after $DOWN_MS ms + failover-timeout $FTO_MS ms + 10 s)"
+else
+	fail "Sentinel: /readyz not 200 within $FAILOVER_S s of the kill (last $CODE)"
+fi
+http PUT "$US/locks/$SL-after?ttl_ms=30000"
+check "Sentinel: acquire after the failover -> 201 (got $CODE)" test "$CODE" = 201
+role=$(E exec "$SR" redis-cli role 2>/dev/null | head -n 1)
+check "Sentinel: the replica was promoted (ROLE: ${role:-?})" test "$role" = master
+# The lock granted before the kill: replication is asynchronous, so the docs (README, "Redis
+# Sentinel: failover") promise only that fences rise; the lock itself may or may not be there.
+# Either way its state must be coherent, and the next grant of that name has a higher fence.
+http GET "$US/locks/$SL"
+if [ "$CODE" = 200 ]; then
+	check "Sentinel: the lock from before the failover survived with its fence ($SF1)" test "$(json_num fence)" = "$SF1"
+	http PUT "$US/locks/$SL?ttl_ms=30000"
+	check "Sentinel: it is still held: acquire -> 409 (got $CODE)" test "$CODE" = 409
+	http DELETE "$US/locks/$SL" -H "Lock-Token: $STOK"
+	check "Sentinel: its token releases it on the new master -> 204 (got $CODE)" test "$CODE" = 204
+elif [ "$CODE" = 404 ]; then
+	note "Sentinel: the lock from before the failover was lost (asynchronous replication; documented)"
+else
+	fail "Sentinel: GET of the lock from before the failover -> $CODE (want 200 or 404)"
+fi
+http PUT "$US/locks/$SL?ttl_ms=30000"
+SF2=$(json_num fence)
+check "Sentinel: grant after the failover -> 201 with a higher fence ($SF1 < ${SF2:-?})" \
+	test "$CODE" = 201 -a -n "$SF2" -a "${SF2:-0}" -gt "$SF1"
+# The old master comes back (restart policy, `start`): it asks the sentinels and rejoins as a replica.
+E start "$SM" >/dev/null 2>&1
+t=$(now_ms)
+rep=""
+while [ $(($(now_ms) - t)) -lt 30000 ]; do
+	rep=$(E exec "$SM" redis-cli info replication 2>/dev/null | tr -d '\r')
+	grep -q '^role:slave' <<<"$rep" && grep -q '^master_link_status:up' <<<"$rep" && break
+	sleep 0.5
+done
+check "Sentinel: the old master, started again, is a replica of the new one within 30 s ($(grep -E '^(role|master_link_status):' <<<"$rep" | tr '\n' ' '))" \
+	grep -q '^master_link_status:up' <<<"$rep"
+check "Sentinel: container healthcheck healthy" health_now "$DS" healthy
+stop_check "$DS" "Sentinel dlockd"
+[ "$FAILED" -gt 0 ] && dump_logs "$PROJ_SEN"
+compose "$PROJ_SEN" docker/compose.sentinel.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+UP_SEN=0
+
+# ---- Redis Cluster (docker/compose.cluster.yaml): 3 masters made by a one-shot init container
+echo "== compose.cluster.yaml (project $PROJ_CL)"
+PCL=$(free_port) || die "no free port"
+export DLOCKD_PORT=$PCL
+UC="http://127.0.0.1:$PCL"
+UP_CL=1
+t=$(now_ms)
+compose "$PROJ_CL" docker/compose.cluster.yaml up -d --no-build >>"$WORK/compose.log" 2>&1 ||
+	{ tail -20 "$WORK/compose.log"; die "compose up (cluster)"; }
+if wait_code "$UC/readyz" 200 120; then
+	pass "cluster: /readyz 200 (every slot served) after $(($(now_ms) - t)) ms"
+else
+	dump_logs "$PROJ_CL"
+	die "cluster: not ready within 120 s (last $CODE)"
+fi
+# init_done: waits for cluster-init to exit; says whether it exited 0.
+init_done() {
+	local c s
+	c=$(ctr_of "$PROJ_CL" cluster-init)
+	for _ in $(seq 1 150); do
+		s=$(E inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$c" 2>/dev/null)
+		[ "${s% *}" = exited ] && break
+		sleep 0.2
+	done
+	[ "$s" = "exited 0" ] && return 0
+	note "cluster-init ${c:-(no container)}: status and exit code: ${s:-?}"
+	return 1
+}
+check "cluster: cluster-init made the cluster and exited 0" init_done
+DC=$(ctr_of "$PROJ_CL" dlockd)
+declare -A NODE
+for n in redis1 redis2 redis3; do
+	NODE[$n]=$(ctr_of "$PROJ_CL" "$n")
+	[ -n "${NODE[$n]}" ] || die "cluster: no container for $n"
+done
+# where NAMES...: "name node" for each name, the node being the one that serves the slot of the
+# name's lock key (the others answer MOVED), and the key's EXISTS there.
+where() {
+	local n
+	for n in redis1 redis2 redis3; do
+		# shellcheck disable=SC2016
+		E exec "${NODE[$n]}" sh -c 'for k; do printf "%s %s\n" "$k" "$(redis-cli exists "dlock:lock:{$k}")"; done' sh "$@" \
+			2>/dev/null | awk -v node="$n" '$2 ~ /^[01]$/ { print $1, node, $2 }'
+	done
+}
+cands=()
+for i in $(seq 1 24); do cands+=("ctcl-${RUN_ID}-$i"); done
+declare -A PICK # node -> name
+while read -r name node _; do
+	[ -n "${PICK[$node]:-}" ] || PICK[$node]=$name
+done < <(where "${cands[@]}")
+check "cluster: names on all three masters found (${PICK[redis1]:-none} ${PICK[redis2]:-none} ${PICK[redis3]:-none})" \
+	test -n "${PICK[redis1]:-}" -a -n "${PICK[redis2]:-}" -a -n "${PICK[redis3]:-}"
+declare -A CTOK
+ok=1
+for node in redis1 redis2 redis3; do
+	name=${PICK[$node]:-}
+	[ -n "$name" ] || continue
+	http PUT "$UC/locks/$name?ttl_ms=600000"
+	CTOK[$name]=$(json_str token)
+	[ "$CODE" = 201 ] && [ -n "${CTOK[$name]}" ] || { ok=0; note "acquire $name -> $CODE"; }
+done
+check "cluster: acquire one name per master -> 201 each" test "$ok" = 1
+got=$(where "${PICK[redis1]:-x}" "${PICK[redis2]:-x}" "${PICK[redis3]:-x}" | sort | tr '\n' ' ')
+want=$(for node in redis1 redis2 redis3; do echo "${PICK[$node]:-x} $node 1"; done | sort | tr '\n' ' ')
+check "cluster: each lock's key lives on the master of its slot, one per master (got: $got)" test "$got" = "$want"
+# The list walks the masters one after another: follow next_cursor to the end.
+listed=""
+cur=""
+pages=0
+while [ "$pages" -lt 30 ]; do
+	pages=$((pages + 1))
+	http GET "$UC/locks?prefix=ctcl-${RUN_ID}&limit=100${cur:+&cursor=$cur}"
+	[ "$CODE" = 200 ] || break
+	listed="$listed $(grep -o '"name":"[^"]*"' <<<"$BODY" | tr '\n' ' ')"
+	cur=$(json_str next_cursor)
+	[ -n "$cur" ] || break
+done
+ok=1
+for node in redis1 redis2 redis3; do grep -q "\"${PICK[$node]:-x}\"" <<<"$listed" || ok=0; done
+check "cluster: GET /locks (following next_cursor, $pages page(s)) lists the locks of all three masters (last $CODE)" \
+	test "$CODE" = 200 -a "$ok" = 1 -a -z "$cur"
+# `down` without -v, then `up` again: new containers (often new addresses) on the kept volumes.
+# cluster-init runs again, finds the cluster, tells the nodes where the others are now; the
+# locks (AOF, clean stop) are still there.
+node_ips() {
+	local n
+	for n in redis1 redis2 redis3; do
+		E inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(ctr_of "$PROJ_CL" "$n")" 2>/dev/null
+	done | tr '\n' ' '
+}
+ips1=$(node_ips)
+compose "$PROJ_CL" docker/compose.cluster.yaml down -t 5 >>"$WORK/compose.log" 2>&1
+t=$(now_ms)
+compose "$PROJ_CL" docker/compose.cluster.yaml up -d --no-build >>"$WORK/compose.log" 2>&1 ||
+	{ tail -20 "$WORK/compose.log"; die "compose up (cluster, second time)"; }
+check "cluster: down and up again: cluster-init finds the cluster and exits 0" \
+	eval 'init_done && E logs "$(ctr_of "$PROJ_CL" cluster-init)" 2>&1 | grep -q "the cluster exists"'
+note "node addresses before: ${ips1}after: $(node_ips)"
+if wait_code "$UC/readyz" 200 60; then
+	pass "cluster: ready again $(($(now_ms) - t)) ms after the second up"
+else
+	fail "cluster: not ready within 60 s of the second up (last $CODE)"
+fi
+DC=$(ctr_of "$PROJ_CL" dlockd)
+for n in redis1 redis2 redis3; do NODE[$n]=$(ctr_of "$PROJ_CL" "$n"); done
+ok=1
+for node in redis1 redis2 redis3; do
+	http GET "$UC/locks/${PICK[$node]:-x}"
+	[ "$CODE" = 200 ] || { ok=0; note "GET ${PICK[$node]:-x} -> $CODE"; }
+done
+check "cluster: after down and up the locks on all three masters are still held" test "$ok" = 1
+ok=1
+for node in redis1 redis2 redis3; do
+	name=${PICK[$node]:-}
+	[ -n "$name" ] || continue
+	http DELETE "$UC/locks/$name" -H "Lock-Token: ${CTOK[$name]}"
+	[ "$CODE" = 204 ] || { ok=0; note "release $name -> $CODE"; }
+	http GET "$UC/locks/$name"
+	[ "$CODE" = 404 ] || { ok=0; note "GET $name after release -> $CODE"; }
+done
+check "cluster: release each -> 204, then GET -> 404" test "$ok" = 1
+uid=$(E exec "$DC" id -u 2>/dev/null)
+check "cluster: dlockd runs as uid 10001 (got $uid)" test "$uid" = 10001
+check "cluster: container healthcheck healthy (every slot served)" health_now "$DC" healthy
+stop_check "$DC" "cluster dlockd"
+[ "$FAILED" -gt 0 ] && dump_logs "$PROJ_CL"
+compose "$PROJ_CL" docker/compose.cluster.yaml down -v -t 5 >>"$WORK/compose.log" 2>&1
+UP_CL=0
 exit 0

@@ -218,7 +218,8 @@ class Nemesis:
 
     @staticmethod
     def _secs(x):
-        return "not within 15 s" if x is None else f"{x:.2f} s after the fault began"
+        return ("not within 15 s of the window's end" if x is None else
+                f"{x:.2f} s after the fault began (polled from the window's end on)")
 
     def _until(self, cond, what, timeout=FAILOVER_TIMEOUT_S):
         deadline = time.monotonic() + timeout

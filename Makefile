@@ -76,7 +76,7 @@ help:
 	@echo 'make bench    benchmarks (not part of test)'
 	@echo 'make chaos-unit  unit tests of the chaos checker and report (Python 3, no build)'
 	@echo 'make deps     install missing Debian packages (as root)'
-	@echo 'make chaos    faults against 3 dlockd replicas and real Redis, checked (<= 5 min; results/)'
+	@echo 'make chaos    faults against 3 dlockd replicas and real Redis, checked (~5 min; results/)'
 	@echo 'make chaos-smoke  the CI subset of make chaos (<= 90 s)'
 
 $(BUILD)/dlockd: $(OBJS)

@@ -74,7 +74,7 @@ def run_scenario(sc, seed, dlockd, out_dir):
                 c.join(max(1.0, (run.stop_at - now()) / 1e9) + 30)
                 if c.is_alive():
                     errors.append(f"client {c.id} did not stop")
-            errors += nem.errors + run.failures
+            errors += nem.errors + run.failures + nem.unplanned_failovers()
             nem.heal()
             skipped = dump_nodes(cl, h, timeout=5.0)
             errors += [f"final dump of {n} failed" for n in skipped]

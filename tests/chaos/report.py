@@ -167,7 +167,9 @@ FAULT_COLOURS = {"kill_redis": "#d9534f", "restart_redis_empty": "#d9534f",
                  "pause_client": "#8e7cc3", "node_loss_minority": "#5bc0de",
                  "node_loss_majority": "#2a7fb8", "stale_minority_restore": "#c0392b",
                  "proxy_delay": "#9acd32", "proxy_blackhole": "#6b8e23",
-                 "proxy_reset": "#556b2f"}
+                 "proxy_reset": "#556b2f", "sentinel_kill_master": "#d9534f",
+                 "sentinel_planned_failover": "#b05fb0", "slot_migration": "#17a2b8",
+                 "cluster_kill_master": "#d9534f", "cluster_failover": "#b05fb0"}
 
 
 def esc(s):

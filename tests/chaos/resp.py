@@ -74,28 +74,46 @@ def _pairs(items):
 def dump(port, prefix, timeout=2.0):
     """Every key under prefix on the Redis at port: {key: {"type", "value", "pttl"}}.
     Values (tests/chaos/HISTORY.md): string -> str, hash -> {field: value}, zset ->
-    [[member, score], ..], list -> [..], set -> sorted [..]. Raises OSError or RedisError if Redis does not answer."""
+    [[member, score], ..], list -> [..], set -> sorted [..]. Raises OSError or RedisError if Redis does not answer.
+    A Redis Cluster replica is read with READONLY (elsewhere READONLY fails: ignored); a key
+    that moved away between SCAN and reading it (a slot migration: ASK, MOVED, TRYAGAIN) is
+    left out here: it is in the other node's dump."""
     out = {}
     with Redis(port, timeout) as r:
+        try:
+            r.call("READONLY")
+        except RedisError:
+            pass  # not a cluster node
         cursor = b"0"
         while True:
             cursor, keys = r.call("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)
             for k in keys:
-                kind = _text(r.call("TYPE", k))
-                if kind == "string":
-                    value = _text(r.call("GET", k))
-                elif kind == "hash":
-                    value = _pairs(r.call("HGETALL", k))
-                elif kind == "zset":
-                    items = r.call("ZRANGE", k, 0, -1, "WITHSCORES")
-                    value = [[_text(items[i]), _text(items[i + 1])]
-                             for i in range(0, len(items), 2)]
-                elif kind == "list":
-                    value = [_text(v) for v in r.call("LRANGE", k, 0, -1)]
-                elif kind == "set":
-                    value = sorted(_text(v) for v in r.call("SMEMBERS", k))
-                else:
-                    continue  # expired between SCAN and TYPE ("none")
-                out[_text(k)] = {"type": kind, "value": value, "pttl": r.call("PTTL", k)}
+                try:
+                    got = _read_key(r, k)
+                except RedisError as e:
+                    if str(e).split(" ", 1)[0] in ("ASK", "MOVED", "TRYAGAIN"):
+                        continue
+                    raise
+                if got is not None:
+                    out[_text(k)] = got
             if cursor == b"0":
                 return out
+
+
+def _read_key(r, k):
+    """{"type", "value", "pttl"} of key k, or None if it is gone."""
+    kind = _text(r.call("TYPE", k))
+    if kind == "string":
+        value = _text(r.call("GET", k))
+    elif kind == "hash":
+        value = _pairs(r.call("HGETALL", k))
+    elif kind == "zset":
+        items = r.call("ZRANGE", k, 0, -1, "WITHSCORES")
+        value = [[_text(items[i]), _text(items[i + 1])] for i in range(0, len(items), 2)]
+    elif kind == "list":
+        value = [_text(v) for v in r.call("LRANGE", k, 0, -1)]
+    elif kind == "set":
+        value = sorted(_text(v) for v in r.call("SMEMBERS", k))
+    else:
+        return None  # expired between SCAN and TYPE ("none")
+    return {"type": kind, "value": value, "pttl": r.call("PTTL", k)}

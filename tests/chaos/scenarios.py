@@ -2,11 +2,14 @@
 with the anomaly kinds the docs allow for it (meta.allowed).
 
 Owns: the list and the smoke subset. What is allowed comes from README ("What Redis
-persistence buys") and docs/redlock.md ("Safety model"): a restart without persistence, from
-an older snapshot, or with AOF everysec may grant a lock twice; AOF always may not; a Redlock
-node restored stale at once may let a majority grant twice. Fences never repeat or go back,
-tokens are never reused or stored, and waiters are never stranded, in every scenario.
-Every fault of issue 13 appears at least once. Python 3.11 standard library only.
+persistence buys", "Redis Sentinel", "Redis Cluster") and docs/redlock.md ("Safety model"): a
+restart without persistence, from an older snapshot, or with AOF everysec may grant a lock
+twice; AOF always may not; a Redlock node restored stale at once may let a majority grant
+twice; a failover to a replica (Sentinel, or a Redis Cluster master's crash) may lose an
+answered grant, since replication is asynchronous; a slot migration and a manual CLUSTER
+FAILOVER lose nothing. Fences never repeat or go back, tokens are never reused or stored, and
+waiters are never stranded, in every scenario. Every fault of issue 13 appears at least once,
+and issue 16's Sentinel failover and Cluster slot migration. Python 3.11 standard library only.
 """
 
 from dataclasses import dataclass, field
@@ -121,6 +124,42 @@ SCENARIOS = (
               Step(5.0, "pause_redis", ("redis1",), 2.5),
               Step(8.5, "node_loss_majority", ("redis0", "redis1", "redis2"), 1.5)),
              duration_s=11.0),
+    # README "Redis Sentinel" (Safety): replication is asynchronous, so a lock answered just
+    # before the master died may be missing on the promoted replica and granted again.
+    Scenario("sentinel_failover", "sentinel",
+             "Sentinel: kill -9 of the master; the sentinels promote its replica and dlockd "
+             "follows; the old master comes back as a replica",
+             (Step(3.0, "sentinel_kill_master", ("master",), 1.0),),
+             duration_s=13.0, allowed=DOUBLE),
+    # SENTINEL FAILOVER does not stop the old master's writes before promoting the replica:
+    # grants in between are lost like a crash's (README "Redis Sentinel", Safety).
+    Scenario("sentinel_planned_failover", "sentinel",
+             "Sentinel: SENTINEL FAILOVER while clients work; dlockd follows +switch-master",
+             (Step(3.0, "sentinel_planned_failover", ("master",)),),
+             duration_s=10.0, allowed=DOUBLE),
+    # README "Redis Cluster": redirections are followed, never answered; a migration pauses a
+    # slot's scripts (TRYAGAIN) but loses nothing.
+    Scenario("cluster_slot_migration", "cluster3",
+             "Redis Cluster: the slots of every lock name migrated to another master while "
+             "clients work, keys one at a time (TRYAGAIN, ASK) or a slot at once, twice each",
+             (Step(2.0, "slot_migration", ("c0", "c1", "c2"), arg=100),
+              Step(5.0, "slot_migration", ("c3", "c4")),
+              Step(7.0, "slot_migration", ("c0", "c1", "c2"), arg=30),
+              Step(9.5, "slot_migration", ("c3", "c4"))),
+             duration_s=12.0),
+    # README "Redis Cluster": an automatic failover after a master crash has replication's
+    # caveat (an answered grant the replica had not received is lost).
+    Scenario("cluster_master_kill", "cluster3",
+             "Redis Cluster: kill -9 of a master; the cluster promotes its replica; the old "
+             "master comes back as a replica",
+             (Step(3.0, "cluster_kill_master", ("redis1",), 1.0),),
+             duration_s=13.0, allowed=DOUBLE),
+    # README "Redis Cluster": a manual CLUSTER FAILOVER loses nothing.
+    Scenario("cluster_manual_failover", "cluster3",
+             "Redis Cluster: CLUSTER FAILOVER of a master to its replica, and back",
+             (Step(2.5, "cluster_failover", ("redis3",)),
+              Step(6.5, "cluster_failover", ("redis1",))),
+             duration_s=10.0),
 )
 
 

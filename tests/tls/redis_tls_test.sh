@@ -18,6 +18,8 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlockd-tls.XXXXXX")
 pids=""
 cleanup() {
+    # tunnel() runs in a command substitution (a subshell): its stunnel PIDs are in a file
+    [ -f "$tmp/tunnel.pids" ] && pids="$pids $(cat "$tmp/tunnel.pids")"
     for p in $pids; do kill "$p" 2>/dev/null; done
     for p in $pids; do wait "$p" 2>/dev/null; done
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
@@ -100,7 +102,7 @@ checkHost = localhost
 CONF
     "$stunnel" "$tmp/$1.conf" >>"$tmp/$1.log" 2>&1 &
     spid=$!
-    pids="$pids $spid"
+    echo "$spid" >>"$tmp/tunnel.pids"
     i=0
     until listening "$p" || ! kill -0 "$spid" 2>/dev/null || [ $i -ge 100 ]; do
         sleep 0.1; i=$((i + 1))

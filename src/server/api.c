@@ -25,14 +25,9 @@ struct api {
 	uint64_t next_id;
 };
 
-enum { CLIENT_TEXT_MAX = 64 };
-
-/* Who asked, for the audit line written when the answer comes. */
-struct who {
-	char key_id[AUTH_ID_MAX + 1]; /* "" without keys */
-	char client[CLIENT_TEXT_MAX];
-	char name[LOCK_NAME_MAX + 1]; /* the lock's, for lock operations */
-};
+/* The audit line's event of each lock operation (NULL: the route has none). */
+static const char *const AUDIT_EVENT[ROUTE_COUNT] = {
+    [ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew", [ROUTE_RELEASE] = "release"};
 
 /* A request waiting for the backend. */
 struct api_call {
@@ -42,8 +37,17 @@ struct api_call {
 	void *arg;
 	enum api_route route;
 	struct waiter *waiter; /* a wait for the lock, or NULL */
-	struct who who;
+	/* Who asked, for the audit line written when the answer comes: the key's
+	 * ID, the client's address and the lock's name, each NUL-terminated, one
+	 * after the other; empty when no audit line will be written (a waiter
+	 * holds it for as long as it waits: only what the line needs). */
+	char who[];
 };
+
+static const char *who_next(const char *s)
+{
+	return s + strlen(s) + 1;
+}
 
 /* The one table from errors to HTTP statuses. */
 static const int STATUS_OF[DL_ERROR_COUNT] = {
@@ -331,8 +335,6 @@ static void finish(struct api_call *c)
 /* The audit line of a lock operation's answer: outcome as a stable word. */
 static void audit_reply(const struct api_call *c, const struct lock_reply *r)
 {
-	static const char *const EVENT[ROUTE_COUNT] = {
-	    [ROUTE_ACQUIRE] = "acquire", [ROUTE_RENEW] = "renew", [ROUTE_RELEASE] = "release"};
 	static const char *const OUTCOME[] = {
 	    [LOCK_GRANTED] = "granted",
 	    [LOCK_REACQUIRED] = "reacquired",
@@ -354,12 +356,16 @@ static void audit_reply(const struct api_call *c, const struct lock_reply *r)
 	bool has_fence = r->outcome == LOCK_GRANTED || r->outcome == LOCK_REACQUIRED || r->outcome == LOCK_RENEWED ||
 	                 r->outcome == LOCK_HELD || r->outcome == LOCK_TOKEN_MISMATCH;
 
-	if (!EVENT[c->route] || !log_enabled(LOG_INFO))
+	const char *key = c->who, *client, *name;
+
+	if (!AUDIT_EVENT[c->route] || !log_enabled(LOG_INFO))
 		return;
+	client = who_next(key);
+	name = who_next(client);
 	if (r->handed_off)
 		outcome = "handed_off";
-	log_audit(EVENT[c->route], outcome ? outcome : "other", c->who.key_id, c->who.name,
-	          has_fence ? (int64_t)r->view.fence : -1, c->who.client, c->reply->request_id);
+	log_audit(AUDIT_EVENT[c->route], outcome ? outcome : "other", key, name,
+	          has_fence ? (int64_t)r->view.fence : -1, client, c->reply->request_id);
 }
 
 /* Why Redis does not serve: the backend's fault if it knows one (e.g. the
@@ -701,7 +707,10 @@ static bool start_failed(struct api_reply *reply, struct api_call *c, enum backe
  * says so). */
 static struct api_call *call_new(struct ctx *x)
 {
-	struct api_call *c = calloc(1, sizeof *c);
+	bool audited = AUDIT_EVENT[x->reply->route] && log_enabled(LOG_INFO);
+	const char *key = x->key ? x->key->id : "", *client = x->client ? x->client : "";
+	size_t lk = strlen(key) + 1, lc = strlen(client) + 1, ln = strlen(x->name) + 1;
+	struct api_call *c = calloc(1, sizeof *c + (audited ? lk + lc + ln : 1));
 
 	if (!c) {
 		api_error(x->reply, DL_INTERNAL, "out of memory");
@@ -712,11 +721,11 @@ static struct api_call *call_new(struct ctx *x)
 	c->done = x->done;
 	c->arg = x->arg;
 	c->route = x->reply->route;
-	if (x->key)
-		snprintf(c->who.key_id, sizeof c->who.key_id, "%s", x->key->id);
-	if (x->client)
-		snprintf(c->who.client, sizeof c->who.client, "%s", x->client);
-	memcpy(c->who.name, x->name, strlen(x->name) + 1);
+	if (audited) {
+		memcpy(c->who, key, lk);
+		memcpy(c->who + lk, client, lc);
+		memcpy(c->who + lk + lc, x->name, ln);
+	}
 	return c;
 }
 

@@ -33,6 +33,17 @@ static const char *fake_getenv(const char *name)
 
 static void check_target(const struct redis_target *t)
 {
+	if (t->sentinel.n) { /* the sentinels name the master: host and port unused */
+		FUZZ_CHECK(t->sentinel.n <= CONFIG_SENTINELS_MAX && t->sentinel.master_name[0] && t->db >= 0 &&
+		               t->db <= 100000,
+		           "a sentinel target with %u sentinels, master \"%s\", db %d", t->sentinel.n,
+		           t->sentinel.master_name, t->db);
+		for (unsigned i = 0; i < t->sentinel.n; i++)
+			FUZZ_CHECK(t->sentinel.addr[i].host[0] && t->sentinel.addr[i].port >= 1 &&
+			               t->sentinel.addr[i].port <= 65535,
+			           "sentinel %s:%d out of range", t->sentinel.addr[i].host, t->sentinel.addr[i].port);
+		return;
+	}
 	if (t->unix_path[0]) {
 		FUZZ_CHECK(t->unix_path[0] == '/' && !t->host[0], "a unix target that is not an absolute path");
 		return;

@@ -163,6 +163,24 @@ def _wait_until(ready, timeout, what):
         time.sleep(0.02)
 
 
+def _ping(node):
+    """Whether the Redis or sentinel process of node answers PING (it must still run)."""
+    if not node.alive:
+        raise RuntimeError(f"{node.name} exited with {node.proc.returncode}; see {node.log_path}")
+    try:
+        with Redis(node.port, 0.5) as r:
+            return r.call("PING") == b"PONG"
+    except (OSError, RedisError):
+        return False
+
+
+def _spawn(node, argv, timeout):
+    """Starts node's process (argv) and returns once it answers PING."""
+    node.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    _wait_until(node.ping, timeout, node.name)
+
+
 class _Process:
     """A child process we started, known by its pid only."""
 
@@ -240,18 +258,10 @@ class RedisNode(_Process):
 
     def start(self, timeout=10.0):
         """Starts redis-server on its data directory; returns once it answers PING."""
-        self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_until(self.ping, timeout, self.name)
+        _spawn(self, self.args(), timeout)
 
     def ping(self):
-        if not self.alive:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
-        try:
-            with Redis(self.port, 0.5) as r:
-                return r.call("PING") == b"PONG"
-        except (OSError, RedisError):
-            return False
+        return _ping(self)
 
     def wipe(self):
         """Empties the data directory (the node must be down)."""
@@ -343,18 +353,10 @@ class Sentinel(_Process):
             f.write("\n".join(lines) + "\n")
 
     def start(self, timeout=10.0):
-        self.proc = subprocess.Popen(["redis-sentinel", self.conf], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_until(self.ping, timeout, self.name)
+        _spawn(self, ["redis-sentinel", self.conf], timeout)
 
     def ping(self):
-        if not self.alive:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
-        try:
-            with Redis(self.port, 0.5) as r:
-                return r.call("PING") == b"PONG"
-        except (OSError, RedisError):
-            return False
+        return _ping(self)
 
     def call(self, *args, timeout=2.0):
         with Redis(self.port, timeout) as r:

@@ -135,10 +135,15 @@
 static const char SCRIPT_ACQUIRE[] = LUA_NOW LUA_OWNS LUA_BAD LUA_READ_LOCK LUA_LINE_PROBLEM LUA_HEAD_OF
     "local me = ARGV[7]\n"
     "local ttl = tonumber(ARGV[2])\n"
-    "local cur, why = read_lock(KEYS[1])\n"
-    "if why then return bad(why) end\n"
-    "local line_why, queued = line_problem(KEYS[3], KEYS[4], me ~= '')\n"
-    "if line_why then return bad(line_why) end\n"
+    /* The common case: no lock and no line (none of the three keys). */
+    "local fresh = redis.call('EXISTS', KEYS[1], KEYS[3], KEYS[4]) == 0\n"
+    "local cur, why, queued\n"
+    "if not fresh then\n"
+    "  cur, why = read_lock(KEYS[1])\n"
+    "  if why then return bad(why) end\n"
+    "  why, queued = line_problem(KEYS[3], KEYS[4], me ~= '')\n"
+    "  if why then return bad(why) end\n"
+    "end\n"
     "local function leave_line()\n"
     "  if me ~= '' then redis.call('ZREM', KEYS[3], me); redis.call('HDEL', KEYS[4], me) end\n"
     "end\n"
@@ -194,7 +199,7 @@ static const char SCRIPT_ACQUIRE[] = LUA_NOW LUA_OWNS LUA_BAD LUA_READ_LOCK LUA_
     "  stay_in_line()\n"
     "  return {3}\n"
     "end\n"
-    "if me ~= '' then\n"
+    "if me ~= '' and not fresh then\n"
     "  leave_line()\n"
     "  local nxt = head_of(KEYS[3], KEYS[4], now)\n"
     "  if nxt then redis.call('PUBLISH', ARGV[10], nxt) end\n"
@@ -244,12 +249,16 @@ static const char SCRIPT_RENEW[] = LUA_NOW LUA_OWNS LUA_BAD LUA_READ_LOCK
  * fence, remaining, now, acquired, has_owner, owner, expires} on a token
  * mismatch. */
 static const char SCRIPT_RELEASE[] = LUA_OWNS LUA_BAD LUA_READ_LOCK LUA_LINE_PROBLEM LUA_HEAD_OF
-    "local cur, why = read_lock(KEYS[1])\n"
-    "if why then return bad(why) end\n"
-    "if not cur then return {0} end\n"
-    "if not owns(cur[1], ARGV[1], ARGV[2]) then\n" LUA_NOW "  local left = redis.call('PTTL', KEYS[1])\n"
-    "  if left == -1 then return bad('the lock hash has no expiry') end\n"
-    "  return {-1, cur[3], left, now, cur[4], cur[5] or '0', cur[2] or '', cur[7]}\n"
+    /* A token field equal to the caller's hash: a lock dlockd wrote for
+     * this caller, released without reading the rest. */
+    "if ARGV[1] == '' or redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then\n"
+    "  local cur, why = read_lock(KEYS[1])\n"
+    "  if why then return bad(why) end\n"
+    "  if not cur then return {0} end\n"
+    "  if not owns(cur[1], ARGV[1], ARGV[2]) then\n" LUA_NOW "    local left = redis.call('PTTL', KEYS[1])\n"
+    "    if left == -1 then return bad('the lock hash has no expiry') end\n"
+    "    return {-1, cur[3], left, now, cur[4], cur[5] or '0', cur[2] or '', cur[7]}\n"
+    "  end\n"
     "end\n"
     "local line_why, queued = line_problem(KEYS[2], KEYS[3], false)\n"
     "if line_why then return bad(line_why) end\n"

@@ -167,6 +167,15 @@ static void reload_tls(const struct config *cfg)
 		        err);
 }
 
+/* The last prepare hook of a worker's loop: its log lines of the turn, in one
+ * write before it sleeps. */
+static int flush_log(void *arg)
+{
+	(void)arg;
+	log_flush();
+	return -1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -186,6 +195,9 @@ static void *worker_main(void *arg)
 		api_free(w->api);
 		return NULL;
 	}
+	/* registered after the HTTP server's hook, which answers requests */
+	if (loop_add_prepare(w->loop, flush_log, NULL) == 0)
+		log_batch_begin();
 	loop_timer_init(&w->deadline, on_deadline, w);
 	loop_set_wake_handler(w->loop, on_wake, w);
 	take_auth(w); /* a reload that came before the wake handler was set */
@@ -202,6 +214,7 @@ static void *worker_main(void *arg)
 		http_stop(w->http);
 	}
 	api_free(w->api);
+	log_batch_end();
 	return NULL;
 }
 

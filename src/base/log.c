@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -35,11 +36,26 @@ bool log_level_parse(const char *s, enum log_level *out)
 	return false;
 }
 
+/* The time of a line, to the millisecond; the date and time up to the second
+ * are formatted once per second per thread, only the milliseconds per line. */
 static void timestamp(char out[32])
 {
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[TEXT_TIME_LEN + 1];
 	struct timeval tv;
+	unsigned ms;
+
 	gettimeofday(&tv, NULL);
-	text_format_time((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, out);
+	ms = (unsigned)(tv.tv_usec / 1000);
+	if (tv.tv_sec != cached_sec) {
+		text_format_time((int64_t)tv.tv_sec * 1000, cached);
+		cached_sec = tv.tv_sec;
+	}
+	memcpy(out, cached, sizeof cached);
+	/* "YYYY-MM-DDTHH:MM:SS.mmmZ": the milliseconds are the 3 digits before the Z */
+	out[TEXT_TIME_LEN - 4] = (char)('0' + ms / 100);
+	out[TEXT_TIME_LEN - 3] = (char)('0' + ms / 10 % 10);
+	out[TEXT_TIME_LEN - 2] = (char)('0' + ms % 10);
 }
 
 /* A line under construction; one write(2) per line keeps lines whole. */
@@ -63,6 +79,19 @@ static void put(struct line *l, const char *fmt, ...)
 		l->len += (size_t)n < sizeof l->buf - l->len ? (size_t)n : sizeof l->buf - l->len - 1;
 }
 
+/* Appends the plain string s (cut at the buffer's end). */
+static void put_raw(struct line *l, const char *s)
+{
+	size_t n = strlen(s), room = sizeof l->buf - 1 - l->len;
+
+	if (l->len >= sizeof l->buf - 1)
+		return;
+	if (n > room)
+		n = room;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
 /* Appends s, every byte that is not printable ASCII written as the four
  * characters \xNN (so a line is always ASCII, and a JSON line valid UTF-8);
  * JSON-escaped too when json. Leaves `room` bytes of the buffer free for
@@ -74,7 +103,7 @@ static void put_str(struct line *l, const char *s, bool json, size_t room)
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (l->len + 5 + 3 > end) { /* an escaped byte is at most 5 characters, then "..." */
-			put(l, "...");
+			put_raw(l, "...");
 			return;
 		}
 		if (*p < 0x20 || *p >= 0x7f)
@@ -86,12 +115,51 @@ static void put_str(struct line *l, const char *s, bool json, size_t room)
 	}
 }
 
+/* A worker thread's lines of one loop turn (log_batch_begin), written by
+ * log_flush() with one write(2); other threads write each line at once. */
+enum { BATCH_CAP = 64 * 1024 };
+static _Thread_local char *batch;
+static _Thread_local size_t batch_len;
+
+static void write_out(const char *p, size_t n)
+{
+	fwrite(p, 1, n, stderr);
+}
+
 static void emit(struct line *l)
 {
 	if (l->len >= sizeof l->buf - 1)
 		l->len = sizeof l->buf - 2;
 	l->buf[l->len++] = '\n';
-	fwrite(l->buf, 1, l->len, stderr);
+	if (!batch) {
+		write_out(l->buf, l->len);
+		return;
+	}
+	if (batch_len + l->len > BATCH_CAP)
+		log_flush();
+	memcpy(batch + batch_len, l->buf, l->len);
+	batch_len += l->len;
+}
+
+void log_batch_begin(void)
+{
+	if (!batch)
+		batch = malloc(BATCH_CAP); /* without it, lines are written one by one */
+	batch_len = 0;
+}
+
+void log_flush(void)
+{
+	if (batch_len > 0)
+		write_out(batch, batch_len);
+	batch_len = 0;
+}
+
+void log_batch_end(void)
+{
+	log_flush();
+	free(batch);
+	batch = NULL;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -109,7 +177,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (out_format == LOG_JSON) {
 		put(&l, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, LEVELS[level]);
 		put_str(&l, msg, true, 8);
-		put(&l, "\"}");
+		put_raw(&l, "\"}");
 	} else {
 		put(&l, "%s %-5s ", ts, LEVELS[level]);
 		put_str(&l, msg, false, 8);
@@ -123,10 +191,12 @@ static void begin_info(struct line *l, bool json, const char *msg)
 	char ts[32];
 
 	timestamp(ts);
-	if (json)
+	if (json) {
 		put(l, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"%s\"", ts, msg);
-	else
-		put(l, "%s info ", ts);
+	} else {
+		put_raw(l, ts);
+		put_raw(l, " info ");
+	}
 }
 
 void log_access(const char *client, const char *method, const char *path, int status, uint64_t duration_us,
@@ -138,33 +208,35 @@ void log_access(const char *client, const char *method, const char *path, int st
 	if (!log_enabled(LOG_INFO))
 		return;
 	begin_info(&l, json, "request");
-	put(&l, json ? ",\"client\":\"" : " ");
+	put_raw(&l, json ? ",\"client\":\"" : " ");
 	/* the client's address, method and path: cut so the line's end fits */
 	put_str(&l, client, json, 1024);
-	put(&l, json ? "\",\"method\":\"" : " ");
+	put_raw(&l, json ? "\",\"method\":\"" : " ");
 	put_str(&l, method, json, 1024);
-	put(&l, json ? "\",\"path\":\"" : " ");
+	put_raw(&l, json ? "\",\"path\":\"" : " ");
 	put_str(&l, path, json, 128);
 	if (json)
 		put(&l, "\",\"status\":%d,\"duration_ms\":%.3f", status, (double)duration_us / 1000.0);
 	else
 		put(&l, " %d %.3fms", status, (double)duration_us / 1000.0);
 	if (request_id && *request_id) {
-		put(&l, json ? ",\"request_id\":\"" : " request=");
+		put_raw(&l, json ? ",\"request_id\":\"" : " request=");
 		put_str(&l, request_id, json, 8);
-		put(&l, json ? "\"" : "");
+		put_raw(&l, json ? "\"" : "");
 	}
-	put(&l, json ? "}" : "");
+	put_raw(&l, json ? "}" : "");
 	emit(&l);
 }
 
 /* " name=value" or ",\"name\":\"value\"": value escaped, cut to leave room. */
 static void put_field(struct line *l, bool json, const char *name, const char *value, size_t room)
 {
-	put(l, json ? ",\"%s\":\"" : " %s=", name);
+	put_raw(l, json ? ",\"" : " ");
+	put_raw(l, name);
+	put_raw(l, json ? "\":\"" : "=");
 	put_str(l, value && *value ? value : "-", json, room);
 	if (json)
-		put(l, "\"");
+		put_raw(l, "\"");
 }
 
 void log_audit(const char *event, const char *outcome, const char *key_id, const char *name, int64_t fence,
@@ -176,7 +248,7 @@ void log_audit(const char *event, const char *outcome, const char *key_id, const
 	if (!log_enabled(LOG_INFO))
 		return;
 	begin_info(&l, json, "audit");
-	put(&l, json ? "" : " audit");
+	put_raw(&l, json ? "" : " audit");
 	put_field(&l, json, "event", event, 1024);
 	put_field(&l, json, "outcome", outcome, 1024);
 	put_field(&l, json, "key", key_id, 900);
@@ -185,6 +257,6 @@ void log_audit(const char *event, const char *outcome, const char *key_id, const
 		put(&l, json ? ",\"fence\":%lld" : " fence=%lld", (long long)fence);
 	put_field(&l, json, "client", client, 100);
 	put_field(&l, json, "request_id", request_id, 8);
-	put(&l, json ? "}" : "");
+	put_raw(&l, json ? "}" : "");
 	emit(&l);
 }

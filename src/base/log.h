@@ -15,6 +15,16 @@ bool log_enabled(enum log_level level);
 /* Parses "debug", "info", "warn" or "error". */
 bool log_level_parse(const char *s, enum log_level *out);
 
+/* Batching, for a thread that runs an event loop: from log_batch_begin() on,
+ * the thread's lines are kept (whole, in order) until log_flush(), which the
+ * loop calls once per turn before it sleeps, and written with one write(2)
+ * (also when 64 KiB are waiting); log_batch_end() flushes and stops it. A
+ * line is therefore written at most one loop turn after it was made; lines
+ * of a turn in progress are lost if the process is killed. */
+void log_batch_begin(void);
+void log_flush(void);
+void log_batch_end(void);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One access-log line: the client's address, and the request path without
  * its query string. */

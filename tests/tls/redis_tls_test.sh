@@ -30,11 +30,18 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; for f in "$tmp"/*.log; do echo "# --- $f"; tail -n 5 "$f"; done; }
 
-# a port nobody listens on (random in 20000..59999; bash's /dev/tcp is not in sh, so ask curl)
+# listening PORT: something accepts connections on 127.0.0.1:PORT (bash's /dev/tcp is not in
+# sh, so ask curl: it exits 7 when the connection is refused; a server that waits for the client
+# to speak first, as a TLS port does, ends in curl's timeout instead)
+listening() {
+    curl -s -o /dev/null --max-time 0.3 "telnet://127.0.0.1:$1" </dev/null 2>/dev/null
+    [ $? -ne 7 ]
+}
+# a port nobody listens on (random in 20000..59999)
 port() {
     while :; do
         p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 + 20000 ))
-        curl -s -o /dev/null --max-time 1 "telnet://127.0.0.1:$p" </dev/null 2>/dev/null || { echo "$p"; return; }
+        listening "$p" || { echo "$p"; return; }
     done
 }
 # wait_ready PORT WANT: /readyz of the dlockd on PORT answers WANT within 10 s
@@ -62,9 +69,6 @@ cd - >/dev/null || exit 1
 pw='tls-t3st-pw'
 sed -n 's/^\(user .*\)>CHANGE-ME\(.*\)$/\1>'"$pw"'\2/p' docs/redis-acl.conf >"$tmp/users.acl"
 echo 'user default on nopass resetkeys resetchannels -@all +ping' >>"$tmp/users.acl"
-
-# listening PORT: something accepts connections on 127.0.0.1:PORT
-listening() { curl -s -o /dev/null --max-time 1 "telnet://127.0.0.1:$1" </dev/null 2>/dev/null; }
 
 # redis-server on a free TLS port; another port if the one picked was taken meanwhile (other
 # test runs share the machine)

@@ -10,7 +10,7 @@
 # Knobs (environment): BENCH_SECONDS (4) per workload, BENCH_WARMUP (0.5),
 # BENCH_CONC (64), BENCH_MEM_CONNS (10000), BENCH_REDIS_REQUESTS (150000, per
 # redis-benchmark run), BENCH_RESULTS (bench/results.json), BENCH_SKIP (space-
-# separated: etcd node redlock replicas cluster sentinel memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
+# separated: etcd node redlock replicas cluster sentinel memory wrk tls seed), BENCH_NO_INSTALL=1 (never apt-get),
 # BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
 set -uo pipefail
 
@@ -494,6 +494,7 @@ for c in 1 "$CONC"; do
 		row "${k}_p99" "  pair latency p99, c=$c" "$(ms "$(jget "$f" p99_us)")" ms
 		log "pairs c=$c: $(jget "$f" rate) pairs/s"
 		if [ "$c" = "$CONC" ] && cpu_rows cpu_single "$k" "$R1PID" "$R1" "$D1PID" ""; then
+			CPU_RP_SINGLE=$CPU_RP
 			# On paper: what one core of each would carry if nothing else limited it.
 			row paper_redis_core "  on paper: pairs/s per Redis core (1e6 / CPU per pair)" \
 				"$(div 1000000 "$CPU_RP")" pairs/s "" "" "" "a Redis shard is one thread: this is one shard's ceiling"
@@ -507,9 +508,20 @@ for c in 1 "$CONC"; do
 done
 
 # HTTP ceiling: GET /healthz under the same load generator (and wrk as a cross-check).
+# Its CPU per request is the HTTP floor: what one request costs dlockd (libmicrohttpd,
+# the kernel's loopback TCP, routing, metrics) with no lock work at all.
+HZ_D0=$(proc_ticks "$D1PID")
 if lg healthz healthz --port "$D1" -c "$CONC" -d "$DUR" --warmup "$WARM"; then
 	row healthz "HTTP ceiling: GET /healthz, c=$CONC" "$(jget "$RAW/healthz.json" rate)" req/s
 	log "healthz: $(jget "$RAW/healthz.json" rate) req/s"
+	sleep 0.2
+	HZ_D1=$(proc_ticks "$D1PID")
+	HZ_REQS=$(jget "$RAW/healthz.json" statuses | tr ' ' '\n' | awk -F: '{r += $2} END {print r + 0}')
+	if num "${HZ_D0:-}" && num "${HZ_D1:-}" && [ "${HZ_REQS:-0}" -gt 0 ]; then
+		HZ_FLOOR=$(awk -v a="$HZ_D0" -v b="$HZ_D1" -v t="$CLK_TCK" -v n="$HZ_REQS" 'BEGIN{printf "%.2f", (b - a) * 1e6 / t / n}')
+		row cpu_http_floor_us "  dlockd CPU per GET /healthz: the HTTP floor (no lock work)" "$HZ_FLOOR" µs "" "" "" \
+			"$HZ_REQS requests; compare dlockd CPU per lock request above"
+	fi
 else
 	failed_row healthz "HTTP ceiling: GET /healthz, c=$CONC" "loadgen failed"
 fi
@@ -681,6 +693,104 @@ fi
 
 RSS_AFTER_LOAD=$(rss_kib "$D1PID")
 stop_pid "$D1PID"
+
+# ------------------------------------------------ the user's comparison: SET NX ---
+# What a user weighs before choosing a lock service over hand-rolled Redis code:
+# the two scripts most people write (SET key token NX PX ttl, then INCR of a
+# fence counter; GET-compare-DEL) run by redis-benchmark at c=$CONC, beside
+# dlockd pairs at c=$CONC with --threads 1 and 2. Nothing is pinned here: Redis,
+# dlockd and the load generator share both cores as they would on a user's box.
+# Each run's CPU per pair (redis-server, dlockd, load generator) shows where the
+# cores go, and so where a next core would.
+SEED_ACQ_LUA="if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end return false"
+SEED_REL_LUA="if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+# unpinned_pairs KEY THREADS: dlockd --threads THREADS on $RU, loadgen pairs at
+# c=$CONC, all unpinned; rows KEY and KEY_cpu_{redis,dlockd,loadgen}_us.
+unpinned_pairs() {
+	local key=$1 threads=$2 f=$RAW/$1.json d0 d1 r0 r1 lt pairs
+	if ! start_dlockd "$RU" --threads "$threads"; then
+		failed_row "$key" "dlockd pairs, --threads $threads, unpinned" "dlockd did not start: $DERR"
+		return 1
+	fi
+	d0=$(proc_ticks "$DPID")
+	r0=$(proc_ticks "$RUPID")
+	# bash's `time` gives the load generator's own CPU (user + system seconds)
+	lt=$({ TIMEFORMAT='%U %S'; time "$LOADGEN" pairs --port "$DPORT" -c "$CONC" -d "$DUR" --warmup "$WARM" \
+		--name "u$threads-" --ttl-ms 10000 >"$f" 2>"$TMP/$key.err"; } 2>&1 | tail -1)
+	sleep 0.2
+	d1=$(proc_ticks "$DPID")
+	r1=$(proc_ticks "$RUPID")
+	stop_pid "$DPID"
+	if ! grep -q '"mode"' "$f" 2>/dev/null; then
+		failed_row "$key" "dlockd pairs, --threads $threads, unpinned" "loadgen failed: $(tail -1 "$TMP/$key.err")"
+		rm -f "$f"
+		return 1
+	fi
+	pairs=$(jget "$f" statuses | tr ' ' '\n' | awk -F: '$1 == 204 {p += $2} END {print p + 0}')
+	UNPINNED_RATE=$(jget "$f" rate)
+	if [ "$pairs" -gt 0 ] && num "${d0:-}" && num "${d1:-}" && num "${r0:-}" && num "${r1:-}"; then
+		row "${key}_cpu_redis_us" "  CPU per pair: redis-server" "$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" -v p="$pairs" 'BEGIN{printf "%.1f", (b - a) * 1e6 / t / p}')" µs
+		row "${key}_cpu_dlockd_us" "  CPU per pair: dlockd (2 requests)" "$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" -v p="$pairs" 'BEGIN{printf "%.1f", (b - a) * 1e6 / t / p}')" µs
+		row "${key}_cpu_loadgen_us" "  CPU per pair: load generator" "$(awk -v l="$lt" -v p="$pairs" 'BEGIN{split(l, x, " "); printf "%.1f", (x[1] + x[2]) * 1e6 / p}')" µs "" "" "" \
+			"all three per pair over the whole run (warm-up included); 2 cores = 2,000,000 µs per second"
+	fi
+	return 0
+}
+
+if skipped seed; then
+	note "hand-written SET NX comparison skipped (BENCH_SKIP)"
+else
+	SRV_PINNED=$SRV
+	SRV=""
+	if start_redis; then
+		RU=$RPORT
+		RUPID=$RPID
+		SEED_ACQ=$(redis-cli -p "$RU" SCRIPT LOAD "$SEED_ACQ_LUA")
+		SEED_REL=$(redis-cli -p "$RU" SCRIPT LOAD "$SEED_REL_LUA")
+		# seqrand: the release run deletes exactly the acquire run's keys (the
+		# second key of the release is unused: it keeps the counts in step).
+		seed_rb() {
+			LD_PRELOAD=$BIN/seqrand.so redis-benchmark -p "$RU" -c "$CONC" -n "$REDIS_N" -r 1000000000 --csv "$@" 2>&1 |
+				awk -F'","' '/^"EVALSHA/ {gsub(/"/, "", $NF); print $2, $5}'
+		}
+		read -r SD_ACQ SD_ACQ_P50 < <(seed_rb EVALSHA "$SEED_ACQ" 2 "seed:lock:{s__rand_int__}" "seed:fence:{s__rand_int__}" \
+			"$TOKEN" 10000)
+		SD_HELD=$(redis-cli -p "$RU" --scan --pattern 'seed:lock:*' | wc -l)
+		read -r SD_REL SD_REL_P50 < <(seed_rb EVALSHA "$SEED_REL" 2 "seed:lock:{s__rand_int__}" "seed:unused:{s__rand_int__}" \
+			"$TOKEN")
+		SD_LEFT=$(redis-cli -p "$RU" --scan --pattern 'seed:lock:*' | wc -l)
+		redis-cli -p "$RU" flushall >/dev/null
+		if num "${SD_ACQ:-}" && num "${SD_REL:-}"; then
+			SEED_PAIRS=$(awk -v a="$SD_ACQ" -v r="$SD_REL" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}')
+			row seed_pairs "hand-written SET NX PX + INCR / GET-compare-DEL (redis-benchmark), c=$CONC, unpinned" \
+				"$SEED_PAIRS" pairs/s "" "" "" "acquire $SD_ACQ/s (p50 $SD_ACQ_P50 ms), release $SD_REL/s (p50 $SD_REL_P50 ms); $SD_HELD locks taken, $SD_LEFT left"
+			[ "$SD_HELD" -ge "$REDIS_N" ] && [ "$SD_LEFT" = 0 ] ||
+				note "hand-written pair check: $SD_HELD locks taken (want $REDIS_N), $SD_LEFT left after the release run"
+			log "hand-written SET NX pairs (unpinned): $SEED_PAIRS pairs/s"
+		else
+			SEED_PAIRS=""
+			failed_row seed_pairs "hand-written SET NX pairs (redis-benchmark), unpinned" "redis-benchmark gave no numbers"
+		fi
+		UNPINNED_RATE=""
+		if unpinned_pairs seed_dlockd 1; then
+			row seed_dlockd "dlockd pairs c=$CONC, --threads 1, unpinned" "$UNPINNED_RATE" pairs/s \
+				"$(div "$UNPINNED_RATE" "$SEED_PAIRS")" "hand-written SET NX pairs" ">=0.60" "$(errnote seed_dlockd)"
+			log "dlockd pairs unpinned, 1 thread: $UNPINNED_RATE pairs/s"
+		fi
+		T1_RATE=$UNPINNED_RATE
+		UNPINNED_RATE=""
+		if unpinned_pairs threads2 2; then
+			row threads2 "dlockd pairs c=$CONC, --threads 2, unpinned" "$UNPINNED_RATE" pairs/s \
+				"$(div "$UNPINNED_RATE" "$T1_RATE")" "--threads 1, unpinned" "" "$(errnote threads2)"
+			log "dlockd pairs unpinned, 2 threads: $UNPINNED_RATE pairs/s"
+		fi
+		stop_pid "$RUPID"
+	else
+		failed_row seed_pairs "hand-written SET NX pairs, unpinned" "redis-server did not start"
+	fi
+	SRV=$SRV_PINNED
+fi
 
 # ------------------------------------------------ replica-acknowledged grants ---
 # A master with one replica (both on CPU 0 like every server here); pairs at c=$CONC
@@ -1126,6 +1236,15 @@ if num "${P64:-}"; then
 		"$(div "$(awk -v p="$P64" 'BEGIN{print 2 * p}')" "$(jget "$RAW/healthz.json" rate)")" x
 	[ -f "$RAW/node1.json" ] && row ratio_node "dlockd pairs c=$CONC / node-redlock 1 node" \
 		"$(div "$P64" "$(jget "$RAW/node1.json" rate)")" x "$(div "$P64" "$(jget "$RAW/node1.json" rate)")" "node-redlock" ">=0.75"
+	# Why node-redlock is ahead here: its lock logic runs in the load generator's
+	# process (CPU 1), while dlockd's HTTP hop shares CPU 0 with Redis. Even an HTTP
+	# hop that cost only the floor measured by /healthz would leave CPU 0 this many pairs/s.
+	if [ -f "$RAW/node1.json" ] && num "${HZ_FLOOR:-}" && num "${CPU_RP_SINGLE:-}"; then
+		FLOOR_PAIRS=$(awk -v r="$CPU_RP_SINGLE" -v f="$HZ_FLOOR" 'BEGIN{printf "%.0f", 1e6 / (r + 2 * f)}')
+		row paper_floor_pairs "  on paper: CPU 0 with Redis + an HTTP hop at the floor (1e6 / (Redis/pair + 2 x floor))" \
+			"$FLOOR_PAIRS" pairs/s "$(div "$FLOOR_PAIRS" "$(jget "$RAW/node1.json" rate)")" "node-redlock 1 node" "" \
+			"the most any HTTP hop on CPU 0 could reach with these scripts: node-redlock runs its lock logic on CPU 1"
+	fi
 	[ -f "$RAW/etcd_reuse.json" ] && row ratio_etcd "dlockd pairs c=$CONC / etcd (lease reused)" \
 		"$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" x "$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" "etcd" ">=10"
 	[ -f "$RAW/etcd_lease.json" ] && row ratio_etcd_lease "dlockd pairs c=$CONC / etcd (lease per pair)" \

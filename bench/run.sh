@@ -13,6 +13,7 @@
 # separated: etcd node redlock replicas cluster sentinel memory wrk tls), BENCH_NO_INSTALL=1 (never apt-get),
 # BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
 # Missing Debian packages (tools/deps.sh's bench set) are installed first when run as root.
+# bench/plot.py draws the results as an SVG picture beside the JSON (results.svg).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +25,7 @@ CONC=${BENCH_CONC:-64}
 BIG=${BENCH_MEM_CONNS:-10000}
 REDIS_N=${BENCH_REDIS_REQUESTS:-150000}
 OUT_JSON=${BENCH_RESULTS:-$ROOT/bench/results.json}
+OUT_SVG=${OUT_JSON%.json}.svg
 SKIP=" ${BENCH_SKIP:-} "
 BUILD=build-bench
 BIN=$ROOT/$BUILD/bench
@@ -337,7 +339,7 @@ start_dlockd() {
 
 # ---------------------------------------------------------------- preflight ---
 
-log "dlockd benchmark suite (results: $OUT_JSON)"
+log "dlockd benchmark suite (results: $OUT_JSON, $OUT_SVG)"
 # Debian packages: tools/deps.sh's bench set (dlockd's build and test packages, python3, taskset
 # and the peers BENCH_SKIP keeps). As root they are installed unless BENCH_NO_INSTALL; else the
 # run names them and goes on: a missing peer is skipped below, a missing essential stops it.
@@ -1164,7 +1166,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	for n in "${NOTES[@]}"; do echo "note: $n"; done
 	echo "scripts run by redis-benchmark identical to dlockd's (SCRIPT EXISTS): $SAME_SCRIPTS"
-	echo "total run time: ${T_TOTAL}s; results: $OUT_JSON"
+	echo "total run time: ${T_TOTAL}s; results: $OUT_JSON, picture: $OUT_SVG"
 }
 
 # results.json (built without subshells: forks are slow on a busy machine)
@@ -1249,6 +1251,15 @@ for f in "$RAW"/*.json; do
 done
 J+=$'\n  }\n}\n'
 printf '%s' "$J" >"$OUT_JSON.tmp" && mv "$OUT_JSON.tmp" "$OUT_JSON"
+
+# The picture beside the JSON: throughput bars and latency percentiles (bench/plot.py).
+if ! have python3; then
+	log "warning: no picture: python3 missing (as root: apt-get install python3)"
+elif python3 bench/plot.py "$OUT_JSON" "$OUT_SVG" 2>"$TMP/plot.err"; then
+	log "picture: $OUT_SVG"
+else
+	log "warning: no picture: bench/plot.py failed: $(tail -1 "$TMP/plot.err")"
+fi
 
 log "done: table on stdout, $OUT_JSON written"
 [ "$FAILS" = 0 ] || {

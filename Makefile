@@ -73,7 +73,7 @@ help:
 	@echo '              FUZZ_SAN=0: plain -fsanitize=fuzzer, for throughput (build-fuzz-plain/)'
 	@echo 'make valgrind the black-box suite with dlockd under valgrind'
 	@echo 'make api-test  API contract: spec lint, generated client, curl examples, conformance'
-	@echo 'make bench    benchmarks (not part of test)'
+	@echo 'make bench    benchmarks: bench/results.json and a picture of it, results.svg (not part of test)'
 	@echo 'make chaos-unit  unit tests of the chaos checker and report (Python 3, no build)'
 	@echo 'make deps     install missing Debian packages (as root)'
 	@echo 'make chaos    faults against 3 dlockd replicas and real Redis, checked (~5 min; results/)'

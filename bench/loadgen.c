@@ -28,7 +28,8 @@
  * then keep-alive). The server's certificate is not verified: the bench talks to its
  * own dlockd on 127.0.0.1 with a throwaway certificate.
  *
- * Prints one line of flat JSON on stdout at the end; a summary on stderr. */
+ * Prints one line of JSON on stdout at the end (flat but for the "pcts" lists of
+ * percentiles); a summary on stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1281,6 +1282,11 @@ static double pct_us(struct u64vec *v, double p)
 	return (double)v->v[i] / 1000.0;
 }
 
+/* The percentiles (in %) listed as "PFXpcts": [[q, us], ...] for bench/plot.py. */
+static const double PCTS[] = {1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 100};
+
+/* Sorts v, then prints its summary as JSON members with names prefixed by pfx:
+ * p50/p90/p99/max/mean in µs (-1 when v is empty) and the PCTS list ([] when empty). */
 static void print_lat(const char *pfx, struct u64vec *v)
 {
 	qsort(v->v, v->n, sizeof *v->v, cmp_u64);
@@ -1290,6 +1296,10 @@ static void print_lat(const char *pfx, struct u64vec *v)
 	printf(",\"%sp50_us\":%.1f,\"%sp90_us\":%.1f,\"%sp99_us\":%.1f,\"%smax_us\":%.1f,\"%smean_us\":%.1f", pfx,
 	       pct_us(v, 0.5), pfx, pct_us(v, 0.9), pfx, pct_us(v, 0.99), pfx,
 	       v->n ? (double)v->v[v->n - 1] / 1000.0 : -1, pfx, v->n ? sum / (double)v->n / 1000.0 : -1);
+	printf(",\"%spcts\":[", pfx);
+	for (size_t k = 0; v->n && k < sizeof PCTS / sizeof PCTS[0]; k++)
+		printf("%s[%g,%.1f]", k ? "," : "", PCTS[k], pct_us(v, PCTS[k] / 100));
+	printf("]");
 }
 
 static void report(void)

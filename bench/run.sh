@@ -12,6 +12,8 @@
 # redis-benchmark run), BENCH_RESULTS (bench/results.json), BENCH_SKIP (space-
 # separated: etcd node redlock replicas cluster sentinel memory wrk tls seed), BENCH_NO_INSTALL=1 (never apt-get),
 # BENCH_DLOCKD (run this dlockd binary instead of the one built into build-bench/).
+# Missing Debian packages (tools/deps.sh's bench set) are installed first when run as root.
+# bench/plot.py draws the results as an SVG picture beside the JSON (results.svg).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,7 @@ CONC=${BENCH_CONC:-64}
 BIG=${BENCH_MEM_CONNS:-10000}
 REDIS_N=${BENCH_REDIS_REQUESTS:-150000}
 OUT_JSON=${BENCH_RESULTS:-$ROOT/bench/results.json}
+OUT_SVG=${OUT_JSON%.json}.svg
 SKIP=" ${BENCH_SKIP:-} "
 BUILD=build-bench
 BIN=$ROOT/$BUILD/bench
@@ -336,10 +339,26 @@ start_dlockd() {
 
 # ---------------------------------------------------------------- preflight ---
 
-log "dlockd benchmark suite (results: $OUT_JSON)"
-for t in redis-server redis-cli redis-benchmark make cc awk timeout; do
+log "dlockd benchmark suite (results: $OUT_JSON, $OUT_SVG)"
+# Debian packages: tools/deps.sh's bench set (dlockd's build and test packages, python3, taskset
+# and the peers BENCH_SKIP keeps). As root they are installed unless BENCH_NO_INSTALL; else the
+# run names them and goes on: a missing peer is skipped below, a missing essential stops it.
+MISSING=$(tools/deps.sh missing bench)
+if [ -n "$MISSING" ]; then
+	if [ "$(id -u)" = 0 ] && [ -z "${BENCH_NO_INSTALL:-}" ] && have apt-get; then
+		log "installing missing packages (apt-get): $MISSING"
+		if ! tools/deps.sh install bench >"$TMP/apt.log" 2>&1; then
+			# one package that cannot be had fails them all: then at least the build and Redis ones
+			note "apt-get install $MISSING failed: $(tail -1 "$TMP/apt.log")"
+			tools/deps.sh install >>"$TMP/apt.log" 2>&1 || log "apt-get install failed: $(tail -1 "$TMP/apt.log")"
+		fi
+	else
+		log "missing packages: $MISSING (as root: apt-get install -y $MISSING)"
+	fi
+fi
+for t in redis-server redis-cli redis-benchmark make cc pkg-config awk timeout; do
 	have "$t" || {
-		echo "bench: '$t' not found (Debian: apt-get install redis-server redis-tools make gcc coreutils)" >&2
+		echo "bench: '$t' not found (as root: tools/deps.sh install bench; Debian: apt-get install redis-server redis-tools build-essential pkg-config coreutils)" >&2
 		exit 1
 	}
 done
@@ -404,17 +423,11 @@ else
 	[ "$NODE_OK" = 1 ] || note "node-redlock skipped: bench/node dependencies missing"
 fi
 
-# etcd peer: Debian's etcd-server.
+# etcd peer: Debian's etcd-server (installed with the other packages above).
 ETCD_OK=0
 if skipped etcd; then
 	note "etcd skipped (BENCH_SKIP)"
 else
-	if ! have etcd && [ "$(id -u)" = 0 ] && have apt-get && [ -z "${BENCH_NO_INSTALL:-}" ]; then
-		log "installing etcd-server (apt-get)"
-		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends etcd-server ||
-			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends etcd-server; }; } \
-			>"$TMP/apt.log" 2>&1 || note "apt-get install etcd-server failed: $(tail -1 "$TMP/apt.log")"
-	fi
 	if have etcd; then
 		ETCD_OK=1
 	else
@@ -422,18 +435,12 @@ else
 	fi
 fi
 
-# Sentinel mode needs Debian's redis-sentinel (installed like etcd-server when missing);
+# Sentinel mode needs Debian's redis-sentinel (installed with the other packages above);
 # Cluster mode needs redis-cli --cluster (redis-tools, already required above).
 SENTINEL_OK=0
 if skipped sentinel; then
 	note "Sentinel mode skipped (BENCH_SKIP)"
 else
-	if ! have redis-sentinel && [ "$(id -u)" = 0 ] && have apt-get && [ -z "${BENCH_NO_INSTALL:-}" ]; then
-		log "installing redis-sentinel (apt-get)"
-		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-sentinel ||
-			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-sentinel; }; } \
-			>"$TMP/apt-sentinel.log" 2>&1 || note "apt-get install redis-sentinel failed: $(tail -1 "$TMP/apt-sentinel.log")"
-	fi
 	have redis-sentinel && SENTINEL_OK=1
 fi
 skipped cluster && note "Redis Cluster mode skipped (BENCH_SKIP)"
@@ -1278,7 +1285,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	for n in "${NOTES[@]}"; do echo "note: $n"; done
 	echo "scripts run by redis-benchmark identical to dlockd's (SCRIPT EXISTS): $SAME_SCRIPTS"
-	echo "total run time: ${T_TOTAL}s; results: $OUT_JSON"
+	echo "total run time: ${T_TOTAL}s; results: $OUT_JSON, picture: $OUT_SVG"
 }
 
 # results.json (built without subshells: forks are slow on a busy machine)
@@ -1363,6 +1370,15 @@ for f in "$RAW"/*.json; do
 done
 J+=$'\n  }\n}\n'
 printf '%s' "$J" >"$OUT_JSON.tmp" && mv "$OUT_JSON.tmp" "$OUT_JSON"
+
+# The picture beside the JSON: throughput bars and latency percentiles (bench/plot.py).
+if ! have python3; then
+	log "warning: no picture: python3 missing (as root: apt-get install python3)"
+elif python3 bench/plot.py "$OUT_JSON" "$OUT_SVG" 2>"$TMP/plot.err"; then
+	log "picture: $OUT_SVG"
+else
+	log "warning: no picture: bench/plot.py failed: $(tail -1 "$TMP/plot.err")"
+fi
 
 log "done: table on stdout, $OUT_JSON written"
 [ "$FAILS" = 0 ] || {

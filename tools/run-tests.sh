@@ -1,6 +1,6 @@
 #!/bin/sh
-# make test: unit tests, the fuzz targets' replays (seeds and regression inputs) and the
-# chaos checker's own tests,
+# make test: unit tests, the fuzz targets' replays (seeds and regression inputs), the
+# chaos checker's and the bench picture's own tests,
 # the black-box suite (real dlockd, real redis-server), and —
 # when npm is present and API_TESTS is not 0 — the API contract checks, which validate
 # the black-box suite's recorded traffic against openapi.yaml (tools/api-tests.sh).
@@ -13,10 +13,11 @@ trap 'rm -rf "$log"' EXIT INT TERM
 api=${API_TESTS:-1}
 command -v npm >/dev/null 2>&1 || api=0
 
-# The chaos checker's, report's and runner's own tests (Python, no processes) count as unit tests;
-# so does the Redis-over-TLS recipe (tests/tls: stunnel + redis-server's tls-port; skips without stunnel).
+# The chaos checker's, report's and runner's own tests and those of the bench picture (bench/plot.py)
+# (Python, no processes) count as unit tests; so does the Redis-over-TLS recipe (tests/tls:
+# stunnel + redis-server's tls-port; skips without stunnel).
 DLOCKD_BIN="$build/dlockd" PYTHONDONTWRITEBYTECODE=1 ./tools/run-unit.sh "$build"/unit/test_* "$build"/fuzz/replay_* \
-    tests/chaos/test_*.py tests/tls/redis_tls_test.sh |
+    tests/chaos/test_*.py bench/test_plot.py tests/tls/redis_tls_test.sh |
     tee "$log/unit"
 if [ "$api" != 0 ]; then
     DLOCKD_RECORD="$log/traffic.jsonl" DLOCKD_BIN="$build/dlockd" "$build/test_blackbox" 2>&1 | tee "$log/bb"

@@ -3,7 +3,7 @@
 // in-process, with CONC concurrent async loops, each on its own resource name.
 //   node redlock-bench.js --ports 6379[,6380,...] [--conc 64] [--seconds 4]
 //                         [--warmup 0.5] [--ttl-ms 10000] [--name nr]
-// Prints one line of flat JSON (same fields as bench/loadgen) on stdout.
+// Prints one line of JSON (the same fields as bench/loadgen, "pcts" too) on stdout.
 const Redis = require('ioredis');
 const Redlock = require('redlock').default;
 
@@ -65,6 +65,9 @@ function pct(sorted, p) {
   return sorted[i] / 1000;
 }
 
+// The percentiles (in %) listed as "pcts": [[q, us], ...], as loadgen lists them.
+const PCTS = [1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 100];
+
 async function main() {
   await Promise.all(clients.map((c) => c.connect()));
   const t0 = now();
@@ -85,6 +88,7 @@ async function main() {
     p99_us: pct(lat, 0.99),
     max_us: lat.length ? lat[lat.length - 1] / 1000 : -1,
     mean_us: mean,
+    pcts: lat.length ? PCTS.map((q) => [q, pct(lat, q / 100)]) : [],
     errors,
     node: process.version,
     redlock: pkgVersion('redlock'),

@@ -143,14 +143,13 @@ static void ignore_release(void *arg, const struct lock_reply *r)
 
 void api_undelivered(struct api *api, const struct api_reply *reply)
 {
-	struct lock_request rel = {.name = reply->grant_name, .token = reply->grant_token};
+	struct lock_request rel = {.name = api_grant_name(reply), .token = reply->grant_token};
 
 	if (!reply->grant_token[0])
 		return;
 	metrics_inc(METRIC_UNDELIVERED_GRANTS);
-	log_msg(LOG_WARN, "the grant of lock '%s' could not be delivered to its client: releasing it",
-	        reply->grant_name);
-	log_audit("release", "undelivered_grant_released", NULL, reply->grant_name, -1, NULL, reply->request_id);
+	log_msg(LOG_WARN, "the grant of lock '%s' could not be delivered to its client: releasing it", rel.name);
+	log_audit("release", "undelivered_grant_released", NULL, rel.name, -1, NULL, reply->request_id);
 	api->backend->ops->release(api->backend, &rel, ignore_release, NULL);
 }
 
@@ -387,7 +386,6 @@ static void on_lock_reply(void *arg, const struct lock_reply *r)
 	case LOCK_GRANTED:
 		metrics_inc(METRIC_ACQUISITIONS);
 		set_json(reply, 201, "application/json", grant_json(v));
-		snprintf(reply->grant_name, sizeof reply->grant_name, "%s", v->name);
 		snprintf(reply->grant_token, sizeof reply->grant_token, "%s", v->token);
 		snprintf(reply->location, sizeof reply->location, "/locks/%s", v->name);
 		add_header_str(reply, "Location", reply->location);

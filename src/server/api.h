@@ -55,7 +55,7 @@ struct api_request {
 	const char *request_id; /* from api_request_id(), or NULL */
 };
 
-enum { API_MAX_HEADERS = 6, API_REQUEST_ID_MAX = 40 };
+enum { API_MAX_HEADERS = 6, API_REQUEST_ID_MAX = 40, API_LOCATION_PREFIX_LEN = 7 /* "/locks/" */ };
 
 struct api_header {
 	const char *name;
@@ -70,17 +70,24 @@ struct api_reply {
 	bool body_static;
 	struct api_header headers[API_MAX_HEADERS];
 	unsigned nheaders;
-	char location[8 + LOCK_NAME_MAX];        /* the Location header's value */
+	/* A new grant's Location header's value, "/locks/<name>" (the name is
+	 * what api_grant_name() gives), or "". */
+	char location[API_LOCATION_PREFIX_LEN + LOCK_NAME_MAX + 1];
 	char retry_after[24];                    /* the Retry-After header's value */
 	char allow[48];                          /* the Allow header's value */
 	char request_id[API_REQUEST_ID_MAX + 1]; /* the X-Request-Id header's value, or "" */
 	enum api_route route;
 	bool long_wait; /* pending on a wait for a lock: watch for the client leaving */
-	/* A new grant's name and token, kept until the answer is delivered (see
-	 * api_undelivered); "" when the reply grants nothing. */
-	char grant_name[LOCK_NAME_MAX + 1];
+	/* A new grant's token, kept with its Location until the answer is
+	 * delivered (see api_undelivered); "" when the reply grants nothing. */
 	char grant_token[LOCK_TOKEN_MAX + 1];
 };
+
+/* The name of the lock a reply grants, or "". */
+static inline const char *api_grant_name(const struct api_reply *reply)
+{
+	return reply->location[0] ? reply->location + API_LOCATION_PREFIX_LEN : "";
+}
 
 /* Called once when a pending reply has been written. */
 typedef void api_done_fn(void *arg);

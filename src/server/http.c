@@ -63,10 +63,13 @@ struct http_req {
 	uint64_t start_us;
 	char *body;
 	size_t body_len;
-	size_t received;          /* body bytes seen, kept or not */
-	bool close;               /* the answer comes before the body was read: close after it */
-	enum dl_error early;      /* a framing problem found before the body ended */
-	struct head_scan headers; /* scanned once, with the headers */
+	size_t received;     /* body bytes seen, kept or not */
+	bool close;          /* the answer comes before the body was read: close after it */
+	enum dl_error early; /* a framing problem found before the body ended */
+	/* From the headers, scanned once (the scan itself lives only while they
+	 * are checked: a waiter holds its request for as long as it waits). */
+	const char *lock_token, *authorization; /* the last of each (libmicrohttpd's strings) */
+	unsigned lock_tokens, authorizations;   /* how many of each */
 	struct api_reply reply;
 	struct api_call *call;        /* while suspended */
 	struct loop_watch hangup;     /* a long wait's client socket, while suspended */
@@ -435,10 +438,10 @@ static enum MHD_Result dispatch(struct http_req *r)
 	req.body = r->body ? r->body : "";
 	req.body_len = r->body_len;
 	req.content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	req.lock_token = r->headers.lock_token;
-	req.lock_token_count = r->headers.lock_tokens;
-	req.authorization = r->headers.authorization;
-	req.authorization_count = r->headers.authorizations;
+	req.lock_token = r->lock_token;
+	req.lock_token_count = r->lock_tokens;
+	req.authorization = r->authorization;
+	req.authorization_count = r->authorizations;
 	req.request_id = r->request_id;
 	if (r->hc && log_enabled(LOG_INFO)) {
 		conn_addr_format(&r->client, client);
@@ -470,7 +473,7 @@ static enum MHD_Result handle(struct http_req *r, struct MHD_Connection *conn, c
 {
 	switch (r->state) {
 	case REQ_HEADERS: {
-		struct head_scan *h = &r->headers;
+		struct head_scan scan = {0}, *h = &scan;
 		const char *cl, *detail;
 		enum dl_error e;
 		r->conn = conn;
@@ -480,6 +483,10 @@ static enum MHD_Result handle(struct http_req *r, struct MHD_Connection *conn, c
 		r->srv->active++;
 		metrics_inflight(1);
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, h);
+		r->lock_token = h->lock_token;
+		r->lock_tokens = h->lock_tokens;
+		r->authorization = h->authorization;
+		r->authorizations = h->authorizations;
 		if (r->hc) {
 			const struct config *cfg = r->srv->cfg;
 			r->client = r->hc->addr;

@@ -889,10 +889,10 @@ static void test_outcomes(void)
 			unit_check_(strstr(r.body, SECRET) == NULL && strstr(r.body, CALLER) == NULL, __FILE__,
 			            T[i].line, "%s: a token in the body %s", lock_outcome_str(T[i].outcome),
 			            unit_escz(r.body));
-		unit_check_((strcmp(r.reply.grant_token, SECRET) == 0 && strcmp(r.reply.grant_name, "a") == 0) ==
+		unit_check_((strcmp(r.reply.grant_token, SECRET) == 0 && strcmp(api_grant_name(&r.reply), "a") == 0) ==
 		                (T[i].outcome == LOCK_GRANTED),
 		            __FILE__, T[i].line, "%s: grant_name %s, grant_token %s", lock_outcome_str(T[i].outcome),
-		            unit_escz(r.reply.grant_name), unit_escz(r.reply.grant_token));
+		            unit_escz(api_grant_name(&r.reply)), unit_escz(r.reply.grant_token));
 		ra = header(&r, "Retry-After");
 		unit_check_(T[i].retry_after ? ra && strcmp(ra, T[i].retry_after) == 0 : ra == NULL, __FILE__,
 		            T[i].line, "%s: Retry-After %s, expected %s", lock_outcome_str(T[i].outcome), unit_escz(ra),

@@ -34,7 +34,7 @@ LOADGEN=$BIN/loadgen
 T0=$(date +%s.%N)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dlockd-bench.XXXXXX") || exit 1
-SHM=""
+SHM_DIRS=() # etcd data dirs under /dev/shm
 PIDS=()
 FAILS=0
 NOTES=()
@@ -69,7 +69,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do stop_pid "$p"; done
 	rm -rf "$TMP"
-	[ -n "$SHM" ] && rm -rf "$SHM"
+	[ ${#SHM_DIRS[@]} -gt 0 ] && rm -rf "${SHM_DIRS[@]}"
 }
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT
@@ -681,6 +681,17 @@ if lg redis_resp redis-pairs --port "$R1" -c "$CONC" -d "$DUR" --warmup "$WARM" 
 	--sha-release "$SHA_REL" --ttl-ms 10000; then
 	row redis_resp "  same pairs from loadgen over RESP (acquire, reply, release)" "$(jget "$RAW/redis_resp.json" rate)" pairs/s
 fi
+# c=1: what the HTTP hop adds to one request's latency. A pair is two round trips either
+# way (EVALSHA acquire, EVALSHA release; or PUT, DELETE), so half the difference of the
+# pair p50s is the hop per request.
+if lg redis_resp_c1 redis-pairs --port "$R1" -c 1 -d "$DUR" --warmup "$WARM" --name rq --sha-acquire "$SHA_ACQ" \
+	--sha-release "$SHA_REL" --ttl-ms 10000 && [ -f "$RAW/pairs_c1.json" ]; then
+	RQ1=$(jget "$RAW/redis_resp_c1.json" p50_us)
+	D1P=$(jget "$RAW/pairs_c1.json" p50_us)
+	row redis_resp_c1_p50 "raw Redis: the same scripts over RESP, c=1, pair p50" "$(ms "$RQ1")" ms
+	row hop_c1_us "c=1: the HTTP hop per request, p50 ((dlockd pair p50 - raw Redis pair p50) / 2)" \
+		"$(awk -v d="$D1P" -v r="$RQ1" 'BEGIN{printf "%.1f", (d - r) / 2}')" µs "" "" "<60"
+fi
 
 # node-redlock on the same single Redis
 node_redlock() { # KEY PORTS
@@ -712,10 +723,12 @@ stop_pid "$D1PID"
 SEED_ACQ_LUA="if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end return false"
 SEED_REL_LUA="if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
-# unpinned_pairs KEY THREADS: dlockd --threads THREADS on $RU, loadgen pairs at
-# c=$CONC, all unpinned; rows KEY and KEY_cpu_{redis,dlockd,loadgen}_us.
+# unpinned_pairs KEY THREADS LABEL VS_RATE VS TARGET: dlockd --threads THREADS on $RU,
+# loadgen pairs at c=$CONC, all unpinned; row KEY (ratio to VS_RATE) and under it
+# KEY_cpu_{redis,dlockd,loadgen}_us. Sets UNPINNED_RATE.
 unpinned_pairs() {
-	local key=$1 threads=$2 f=$RAW/$1.json d0 d1 r0 r1 lt pairs
+	local key=$1 threads=$2 label=$3 vs_rate=$4 vs=$5 target=$6 f=$RAW/$1.json d0 d1 r0 r1 lt pairs
+	UNPINNED_RATE=""
 	if ! start_dlockd "$RU" --threads "$threads"; then
 		failed_row "$key" "dlockd pairs, --threads $threads, unpinned" "dlockd did not start: $DERR"
 		return 1
@@ -736,6 +749,8 @@ unpinned_pairs() {
 	fi
 	pairs=$(jget "$f" statuses | tr ' ' '\n' | awk -F: '$1 == 204 {p += $2} END {print p + 0}')
 	UNPINNED_RATE=$(jget "$f" rate)
+	row "$key" "$label" "$UNPINNED_RATE" pairs/s "$(div "$UNPINNED_RATE" "$vs_rate")" "$vs" "$target" "$(errnote "$key")"
+	log "$label: $UNPINNED_RATE pairs/s"
 	if [ "$pairs" -gt 0 ] && num "${d0:-}" && num "${d1:-}" && num "${r0:-}" && num "${r1:-}"; then
 		row "${key}_cpu_redis_us" "  CPU per pair: redis-server" "$(awk -v a="$r0" -v b="$r1" -v t="$CLK_TCK" -v p="$pairs" 'BEGIN{printf "%.1f", (b - a) * 1e6 / t / p}')" µs
 		row "${key}_cpu_dlockd_us" "  CPU per pair: dlockd (2 requests)" "$(awk -v a="$d0" -v b="$d1" -v t="$CLK_TCK" -v p="$pairs" 'BEGIN{printf "%.1f", (b - a) * 1e6 / t / p}')" µs
@@ -779,19 +794,10 @@ else
 			SEED_PAIRS=""
 			failed_row seed_pairs "hand-written SET NX pairs (redis-benchmark), unpinned" "redis-benchmark gave no numbers"
 		fi
-		UNPINNED_RATE=""
-		if unpinned_pairs seed_dlockd 1; then
-			row seed_dlockd "dlockd pairs c=$CONC, --threads 1, unpinned" "$UNPINNED_RATE" pairs/s \
-				"$(div "$UNPINNED_RATE" "$SEED_PAIRS")" "hand-written SET NX pairs" ">=0.60" "$(errnote seed_dlockd)"
-			log "dlockd pairs unpinned, 1 thread: $UNPINNED_RATE pairs/s"
-		fi
+		unpinned_pairs seed_dlockd 1 "dlockd pairs c=$CONC, --threads 1, unpinned" "${SEED_PAIRS:-}" \
+			"hand-written SET NX pairs" ">=0.60"
 		T1_RATE=$UNPINNED_RATE
-		UNPINNED_RATE=""
-		if unpinned_pairs threads2 2; then
-			row threads2 "dlockd pairs c=$CONC, --threads 2, unpinned" "$UNPINNED_RATE" pairs/s \
-				"$(div "$UNPINNED_RATE" "$T1_RATE")" "--threads 1, unpinned" "" "$(errnote threads2)"
-			log "dlockd pairs unpinned, 2 threads: $UNPINNED_RATE pairs/s"
-		fi
+		unpinned_pairs threads2 2 "dlockd pairs c=$CONC, --threads 2, unpinned" "$T1_RATE" "--threads 1, unpinned" ""
 		stop_pid "$RUPID"
 	else
 		failed_row seed_pairs "hand-written SET NX pairs, unpinned" "redis-server did not start"
@@ -1103,50 +1109,65 @@ fi
 
 # ---------------------------------------------------------------- etcd ---
 
-if [ "$ETCD_OK" = 1 ]; then
-	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-		SHM=$(mktemp -d /dev/shm/dlockd-bench-etcd.XXXXXX)
-		ETCD_DIR_NOTE="data dir on tmpfs (/dev/shm): fsync is nearly free, like Redis without persistence"
+# etcd_run WHERE: one etcd with its data dir on disk (WHERE=disk: fsync on every write, as
+# etcd is deployed; rows etcd_disk_*) or on tmpfs (WHERE=tmpfs, /dev/shm: fsync nearly
+# free, like Redis without persistence; rows etcd_*), lock+unlock pairs with the lease
+# reused and, on tmpfs, granted and revoked per pair.
+etcd_run() {
+	local where=$1 dir pfx modes ec ep epid ok i m k label
+	if [ "$where" = tmpfs ]; then
+		[ -d /dev/shm ] && [ -w /dev/shm ] || {
+			note "etcd on tmpfs skipped: no writable /dev/shm"
+			return 0
+		}
+		dir=$(mktemp -d /dev/shm/dlockd-bench-etcd.XXXXXX)
+		SHM_DIRS+=("$dir")
+		pfx=etcd_ modes="reuse lease"
 	else
-		SHM=$(mktemp -d "$TMP/etcd.XXXXXX")
-		ETCD_DIR_NOTE="data dir on disk: etcd fsyncs every write (Redis runs without persistence)"
+		dir=$(mktemp -d "$TMP/etcd.XXXXXX")
+		pfx=etcd_disk_ modes="reuse"
 	fi
-	EC=$(next_port)
-	EP=$(next_port)
-	while [ "$EP" = "$EC" ]; do EP=$(next_port); done
-	$SRV etcd --name bench --data-dir "$SHM/data" --listen-client-urls "http://127.0.0.1:$EC" \
-		--advertise-client-urls "http://127.0.0.1:$EC" --listen-peer-urls "http://127.0.0.1:$EP" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$EP" --initial-cluster "bench=http://127.0.0.1:$EP" \
-		--initial-cluster-state new --logger zap --log-level error >"$TMP/etcd.log" 2>&1 &
-	EPID=$!
-	PIDS+=("$EPID")
+	ec=$(next_port)
+	ep=$(next_port)
+	while [ "$ep" = "$ec" ]; do ep=$(next_port); done
+	$SRV etcd --name bench --data-dir "$dir/data" --listen-client-urls "http://127.0.0.1:$ec" \
+		--advertise-client-urls "http://127.0.0.1:$ec" --listen-peer-urls "http://127.0.0.1:$ep" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$ep" --initial-cluster "bench=http://127.0.0.1:$ep" \
+		--initial-cluster-state new --logger zap --log-level error >"$TMP/etcd-$where.log" 2>&1 &
+	epid=$!
+	PIDS+=("$epid")
 	ok=0
 	for ((i = 0; i < 100; i++)); do
-		http_get "$EC" /health | grep -q '"health":"true"' && {
+		http_get "$ec" /health | grep -q '"health":"true"' && {
 			ok=1
 			break
 		}
-		kill -0 "$EPID" 2>/dev/null || break
+		kill -0 "$epid" 2>/dev/null || break
 		sleep 0.1
 	done
 	if [ "$ok" = 1 ]; then
-		log "etcd $V_ETCD on :$EC ($ETCD_DIR_NOTE)"
-		for m in reuse lease; do
-			k=etcd_$m
-			label="etcd lock+unlock pairs, c=$CONC, $([ $m = reuse ] && echo 'lease reused' || echo 'lease granted+revoked per pair')"
-			if lg "$k" "etcd-$m" --port "$EC" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "e$m-"; then
+		log "etcd $V_ETCD on :$ec (data dir on $where)"
+		for m in $modes; do
+			k=$pfx$m
+			label="etcd on $where, lock+unlock pairs, c=$CONC, $([ $m = reuse ] && echo 'lease reused' || echo 'lease granted+revoked per pair')"
+			if lg "$k" "etcd-$m" --port "$ec" -c "$CONC" -d "$DUR" --warmup "$WARM" --name "e$where$m-"; then
 				row "$k" "$label" "$(jget "$RAW/$k.json" rate)" pairs/s "" "" "" \
 					"$(join_notes "p50 $(ms "$(jget "$RAW/$k.json" p50_us)") ms, p99 $(ms "$(jget "$RAW/$k.json" p99_us)") ms" "$(errnote "$k")")"
-				log "etcd $m: $(jget "$RAW/$k.json" rate) pairs/s"
+				log "etcd $where $m: $(jget "$RAW/$k.json" rate) pairs/s"
 			else
 				failed_row "$k" "$label" "loadgen failed"
 			fi
 		done
 	else
-		note "etcd did not start: $(tail -1 "$TMP/etcd.log")"
-		failed_row etcd_reuse "etcd lock/unlock pairs" "etcd did not start"
+		note "etcd ($where) did not start: $(tail -1 "$TMP/etcd-$where.log")"
+		failed_row "${pfx}reuse" "etcd on $where, lock/unlock pairs" "etcd did not start"
 	fi
-	stop_pid "$EPID"
+	stop_pid "$epid"
+}
+
+if [ "$ETCD_OK" = 1 ]; then
+	etcd_run disk
+	etcd_run tmpfs
 fi
 
 # ---------------------------------------------------------------- memory ---
@@ -1252,9 +1273,12 @@ if num "${P64:-}"; then
 			"$FLOOR_PAIRS" pairs/s "$(div "$FLOOR_PAIRS" "$(jget "$RAW/node1.json" rate)")" "node-redlock 1 node" "" \
 			"the most any HTTP hop on CPU 0 could reach with these scripts: node-redlock runs its lock logic on CPU 1"
 	fi
-	[ -f "$RAW/etcd_reuse.json" ] && row ratio_etcd "dlockd pairs c=$CONC / etcd (lease reused)" \
-		"$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" x "$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" "etcd" ">=10"
-	[ -f "$RAW/etcd_lease.json" ] && row ratio_etcd_lease "dlockd pairs c=$CONC / etcd (lease per pair)" \
+	[ -f "$RAW/etcd_disk_reuse.json" ] && row ratio_etcd "dlockd pairs c=$CONC / etcd on disk (lease reused)" \
+		"$(div "$P64" "$(jget "$RAW/etcd_disk_reuse.json" rate)")" x \
+		"$(div "$P64" "$(jget "$RAW/etcd_disk_reuse.json" rate)")" "etcd on disk" ">=10"
+	[ -f "$RAW/etcd_reuse.json" ] && row ratio_etcd_tmpfs "dlockd pairs c=$CONC / etcd on tmpfs (lease reused)" \
+		"$(div "$P64" "$(jget "$RAW/etcd_reuse.json" rate)")" x
+	[ -f "$RAW/etcd_lease.json" ] && row ratio_etcd_lease "dlockd pairs c=$CONC / etcd on tmpfs (lease per pair)" \
 		"$(div "$P64" "$(jget "$RAW/etcd_lease.json" rate)")" x
 fi
 

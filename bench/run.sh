@@ -645,15 +645,18 @@ rb() {
 	left=$(redis-cli -p "$R1" --scan --pattern "dlock:lock:{$name[0-9]*" | wc -l)
 	echo "${a:-x x x} ${r:-x x x} $held $left"
 }
+# rb1 PIPELINE COMMAND...: "calls/s p50 p99" of one redis-benchmark run on $R1 (or $RB_PORT).
 rb1() {
 	local pipe=$1
 	shift
-	LD_PRELOAD=$BIN/seqrand.so $GEN redis-benchmark -p "$R1" -c "$CONC" -P "$pipe" -n "$REDIS_N" -r 1000000000 --csv "$@" 2>&1 |
-		awk -F'","' '/^"EVALSHA/ {gsub(/"/, "", $NF); print $2, $5, $7}'
+	LD_PRELOAD=$BIN/seqrand.so $GEN redis-benchmark -p "${RB_PORT:-$R1}" -c "$CONC" -P "$pipe" -n "$REDIS_N" \
+		-r 1000000000 --csv "$@" 2>&1 | awk -F'","' '/^"EVALSHA/ {gsub(/"/, "", $NF); print $2, $5, $7}'
 }
+# pair_rate ACQUIRES/S RELEASES/S: pairs/s when a pair is one of each, run one after the other.
+pair_rate() { awk -v a="$1" -v r="$2" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}'; }
 read -r RB_ACQ RB_ACQ_P50 RB_ACQ_P99 RB_REL RB_REL_P50 RB_REL_P99 RB_HELD RB_LEFT < <(rb rb 1)
 if num "${RB_ACQ:-}" && num "${RB_REL:-}"; then
-	RB_PAIRS=$(awk -v a="$RB_ACQ" -v r="$RB_REL" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}')
+	RB_PAIRS=$(pair_rate "$RB_ACQ" "$RB_REL")
 	row redis_acq "raw Redis: acquire script EVALSHA (redis-benchmark), c=$CONC" "$RB_ACQ" calls/s "" "" "" \
 		"p50 ${RB_ACQ_P50} ms, p99 ${RB_ACQ_P99} ms; $RB_HELD locks created"
 	row redis_rel "raw Redis: release script EVALSHA (redis-benchmark), c=$CONC" "$RB_REL" calls/s "" "" "" \
@@ -669,7 +672,7 @@ fi
 # Redis's Lua capacity with pipelining (dlockd pipelines all its calls on one connection).
 read -r RBP_ACQ _ _ RBP_REL _ _ RBP_HELD RBP_LEFT < <(rb rbp 16)
 if num "${RBP_ACQ:-}" && num "${RBP_REL:-}"; then
-	RBP_PAIRS=$(awk -v a="$RBP_ACQ" -v r="$RBP_REL" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}')
+	RBP_PAIRS=$(pair_rate "$RBP_ACQ" "$RBP_REL")
 	row redis_pairs_p16 "  same, redis-benchmark -P 16 (Redis's Lua capacity)" "$RBP_PAIRS" pairs/s "" "" "" \
 		"acquire $RBP_ACQ/s, release $RBP_REL/s; $RBP_HELD created, $RBP_LEFT left"
 	log "raw Redis EVALSHA -P 16: $RBP_PAIRS pairs/s"
@@ -772,19 +775,15 @@ else
 		SEED_REL=$(redis-cli -p "$RU" SCRIPT LOAD "$SEED_REL_LUA")
 		# seqrand: the release run deletes exactly the acquire run's keys (the
 		# second key of the release is unused: it keeps the counts in step).
-		seed_rb() {
-			LD_PRELOAD=$BIN/seqrand.so redis-benchmark -p "$RU" -c "$CONC" -n "$REDIS_N" -r 1000000000 --csv "$@" 2>&1 |
-				awk -F'","' '/^"EVALSHA/ {gsub(/"/, "", $NF); print $2, $5}'
-		}
-		read -r SD_ACQ SD_ACQ_P50 < <(seed_rb EVALSHA "$SEED_ACQ" 2 "seed:lock:{s__rand_int__}" "seed:fence:{s__rand_int__}" \
-			"$TOKEN" 10000)
+		read -r SD_ACQ SD_ACQ_P50 _ < <(RB_PORT=$RU GEN="" rb1 1 EVALSHA "$SEED_ACQ" 2 "seed:lock:{s__rand_int__}" \
+			"seed:fence:{s__rand_int__}" "$TOKEN" 10000)
 		SD_HELD=$(redis-cli -p "$RU" --scan --pattern 'seed:lock:*' | wc -l)
-		read -r SD_REL SD_REL_P50 < <(seed_rb EVALSHA "$SEED_REL" 2 "seed:lock:{s__rand_int__}" "seed:unused:{s__rand_int__}" \
-			"$TOKEN")
+		read -r SD_REL SD_REL_P50 _ < <(RB_PORT=$RU GEN="" rb1 1 EVALSHA "$SEED_REL" 2 "seed:lock:{s__rand_int__}" \
+			"seed:unused:{s__rand_int__}" "$TOKEN")
 		SD_LEFT=$(redis-cli -p "$RU" --scan --pattern 'seed:lock:*' | wc -l)
 		redis-cli -p "$RU" flushall >/dev/null
 		if num "${SD_ACQ:-}" && num "${SD_REL:-}"; then
-			SEED_PAIRS=$(awk -v a="$SD_ACQ" -v r="$SD_REL" 'BEGIN{printf "%.1f", 1 / (1 / a + 1 / r)}')
+			SEED_PAIRS=$(pair_rate "$SD_ACQ" "$SD_REL")
 			row seed_pairs "hand-written SET NX PX + INCR / GET-compare-DEL (redis-benchmark), c=$CONC, unpinned" \
 				"$SEED_PAIRS" pairs/s "" "" "" "acquire $SD_ACQ/s (p50 $SD_ACQ_P50 ms), release $SD_REL/s (p50 $SD_REL_P50 ms); $SD_HELD locks taken, $SD_LEFT left"
 			[ "$SD_HELD" -ge "$REDIS_N" ] && [ "$SD_LEFT" = 0 ] ||

@@ -37,10 +37,12 @@ listening() {
     curl -s -o /dev/null --max-time 0.3 "telnet://127.0.0.1:$1" </dev/null 2>/dev/null
     [ $? -ne 7 ]
 }
-# a port nobody listens on (random in 20000..59999)
+# a port nobody listens on, random in 20000..31999: below Linux's ephemeral range (32768 up), where
+# a connection's own local port (this test's clients, stunnel's link to Redis) would make a later
+# bind fail with "Address already in use" although nothing listens there
 port() {
     while :; do
-        p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 + 20000 ))
+        p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000 ))
         listening "$p" || { echo "$p"; return; }
     done
 }

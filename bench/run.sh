@@ -271,25 +271,35 @@ cpu_rows() {
 
 # ---------------------------------------------------------------- processes ---
 
+# redis_up PORT [ARGS...]: a redis-server (on CPU 0 when pinned) on 127.0.0.1:PORT with ARGS,
+# without persistence; when it answers PING within 5 s sets RPORT/RPID, else stops it and
+# returns 1 (e.g. its port was taken meanwhile: the caller tries another).
+redis_up() {
+	local port=$1 pid i
+	shift
+	$SRV redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
+		--daemonize no "$@" &
+	pid=$!
+	PIDS+=("$pid")
+	for ((i = 0; i < 50; i++)); do
+		if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+			RPORT=$port
+			RPID=$pid
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_pid "$pid"
+	return 1
+}
+
 # start_redis: sets RPORT/RPID.
 start_redis() {
-	local port pid i attempt
+	local port attempt
 	for ((attempt = 0; attempt < 5; attempt++)); do
 		port=$(next_port) || return 1
-		$SRV redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
-			--dir "$TMP" --dbfilename "dump-$port.rdb" --logfile "$TMP/redis-$port.log" --daemonize no &
-		pid=$!
-		PIDS+=("$pid")
-		for ((i = 0; i < 50; i++)); do
-			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
-				RPORT=$port
-				RPID=$pid
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		stop_pid "$pid"
+		redis_up "$port" --dir "$TMP" --dbfilename "dump-$port.rdb" --logfile "$TMP/redis-$port.log" && return 0
 	done
 	return 1
 }
@@ -867,27 +877,15 @@ fi
 
 # start_cluster_node: a cluster-enabled redis-server on a port whose bus port is free too; sets RPORT/RPID.
 start_cluster_node() {
-	local port pid i attempt dir
+	local port attempt dir
 	for ((attempt = 0; attempt < 10; attempt++)); do
 		port=$(next_port) || return 1
 		(exec 3<>"/dev/tcp/127.0.0.1/$((port + 10000))") 2>/dev/null && continue
 		dir=$TMP/cluster-$port
 		mkdir -p "$dir"
-		$SRV redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
-			--dir "$dir" --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
-			--logfile "$dir/redis.log" --daemonize no &
-		pid=$!
-		PIDS+=("$pid")
-		for ((i = 0; i < 50; i++)); do
-			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
-				RPORT=$port
-				RPID=$pid
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		stop_pid "$pid" # e.g. its bus port was taken: another port
+		# not up: e.g. its bus port was taken meanwhile; another port
+		redis_up "$port" --dir "$dir" --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+			--logfile "$dir/redis.log" && return 0
 	done
 	return 1
 }

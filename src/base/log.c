@@ -58,7 +58,8 @@ static void timestamp(char out[32])
 	out[TEXT_TIME_LEN - 2] = (char)('0' + ms % 10);
 }
 
-/* A line under construction; one write(2) per line keeps lines whole. */
+/* A line under construction: lines are written whole, one by one or in a
+ * loop turn's batch. */
 struct line {
 	char buf[2048];
 	size_t len;
@@ -183,6 +184,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		put_str(&l, msg, false, 8);
 	}
 	emit(&l);
+	if (level >= LOG_ERROR) /* at once, with what came before it: an abort() may follow */
+		log_flush();
 }
 
 /* Starts an info line: its time, and in JSON its message. */

@@ -20,7 +20,8 @@ bool log_level_parse(const char *s, enum log_level *out);
  * loop calls once per turn before it sleeps, and written with one write(2)
  * (also when 64 KiB are waiting); log_batch_end() flushes and stops it. A
  * line is therefore written at most one loop turn after it was made; lines
- * of a turn in progress are lost if the process is killed. */
+ * of a turn in progress are lost if the process is killed. An error line
+ * (LOG_ERROR) is written at once, with the lines kept before it. */
 void log_batch_begin(void);
 void log_flush(void);
 void log_batch_end(void);

@@ -71,6 +71,14 @@ static void test_batched_lines_wait_for_flush(void)
 	CHECK(a && b && c && a < b && b < c, "the flush did not write the three lines in order: '%s'", w);
 	CHECK(count_lines(w) == 3, "%u lines after the flush, want 3", count_lines(w));
 	free(w);
+	/* an error line goes at once, after the lines kept before it */
+	log_msg(LOG_INFO, "three");
+	log_msg(LOG_ERROR, "fatal");
+	w = written();
+	a = strstr(w, "three\n");
+	b = strstr(w, "fatal\n");
+	CHECK(a && b && a < b, "an error line was not written at once after the kept lines: '%s'", w);
+	free(w);
 	log_flush(); /* nothing left: writes nothing */
 	w = written();
 	CHECK(w[0] == '\0', "a second flush wrote '%s'", w);

@@ -168,7 +168,8 @@ static void reload_tls(const struct config *cfg)
 }
 
 /* The last prepare hook of a worker's loop: its log lines of the turn, in one
- * write before it sleeps. */
+ * write before it sleeps (the HTTP server also writes them out before it
+ * answers requests). */
 static int flush_log(void *arg)
 {
 	(void)arg;

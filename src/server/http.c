@@ -611,6 +611,11 @@ bool http_tls_init(const struct config *cfg, char *err, size_t errlen)
 static void run_daemon(struct http_server *srv)
 {
 	srv->run_pending = false;
+	/* The log lines kept so far (a worker writes its log once per loop turn,
+	 * see log.h) go out before the answers this run may send: a line that
+	 * explains an answer, a Redis timeout say, is in the log when the client
+	 * has the answer. */
+	log_flush();
 	MHD_run(srv->daemon);
 }
 

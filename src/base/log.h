@@ -17,7 +17,8 @@ bool log_level_parse(const char *s, enum log_level *out);
 
 /* Batching, for a thread that runs an event loop: from log_batch_begin() on,
  * the thread's lines are kept (whole, in order) until log_flush(), which the
- * loop calls once per turn before it sleeps, and written with one write(2)
+ * worker calls before it sleeps and before libmicrohttpd may send answers
+ * (so a line made before an answer is out first), and written with one write(2)
  * (also when 64 KiB are waiting); log_batch_end() flushes and stops it. A
  * line is therefore written at most one loop turn after it was made; lines
  * of a turn in progress are lost if the process is killed. An error line
